@@ -1,0 +1,67 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/imgsearch
+STAMP := $(VENV)/.installed
+DIR ?=
+
+.PHONY: run test setup browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
+
+run: setup es-start ## set up, start the local node, ingest the sample images, serve the gallery
+	$(CLI) demo
+	$(MAKE) web
+
+test: setup browser es-start ## set up and run the whole test suite against a real node
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+browser: ## Debian's Chromium for the browser test (installed when missing and we may)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	  else echo "note: chromium is not installed; the browser test needs it (apt-get install chromium)"; fi; }
+
+es-start: setup ## start the local Elasticsearch node (no-op when running, or when ES_URL is set)
+	$(CLI) node start
+
+es-stop: setup
+	$(CLI) node stop
+
+es-status: setup
+	$(CLI) node status
+
+index: setup ## create the image index behind its alias
+	$(CLI) index create
+
+ingest: setup ## make ingest DIR=/path/to/photos
+	@test -n "$(DIR)" || { echo "usage: make ingest DIR=/path/to/images"; exit 2; }
+	$(CLI) ingest "$(DIR)"
+
+web: setup ## serve the gallery and JSON API with gunicorn
+	$(CLI) web
+
+bench: setup es-start
+	$(PY) bench/ingest.py
+	$(PY) bench/search.py
+
+bench-quick: setup es-start
+	$(PY) bench/ingest.py --quick
+	$(PY) bench/search.py --quick
+
+upload-model: setup ## import the multilingual text model into Elasticsearch ML with eland
+	$(CLI) model upload
+
+lint: setup
+	$(VENV)/bin/ruff check es_search ingest webapp tests bench
+
+clean:
+	rm -rf .data build *.egg-info .pytest_cache

@@ -1,0 +1,52 @@
+"""The Elasticsearch client, built from settings, with one clean error for an unreachable cluster."""
+
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+from elasticsearch import exceptions as es_exceptions
+
+from es_search.config import Settings
+
+
+class ClusterUnavailable(RuntimeError):
+    """Elasticsearch cannot be reached or refused us; the message says where and what to do."""
+
+
+def build_client(settings: Settings) -> Elasticsearch:
+    """A client for ES_URL (API key, basic auth, CA certificate) or for the local node."""
+    kwargs: dict = {"request_timeout": settings.es_request_timeout, "retry_on_timeout": True, "max_retries": 2}
+    if settings.es_api_key:
+        kwargs["api_key"] = settings.es_api_key
+    elif settings.es_username:
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password)
+    if settings.node_url.startswith("https://"):
+        if settings.es_ca_certs:
+            kwargs["ca_certs"] = settings.es_ca_certs
+        kwargs["verify_certs"] = settings.es_verify_certs
+    return Elasticsearch(settings.node_url, **kwargs)
+
+
+def check_cluster(es: Elasticsearch, settings: Settings) -> dict:
+    """Version and health of the cluster, or ClusterUnavailable with a message a person can act on.
+
+    Uses the nodes API rather than `GET /`, which lives in a module that minimal distributions leave out.
+    """
+    try:
+        nodes = es.nodes.info(node_id="_local", metric="_none", filter_path="cluster_name,nodes.*.version")
+        health = es.cluster.health()
+    except es_exceptions.ConnectionError as exc:
+        hint = "start the local node with `make es-start`" if settings.uses_local_node else "check ES_URL"
+        raise ClusterUnavailable(f"cannot reach Elasticsearch at {settings.node_url}: {_reason(exc)}; {hint}.") from None
+    except es_exceptions.AuthenticationException:
+        raise ClusterUnavailable(f"Elasticsearch at {settings.node_url} rejected our credentials; check ES_API_KEY or "
+                                 "ES_USERNAME/ES_PASSWORD.") from None
+    except es_exceptions.AuthorizationException as exc:
+        raise ClusterUnavailable(f"Elasticsearch at {settings.node_url} refused access: {exc.message}") from None
+    versions = sorted({n.get("version") for n in nodes.get("nodes", {}).values()})
+    return {"url": settings.node_url, "cluster_name": nodes.get("cluster_name"), "versions": versions,
+            "status": health.get("status")}
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 200 else text[:200] + "..."

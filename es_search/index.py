@@ -1,0 +1,145 @@
+"""The image index: its body built from `mappings/images.json`, kept behind an alias so re-indexing swaps atomically."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from elasticsearch import Elasticsearch, helpers
+
+from es_search.config import REPO_ROOT, Settings
+
+MAPPING_PATH = REPO_ROOT / "mappings" / "images.json"
+VECTOR_FIELD = "image_embedding"
+
+
+def load_mapping_file(path: Path = MAPPING_PATH) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def vector_index_options(settings: Settings) -> dict:
+    """`index_options` for the dense_vector field: int8_hnsw (default), bbq_hnsw or float hnsw."""
+    return {"type": settings.vector_index_type, "m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction}
+
+
+def render_index_body(settings: Settings, dims: int, template: dict | None = None) -> dict:
+    """The create-index body: the mapping file with dims, index_options and sizing taken from settings."""
+    if dims < 1 or dims > 4096:
+        raise ValueError(f"vector dims must be between 1 and 4096, got {dims}")
+    if settings.vector_index_type == "bbq_hnsw" and dims < 64:
+        raise ValueError(f"bbq_hnsw needs at least 64 dims, got {dims}; use int8_hnsw or hnsw for this model")
+    body = copy.deepcopy(template if template is not None else load_mapping_file())
+    index_settings = body.setdefault("settings", {}).setdefault("index", {})
+    index_settings["number_of_shards"] = settings.shards
+    index_settings["number_of_replicas"] = settings.replicas
+    index_settings["max_result_window"] = settings.max_result_window
+    vector = body["mappings"]["properties"][VECTOR_FIELD]
+    vector["dims"] = dims
+    vector["index_options"] = vector_index_options(settings)
+    return body
+
+
+def new_index_name(alias: str, now: datetime | None = None) -> str:
+    """A physical index name under the alias, ordered by creation time."""
+    now = now or datetime.now(timezone.utc)
+    return f"{alias}-{now.strftime('%Y%m%d-%H%M%S-%f')}"
+
+
+def indices_behind(es: Elasticsearch, alias: str) -> list[str]:
+    if not es.indices.exists_alias(name=alias):
+        return []
+    return sorted(es.indices.get_alias(name=alias).keys())
+
+
+def ensure_index(es: Elasticsearch, settings: Settings, dims: int) -> str:
+    """The index behind the configured alias, created when missing. Returns the physical index name.
+
+    An existing index whose vector dims differ from `dims` is an error: mixing models would give nonsense.
+    """
+    alias = settings.index_alias
+    existing = indices_behind(es, alias)
+    if existing:
+        current = existing[-1]
+        mapped = es.indices.get_mapping(index=current)[current]["mappings"]["properties"][VECTOR_FIELD]["dims"]
+        if mapped != dims:
+            raise ValueError(f"index {current!r} (alias {alias!r}) holds {mapped}-d vectors but the encoder makes "
+                             f"{dims}-d ones; use another IMGSEARCH_INDEX_ALIAS or `imgsearch index reindex`.")
+        return current
+    if es.indices.exists(index=alias):
+        raise ValueError(f"{alias!r} is a plain index, not an alias; delete it or choose another IMGSEARCH_INDEX_ALIAS")
+    name = new_index_name(alias)
+    body = render_index_body(settings, dims)
+    es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"],
+                      aliases={alias: {"is_write_index": True}})
+    return name
+
+
+def swap_alias(es: Elasticsearch, alias: str, new_index: str) -> list[str]:
+    """Point `alias` at `new_index` alone, in one atomic request. Returns the indices it left."""
+    old = [name for name in indices_behind(es, alias) if name != new_index]
+    actions = [{"remove": {"index": name, "alias": alias}} for name in old]
+    actions.append({"add": {"index": new_index, "alias": alias, "is_write_index": True}})
+    es.indices.update_aliases(actions=actions)
+    return old
+
+
+def _copy_actions(es: Elasticsearch, source: str, target: str) -> Iterator[dict]:
+    for hit in helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=500):
+        yield {"_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+
+
+def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, delete_old: bool = False) -> dict:
+    """Copy every document into a fresh index built from the current settings, then swap the alias atomically.
+
+    Searches keep answering from the old index until the swap. Useful after changing `index_options`.
+    """
+    alias = settings.index_alias
+    existing = indices_behind(es, alias)
+    if not existing:
+        raise ValueError(f"no index behind alias {alias!r} to re-index")
+    source = existing[-1]
+    if dims is None:
+        dims = es.indices.get_mapping(index=source)[source]["mappings"]["properties"][VECTOR_FIELD]["dims"]
+    target = new_index_name(alias)
+    body = render_index_body(settings, dims)
+    es.indices.create(index=target, settings=body["settings"], mappings=body["mappings"])
+    copied, errors = helpers.bulk(es, _copy_actions(es, source, target), chunk_size=500, raise_on_error=False)
+    if errors:
+        es.indices.delete(index=target)
+        raise RuntimeError(f"re-index into {target} failed for {len(errors)} documents; alias left on {source}")
+    es.indices.refresh(index=target)
+    old = swap_alias(es, alias, target)
+    if delete_old:
+        for name in old:
+            es.indices.delete(index=name)
+    return {"alias": alias, "from": source, "to": target, "documents": copied, "deleted": old if delete_old else []}
+
+
+def delete_index(es: Elasticsearch, alias: str) -> list[str]:
+    """Delete every index behind the alias. Returns their names."""
+    names = indices_behind(es, alias)
+    for name in names:
+        es.indices.delete(index=name)
+    return names
+
+
+def index_info(es: Elasticsearch, alias: str) -> dict:
+    """What a user wants to see: indices behind the alias, document count, size, and the vector field's mapping."""
+    names = indices_behind(es, alias)
+    if not names:
+        return {"alias": alias, "exists": False}
+    current = names[-1]
+    mapping = es.indices.get_mapping(index=current)[current]["mappings"]["properties"][VECTOR_FIELD]
+    stats = es.indices.stats(index=current, metric="docs,store")["indices"][current]["primaries"]
+    return {
+        "alias": alias,
+        "exists": True,
+        "indices": names,
+        "documents": es.count(index=alias)["count"],
+        "store_bytes": stats["store"]["size_in_bytes"],
+        "vector": {k: mapping.get(k) for k in ("dims", "similarity", "index_options")},
+    }

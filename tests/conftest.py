@@ -1,0 +1,39 @@
+"""Shared fixtures: a real Elasticsearch node for the session, and a fresh index alias per test.
+
+With ES_URL set the tests use that cluster; otherwise the local node is started (a no-op when running).
+A node that cannot be reached fails the run: these tests never skip for want of Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from es_search import node
+from es_search.client import build_client, check_cluster
+from es_search.config import Settings, load_settings
+from es_search.index import delete_index
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def es(base_settings):
+    if base_settings.uses_local_node:
+        node.start(base_settings)
+    client = build_client(base_settings)
+    check_cluster(client, base_settings)  # raises ClusterUnavailable: the session errors, it does not skip
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(base_settings, es, tmp_path) -> Settings:
+    """Settings with an alias of this test's own and a data folder in tmp; the indices are deleted afterwards."""
+    alias = f"test-{uuid.uuid4().hex[:12]}"
+    yield base_settings.with_overrides(index_alias=alias, data_dir=tmp_path / "data")
+    delete_index(es, alias)
