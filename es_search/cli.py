@@ -15,6 +15,10 @@ from es_search.config import ConfigError, Settings, load_settings
 
 COMMAND_MODULES = (
     "es_search.cli",
+    "es_search.model_cli",
+    "es_search.search_cli",
+    "ingest.cli",
+    "webapp.cli",
 )
 
 # Exit codes a script can rely on.

@@ -98,6 +98,10 @@ class Settings:
     web_workers: int = 2
     max_upload_bytes: int = 20 * 1024 * 1024
     image_roots: tuple[Path, ...] = field(default_factory=tuple)
+    # kNN depth: num_candidates = min(10000, max(k * factor, minimum)); hybrid fusion's RRF rank constant.
+    knn_candidates_factor: int = 4
+    knn_min_candidates: int = 100
+    rrf_rank_constant: int = 60
 
     @property
     def node_url(self) -> str:
@@ -225,6 +229,9 @@ def validate(s: Settings) -> Settings:
                  "shards", "text_max_length"):
         if getattr(s, name) < 1:
             problems.append(f"{ENV_PREFIX}{name.upper()} must be at least 1, got {getattr(s, name)}")
+    for name in ("knn_candidates_factor", "knn_min_candidates", "rrf_rank_constant"):
+        if not 1 <= getattr(s, name) <= 10_000:
+            problems.append(f"{ENV_PREFIX}{name.upper()} must be between 1 and 10000, got {getattr(s, name)}")
     if s.replicas < 0:
         problems.append(f"{ENV_PREFIX}REPLICAS must be 0 or more, got {s.replicas}")
     if s.default_page_size > s.max_page_size:

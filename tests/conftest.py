@@ -7,6 +7,8 @@ A node that cannot be reached fails the run: these tests never skip for want of 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +39,31 @@ def settings(base_settings, es, tmp_path) -> Settings:
     alias = f"test-{uuid.uuid4().hex[:12]}"
     yield base_settings.with_overrides(index_alias=alias, data_dir=tmp_path / "data")
     delete_index(es, alias)
+
+
+# --------------------------------------------------------------------------- tiny random models
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    """Paths of the two tiny random sentence-transformers folders and the size of their vectors."""
+
+    image: Path
+    text: Path
+    dims: int
+
+
+@pytest.fixture(scope="session")
+def tiny_models(base_settings) -> TinyModels:
+    """A tiny CLIP (image) and tiny multilingual text model, built offline once and reused across runs."""
+    from es_search.tiny_model import TINY_MODEL_VERSION, make_tiny_models
+
+    dims = 32
+    image, text = make_tiny_models(base_settings.data_dir / "test-models" / f"v{TINY_MODEL_VERSION}", dims=dims)
+    return TinyModels(image=image, text=text, dims=dims)
+
+
+@pytest.fixture
+def tiny_settings(settings, tiny_models) -> Settings:
+    """`settings` with the image and text models pointing at the tiny random folders."""
+    return settings.with_overrides(image_model=str(tiny_models.image), text_model=str(tiny_models.text))

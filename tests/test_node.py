@@ -1,10 +1,13 @@
 """The local node manager: lifecycle on a node of its own, and clean non-zero exits for the usual failures."""
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -53,6 +56,7 @@ def test_lifecycle_start_is_idempotent_and_a_restart_keeps_the_data(base_setting
         from es_search.client import build_client
 
         es = build_client(s)
+        assert es.info()["version"]["number"] == ES_VERSION  # GET / comes from our local-root-info plugin
         es.index(index="keepme", id="1", document={"x": 1}, refresh=True)
         es.close()
         assert node.stop(s, log=lambda *_: None) is True
@@ -116,3 +120,54 @@ def _settings(**changes):
     from es_search.config import load_settings
 
     return load_settings(env={}).with_overrides(**changes)
+
+
+def test_session_node_root_endpoint_answers_with_the_pinned_version(es, base_settings):
+    # The integ-test-zip node has no root endpoint of its own; our local-root-info plugin (es_search/node_plugin)
+    # restores it, so curl, the Python client's info() and eland's version check work.
+    if base_settings.uses_local_node:
+        try:
+            with urllib.request.urlopen(f"{base_settings.node_url}/", timeout=10) as resp:
+                body = json.load(resp)
+        except urllib.error.HTTPError as exc:
+            pytest.fail(f"GET / answered {exc.code}: this node was started before the plugin was installed; "
+                        "restart it (imgsearch node stop, then imgsearch node start)")
+        assert body["version"]["number"] == ES_VERSION
+        assert body["cluster_name"] == node.CLUSTER_NAME
+        assert body["tagline"] == "You Know, for Search"
+    assert es.info()["version"]["number"] == ES_VERSION
+
+
+def test_root_info_plugin_is_built_once_and_rebuilt_when_its_source_changes(base_settings, tmp_path):
+    es_home = tmp_path / "es-home"
+    (es_home / "plugins").mkdir(parents=True)
+    (es_home / "lib").symlink_to(node.install_distribution(base_settings, log=lambda *_: None) / "lib")
+    java = node.find_java(base_settings)
+    logged: list[str] = []
+    plugin = es_home / "plugins" / node.ROOT_INFO_PLUGIN
+
+    assert node.install_root_info_plugin(es_home, java, log=logged.append) is True
+    assert sorted(p.name for p in plugin.iterdir()) == ["local-root-info.jar", "plugin-descriptor.properties",
+                                                        "source.sha256"]
+    descriptor = (plugin / "plugin-descriptor.properties").read_text()
+    assert f"elasticsearch.version={ES_VERSION}\n" in descriptor and "${" not in descriptor
+    assert len(logged) == 1
+
+    assert node.install_root_info_plugin(es_home, java, log=logged.append) is True
+    assert len(logged) == 1  # same source: nothing rebuilt
+
+    (plugin / "source.sha256").write_text("an older source\n")
+    assert node.install_root_info_plugin(es_home, java, log=logged.append) is True
+    assert len(logged) == 2
+    assert (plugin / "source.sha256").read_text().strip() == node.root_info_plugin_digest()
+    assert sorted(p.name for p in es_home.iterdir()) == ["lib", "plugins"]  # no build leftovers
+
+
+def test_a_jdk_without_javac_only_costs_the_root_endpoint(tmp_path):
+    es_home = tmp_path / "es-home"
+    (es_home / "plugins").mkdir(parents=True)
+    logged: list[str] = []
+    jre = node.JavaRuntime(home=tmp_path / "jre", major=21)
+    assert node.install_root_info_plugin(es_home, jre, log=logged.append) is False
+    assert "warning" in logged[0] and "has no javac" in logged[0]
+    assert list((es_home / "plugins").iterdir()) == []

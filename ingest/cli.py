@@ -1,0 +1,98 @@
+"""`imgsearch ingest` (a folder of images into the index) and `imgsearch demo` (sample images, end to end)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from contextlib import contextmanager
+
+from es_search.config import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ingest = sub.add_parser(
+        "ingest", help="index the images under folders (resumable: a rerun skips what is already indexed)",
+        description="Index every image under PATHs (recursive; jpg, jpeg, png, webp, gif, bmp, tiff) and in "
+                    "--list files. Content already indexed is not decoded again; a copy under a new name "
+                    "only adds its path. Failed files are listed, with reasons, in a report under the data folder.")
+    ingest.add_argument("paths", nargs="*", metavar="PATH", help="folders or image files")
+    ingest.add_argument("--list", dest="list_files", action="append", default=[], metavar="FILE",
+                        help="a text file naming one path per line (repeatable)")
+    ingest.add_argument("--batch-size", type=int, help="images per model call (default IMGSEARCH_BATCH_SIZE)")
+    ingest.add_argument("--workers", type=int, help="decode threads (default IMGSEARCH_DECODE_WORKERS)")
+    ingest.add_argument("--bulk-chunk", type=int, help="documents per bulk request (default IMGSEARCH_BULK_CHUNK)")
+    ingest.add_argument("--recheck", action="store_true",
+                        help="ignore the local record of indexed files: hash every file and ask Elasticsearch")
+    ingest.add_argument("--no-progress", action="store_true", help="no progress bar (the summary still prints)")
+    ingest.set_defaults(func=_ingest)
+
+    demo = sub.add_parser(
+        "demo", help="put sample images into the data folder and index them (used by `make run`)",
+        description="Writes sample photos to DATA_DIR/samples and indexes them. When the configured models "
+                    "cannot be loaded (no internet, no local copy) it says so and uses tiny random models "
+                    "instead, for this demo only, in an index of its own.")
+    demo.add_argument("--tiny-models", action="store_true",
+                      help="use the tiny random models even when the real ones could be loaded")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.set_defaults(func=_demo)
+
+
+def exit_code(summary) -> int:
+    """0 for a complete run (failed files are listed in the report), else the shared exit codes."""
+    from es_search.cli import EXIT_CLUSTER, EXIT_INTERRUPTED
+
+    return {None: 0, "interrupted": EXIT_INTERRUPTED, "cluster": EXIT_CLUSTER}.get(summary.stopped, 1)
+
+
+def _ingest(args, settings: Settings) -> int:
+    from es_search.cli import EXIT_CONFIG, EXIT_USAGE
+    from ingest.report import format_summary
+    from ingest.runner import run_ingest
+
+    if not args.paths and not args.list_files:
+        print("error: name at least one folder or file, or --list FILE", file=sys.stderr)
+        return EXIT_USAGE
+    missing = [p for p in [*args.paths, *args.list_files] if not os.path.exists(p)]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    overrides = {name: value for name, value in (("batch_size", args.batch_size), ("decode_workers", args.workers),
+                                                 ("bulk_chunk", args.bulk_chunk)) if value is not None}
+    settings = settings.with_overrides(**overrides)
+    try:
+        with _sigterm_as_interrupt():
+            summary = run_ingest(settings, args.paths, args.list_files, progress=not args.no_progress,
+                                 recheck=args.recheck)
+    except ValueError as exc:  # e.g. the index holds vectors of another model
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(format_summary(summary))
+    if summary.error:
+        print(f"error: {summary.error}", file=sys.stderr)
+    return exit_code(summary)
+
+
+def _demo(args, settings: Settings) -> int:
+    from ingest.demo import run_demo
+
+    with _sigterm_as_interrupt():
+        return run_demo(settings, force_tiny=args.tiny_models, progress=not args.no_progress)
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """`kill` (SIGTERM) stops a run like Ctrl-C does: cleanly, with a summary, exit code 130."""
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    except ValueError:  # not the main thread (e.g. called from a test thread): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,101 @@
+"""Discover stage: the image files under some folders, or listed in a file, as a stream in a stable order.
+
+Nothing here holds the whole collection: paths are yielded one by one while the folders are walked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+
+# Called with (path, reason, message) for a source or folder that cannot be read, so the run can report it.
+OnError = Callable[[str, str, str], None]
+
+
+def is_image_name(name: str) -> bool:
+    """True when the file name ends in one of the image extensions, in any letter case."""
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def discover_images(root: str | Path, on_error: OnError | None = None,
+                    exclude: Iterable[str | Path] = ()) -> Iterator[str]:
+    """Absolute paths of the image files under `root`, depth first, each folder's entries sorted by name.
+
+    Symbolic links to folders are followed, but a folder already visited (same device and inode) is not
+    entered again, so link loops end. Only regular files count: FIFOs and devices named `x.jpg` would hang a reader.
+    `root` may itself be a file, which is yielded whatever its extension.
+    """
+    root = os.path.abspath(root)
+    excluded = {os.path.abspath(p) for p in exclude}
+    if os.path.isfile(root):
+        yield root
+        return
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        if folder in excluded:
+            continue
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            _report(on_error, folder, exc)
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in visited:
+            continue
+        visited.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            _report(on_error, folder, exc)
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    subfolders.append(entry.path)
+                elif entry.is_file() and is_image_name(entry.name):
+                    yield entry.path
+            except OSError as exc:  # a broken entry must not end the walk
+                _report(on_error, entry.path, exc)
+        # Reversed onto the stack so that folders come off it in name order.
+        stack.extend(reversed(subfolders))
+
+
+def paths_from_list(list_file: str | Path, on_error: OnError | None = None,
+                    exclude: Iterable[str | Path] = ()) -> Iterator[str]:
+    """The paths named in a text file, one a line (blank lines and `#` comments skipped).
+
+    Relative paths are taken from the current folder; a listed folder is walked like a command-line one.
+    Listed files are kept whatever their extension: the decoder says whether they are images.
+    """
+    with open(list_file, encoding="utf-8") as fh:
+        for line in fh:
+            name = line.strip()
+            if not name or name.startswith("#"):
+                continue
+            yield from discover_images(name, on_error=on_error, exclude=exclude)
+
+
+def discover_all(sources: Iterable[str | Path], list_files: Iterable[str | Path] = (),
+                 on_error: OnError | None = None, exclude: Iterable[str | Path] = ()) -> Iterator[str]:
+    """Every image under `sources`, then every path in `list_files`, in order."""
+    exclude = tuple(exclude)
+    for source in sources:
+        if not os.path.exists(source):
+            _report(on_error, os.path.abspath(source), FileNotFoundError("no such file or folder"))
+            continue
+        yield from discover_images(source, on_error=on_error, exclude=exclude)
+    for list_file in list_files:
+        yield from paths_from_list(list_file, on_error=on_error, exclude=exclude)
+
+
+def _report(on_error: OnError | None, path: str, exc: Exception) -> None:
+    if on_error is not None:
+        reason = "not_found" if isinstance(exc, FileNotFoundError) else "unreadable"
+        on_error(path, reason, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))

@@ -1,0 +1,30 @@
+"""Why a file was not indexed: one exception with a short reason code and a message for people."""
+
+from __future__ import annotations
+
+# Every reason code a report can hold, with what it means.
+REASONS = {
+    "empty": "the file has no bytes",
+    "truncated": "the image data ends early",
+    "corrupt": "the image data is damaged",
+    "not_an_image": "the bytes are not an image format we know",
+    "unsupported_format": "an image, but in a format or mode this installation cannot decode",
+    "too_many_pixels": "more pixels than IMGSEARCH_MAX_IMAGE_PIXELS allows (decompression bomb guard)",
+    "unreadable": "the file or folder cannot be read (permissions, I/O error)",
+    "not_found": "a path given to the run does not exist",
+    "vanished": "the file disappeared during the run",
+    "not_a_file": "not a regular file",
+    "changed": "the file changed while the run was reading it",
+    "encode_failed": "the model could not encode the image",
+    "index_rejected": "Elasticsearch rejected the document",
+    "io_error": "a file of ours (the thumbnail) could not be written",
+}
+
+
+class FileFailure(Exception):
+    """A file that cannot be indexed, for a known reason; the run reports it and goes on."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message

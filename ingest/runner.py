@@ -1,0 +1,88 @@
+"""One ingest run with everything it needs set up: cluster check, models, index, local state, report, progress.
+
+This is the I/O edge the CLI and the demo call; the stages and their wiring live in the other modules.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from es_search.config import Settings
+from ingest.discover import discover_all
+from ingest.enrich import CategoryScorer
+from ingest.pipeline import IngestOptions, IngestRun
+from ingest.report import FailureReport, IngestSummary, report_path
+from ingest.state import IndexedFiles, state_path
+
+
+def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
+               es: Elasticsearch | None = None, image_encoder=None, text_encoder=None, progress: bool = False,
+               recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None) -> IngestSummary:
+    """Index every image under `sources` and in `list_files` into `settings.index_alias`.
+
+    Encoders default to the configured ones (never swapped for others); the index is created when missing.
+    Raises ClusterUnavailable before starting when Elasticsearch cannot be reached, EncoderUnavailable when
+    a model cannot be loaded, ValueError when the index holds vectors of another size.
+    """
+    from es_search.client import build_client, check_cluster
+    from es_search.index import ensure_index
+
+    sources, list_files = [str(s) for s in sources], [str(f) for f in list_files]
+    es = es or build_client(settings)
+    check_cluster(es, settings)
+    if image_encoder is None or text_encoder is None:
+        from es_search.encoders import build_image_encoder, build_text_encoder
+
+        image_encoder = image_encoder or build_image_encoder(settings)
+        text_encoder = text_encoder or build_text_encoder(settings, es)
+    index_name = ensure_index(es, settings, image_encoder.dims)
+    scorer = CategoryScorer.from_text_encoder(text_encoder, settings.categories)
+
+    report = FailureReport(report_path(settings.reports_dir))
+    state = IndexedFiles(state_path(settings.data_dir), index_name)
+    bar = _progress_bar() if progress else None
+    run = IngestRun(es, settings, image_encoder, report=report, state=state, scorer=scorer,
+                    options=IngestOptions.from_settings(settings, recheck=recheck), progress=bar,
+                    metadata_for=metadata_for)
+    exclude = [settings.thumbnails_dir]  # our own thumbnails are images too; never index them
+    if bar is not None:
+        _count_in_background(lambda: discover_all(sources, list_files, exclude=exclude), bar)
+    try:
+        summary = run.run(discover_all(sources, list_files, on_error=_folder_failure(run), exclude=exclude))
+    finally:
+        if bar is not None:
+            bar.close()
+        state.close()
+    report.close(summary)
+    return summary
+
+
+def _folder_failure(run: IngestRun):
+    def on_error(path: str, reason: str, message: str) -> None:
+        run.fail_file(path, reason, message)
+    return on_error
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    # Total unknown until the counting walk ends; the rate (images/s) shows from the start.
+    return tqdm(total=None, unit="img", desc="ingest", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+
+def _count_in_background(walk: Callable[[], Iterable[str]], bar) -> None:
+    """A second, cheap walk that only counts, so the bar can show a total without a list in memory."""
+    def count() -> None:
+        try:
+            total = sum(1 for _ in walk())
+        except Exception:  # the count is a nicety; the real walk reports problems
+            return
+        bar.total = total
+        bar.refresh()
+
+    threading.Thread(target=count, name="imgsearch-count", daemon=True).start()

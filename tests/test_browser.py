@@ -1,0 +1,140 @@
+"""A real headless Chromium (Debian's package, driven by Playwright) searches, clicks Find similar, applies a
+filter, uploads an image, switches language, and saves screenshots under the test's tmp folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from sample_gallery import PHOTOS, build_gallery, remove_gallery
+from werkzeug.serving import make_server
+
+from webapp import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or ""):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        message = "Debian's chromium is not installed (make browser, or apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # Never `playwright install`: we drive the system's Chromium.
+        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def gallery(es, base_settings, tiny_models, tmp_path_factory):
+    built = build_gallery(es, base_settings, tiny_models, tmp_path_factory.mktemp("browser-gallery"))
+    yield built
+    remove_gallery(es, built)
+
+
+@pytest.fixture(scope="module")
+def server_url(gallery):
+    """The app on 127.0.0.1 and a free port, in a thread, as a browser sees it."""
+    server = make_server("127.0.0.1", 0, create_app(gallery.settings), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def card_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#results .card", "cards => cards.map(c => c.dataset.id)")
+
+
+def test_search_find_similar_filter_upload_and_language(browser, server_url, gallery, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    # Search by typing a sentence.
+    page.goto(server_url + "/")
+    page.fill("input[name=q]", "an orange sky at sunset")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_selector("#results .card")
+    assert "an orange sky at sunset" in page.inner_text("h1")
+    assert len(card_ids(page)) == len(PHOTOS)
+    assert page.locator("#results .card .score").first.inner_text().startswith("similarity")
+    # Thumbnails really load (naturalWidth > 0 means the browser decoded the image).
+    page.wait_for_function("() => [...document.querySelectorAll('#results img')].every(i => i.complete)")
+    assert page.eval_on_selector_all("#results img", "imgs => imgs.every(i => i.naturalWidth > 0)")
+    page.screenshot(path=str(tmp_path / "1-search.png"), full_page=True)
+
+    # Find similar on the first result: it leaves itself out.
+    first = card_ids(page)[0]
+    page.locator("#results .card").first.locator(".similar-link").click()
+    page.wait_for_url("**similar=*")
+    page.wait_for_selector("#results .card")
+    similar = card_ids(page)
+    assert first not in similar and len(similar) == len(PHOTOS) - 1
+    page.screenshot(path=str(tmp_path / "2-similar.png"), full_page=True)
+
+    # Apply a filter: ticking a box submits the form (JavaScript); the grid narrows to what the facet counted.
+    warm = page.locator("fieldset[data-facet=color] input[value=warm]")
+    expected = int(warm.locator("xpath=..").locator(".count").inner_text())
+    with page.expect_navigation():
+        warm.check()
+    page.wait_for_load_state()
+    assert page.locator("fieldset[data-facet=color] input[value=warm]").is_checked()
+    assert "similar=" in page.url and "color=warm" in page.url
+    filtered = card_ids(page)
+    assert first not in filtered
+    expected_ids = {gallery.ids[name] for name in gallery.ids}
+    assert set(filtered) <= expected_ids
+    assert 0 < len(filtered) <= expected
+    page.screenshot(path=str(tmp_path / "3-filtered.png"), full_page=True)
+
+    # Upload an image with the file button (the script submits on choice); the warm filter comes along.
+    with page.expect_navigation():
+        page.set_input_files("#upload-input", str(gallery.photos / "red_apple.jpg"))
+    page.wait_for_selector("#results .card")
+    assert page.locator("img.query-image").count() == 1
+    assert card_ids(page)[0] == gallery.id_of("red_apple.jpg")
+    assert page.locator("fieldset[data-facet=color] input[value=warm]").is_checked()
+    page.screenshot(path=str(tmp_path / "4-upload.png"), full_page=True)
+
+    # Switch to Chinese; the same search stays on screen.
+    page.click("nav.languages a[lang=zh]")
+    page.wait_for_load_state()
+    assert page.inner_text(".search-form button[type=submit]") == "搜索"
+    assert card_ids(page)[0] == gallery.id_of("red_apple.jpg")
+    page.screenshot(path=str(tmp_path / "5-chinese.png"), full_page=True)
+
+    # The image page: picture, details, colours, and its most similar images (itself left out).
+    page.locator("#results .card .title").first.click()
+    page.wait_for_selector(".details dl")
+    assert "red apple" in page.inner_text(".details h1")
+    assert page.locator(".swatches rect").count() >= 1
+    assert gallery.id_of("red_apple.jpg") not in card_ids(page)
+    assert len(card_ids(page)) == len(PHOTOS) - 1
+    page.screenshot(path=str(tmp_path / "6-image.png"), full_page=True)
+    context.close()
+    assert errors == []
+    for name in ("1-search", "2-similar", "3-filtered", "4-upload", "5-chinese", "6-image"):
+        assert Path(tmp_path / f"{name}.png").stat().st_size > 10_000

@@ -1,0 +1,214 @@
+"""Every Kibana Dev Tools request in docs/devtools.md runs against the real node, in order.
+
+Blocks marked `requires: ...` (machine learning, a paid licence) are not run; the test names them instead.
+The demo index name is replaced with one of this test's own so parallel runs cannot collide.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from es_search.config import REPO_ROOT, Settings
+from es_search.knn_builder import knn_with_text
+
+DOC_PATH = REPO_ROOT / "docs" / "devtools.md"
+DEMO_INDEX = "images-devtools-demo"
+
+_FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.S | re.M)
+_MARKER = re.compile(r"<!--\s*request:\s*(?P<spec>.*?)\s*-->\s*$")
+
+
+@dataclass
+class DocRequest:
+    name: str
+    method: str
+    path: str
+    params: dict[str, str]
+    body: str | None
+    requires: str | None
+    expect_ids: list[str] | None
+
+    @property
+    def is_bulk(self) -> bool:
+        return self.path.rstrip("/").endswith("_bulk")
+
+    def json_body(self):
+        return json.loads(self.body) if self.body else None
+
+    def ndjson_lines(self) -> list[dict]:
+        return [json.loads(line) for line in (self.body or "").splitlines() if line.strip()]
+
+
+def _parse_marker(spec: str) -> dict[str, str]:
+    parts = [p.strip() for p in spec.split(";") if p.strip()]
+    fields = {"name": parts[0]}
+    for part in parts[1:]:
+        key, _, value = part.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def parse_requests(text: str) -> list[DocRequest]:
+    """Each bare ``` block must follow a `<!-- request: name; ... -->` line; other fences carry a language."""
+    requests = []
+    for match in _FENCE.finditer(text):
+        if match.group(1).strip():
+            continue  # ```json and friends are shown output, not requests
+        preceding = text[: match.start()].rstrip().splitlines()
+        marker = _MARKER.search(preceding[-1]) if preceding else None
+        if marker is None:
+            raise AssertionError(f"request block without a `<!-- request: name -->` line:\n{match.group(2)[:200]}")
+        fields = _parse_marker(marker.group("spec"))
+        first, _, rest = match.group(2).partition("\n")
+        method, _, target = first.strip().partition(" ")
+        path, _, query = target.strip().partition("?")
+        params = dict(pair.split("=", 1) for pair in query.split("&") if pair) if query else {}
+        expect = fields.get("expect-ids")
+        requests.append(DocRequest(
+            name=fields["name"], method=method.upper(), path="/" + path.lstrip("/"), params=params,
+            body=rest.strip() or None, requires=fields.get("requires"),
+            expect_ids=[i.strip() for i in expect.split(",")] if expect else None,
+        ))
+    return requests
+
+
+def _cosine_ranking(query: list[float], docs: dict[str, dict], k: int, allowed=lambda doc_id, doc: True) -> list[str]:
+    q = np.asarray(query, dtype=np.float64)
+    scored = []
+    for doc_id, doc in docs.items():
+        if not allowed(doc_id, doc):
+            continue
+        v = np.asarray(doc["image_embedding"], dtype=np.float64)
+        scored.append((float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v))), doc_id))
+    return [doc_id for _, doc_id in sorted(scored, reverse=True)[:k]]
+
+
+@pytest.fixture(scope="module")
+def doc_requests() -> list[DocRequest]:
+    return parse_requests(DOC_PATH.read_text(encoding="utf-8"))
+
+
+def test_devtools_file_is_well_formed(doc_requests, base_settings: Settings):
+    names = [r.name for r in doc_requests]
+    assert len(names) == len(set(names)), "request names must be unique"
+    for wanted in ("create-index", "add-documents", "knn-with-filter", "get-vector", "find-similar", "facets",
+                   "hybrid-knn-half", "hybrid-bm25-half", "infer", "knn-query-vector-builder", "delete-index"):
+        assert wanted in names, f"docs/devtools.md lacks the {wanted!r} request"
+    for request in doc_requests:
+        assert request.method in ("GET", "PUT", "POST", "DELETE", "HEAD"), request.name
+        if request.body and not request.is_bulk:
+            request.json_body()  # every JSON body parses, including the ones not run here
+    by_name = {r.name: r for r in doc_requests}
+    assert by_name["infer"].requires == "ml" and by_name["knn-query-vector-builder"].requires == "ml"
+    # The documented ML requests name the model the app uploads, and the knn matches what the app builds.
+    assert base_settings.es_model_id in by_name["infer"].path
+    documented = by_name["knn-query-vector-builder"].json_body()["knn"]
+    built = knn_with_text(field="image_embedding", model_id=base_settings.es_model_id,
+                          text=documented["query_vector_builder"]["text_embedding"]["model_text"],
+                          k=documented["k"], num_candidates=documented["num_candidates"],
+                          filter=documented["filter"])
+    assert built == documented
+
+
+def _perform(es, request: DocRequest, index: str):
+    path = request.path.replace(DEMO_INDEX, index)
+    if request.is_bulk:
+        body = request.body.replace(DEMO_INDEX, index) + "\n"
+        headers = {"accept": "application/json", "content-type": "application/x-ndjson"}
+    else:
+        body = request.json_body()
+        headers = {"accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+    return es.perform_request(request.method, path, params=request.params or None, headers=headers, body=body)
+
+
+def test_devtools_requests_run_against_the_node(es, doc_requests):
+    index = f"test-{uuid.uuid4().hex[:12]}-devtools-demo"
+    by_name = {r.name: r for r in doc_requests}
+    docs = {action["index"]["_id"]: source
+            for action, source in zip(*[iter(by_name["add-documents"].ndjson_lines())] * 2, strict=True)}
+    responses, not_run = {}, []
+    try:
+        for request in doc_requests:
+            if request.requires:
+                not_run.append(f"{request.name} (requires {request.requires})")
+                continue
+            response = _perform(es, request, index)
+            assert 200 <= response.meta.status < 300, f"{request.name}: HTTP {response.meta.status}"
+            responses[request.name] = response.body
+            if request.expect_ids is not None:
+                got = [hit["_id"] for hit in response.body["hits"]["hits"]]
+                assert got == request.expect_ids, f"{request.name}: got {got}, doc says {request.expect_ids}"
+    finally:
+        es.options(ignore_status=404).indices.delete(index=index)
+        print("\nnot run (need what this node lacks): " + ", ".join(not_run))
+
+    assert responses["add-documents"]["errors"] is False
+    assert len(responses["add-documents"]["items"]) == len(docs) == 6
+
+    # The orders the doc promises are the true cosine orders of its own vectors.
+    knn = by_name["knn-with-filter"].json_body()["knn"]
+    assert by_name["knn-with-filter"].expect_ids == _cosine_ranking(
+        knn["query_vector"], docs, knn["k"], lambda _id, d: d["category"] == "animal")
+    unfiltered = by_name["hybrid-knn-half"].json_body()["knn"]
+    assert by_name["hybrid-knn-half"].expect_ids == _cosine_ranking(unfiltered["query_vector"], docs, unfiltered["k"])
+    assert by_name["hybrid-knn-half"].expect_ids[0] != by_name["knn-with-filter"].expect_ids[0]  # the filter matters
+    for hit in responses["knn-with-filter"]["hits"]["hits"]:
+        assert hit["_source"]["category"] == "animal"
+        assert 0.0 < hit["_score"] <= 1.0
+
+    # Find-similar pastes the vector the GET returned, and leaves that image out.
+    stored = responses["get-vector"]["_source"]["image_embedding"]
+    similar = by_name["find-similar"].json_body()["knn"]
+    assert stored == pytest.approx(similar["query_vector"]) and stored == pytest.approx(docs["img-fox"]["image_embedding"])
+    assert by_name["find-similar"].expect_ids == _cosine_ranking(
+        similar["query_vector"], docs, similar["k"], lambda doc_id, _d: doc_id != "img-fox")
+
+    # Facet counts equal counts over the bulk data.
+    aggs = responses["facets"]["aggregations"]
+    for field in ("category", "color_scheme", "tags"):
+        expected: dict[str, int] = {}
+        for doc in docs.values():
+            for value in doc[field] if isinstance(doc[field], list) else [doc[field]]:
+                expected[value] = expected.get(value, 0) + 1
+        assert {b["key"]: b["doc_count"] for b in aggs[field]["buckets"]} == expected, field
+    ranges = {b["key"]: b["doc_count"] for b in aggs["brightness"]["buckets"]}
+    assert ranges == {"dark": sum(d["brightness"] < 0.35 for d in docs.values()),
+                      "medium": sum(0.35 <= d["brightness"] < 0.7 for d in docs.values()),
+                      "bright": sum(d["brightness"] >= 0.7 for d in docs.values())}
+
+    # post_filter narrows hits but not the facet counts.
+    snowy = {i for i, d in docs.items() if "snow" in d["tags"]}
+    post = responses["facets-with-post-filter"]
+    assert {b["key"]: b["doc_count"] for b in post["aggregations"]["color_scheme"]["buckets"]} == {
+        scheme: sum(docs[i]["color_scheme"] == scheme for i in snowy) for scheme in {docs[i]["color_scheme"] for i in snowy}}
+
+    # The BM25 half finds exactly the documents with the word "snow" in a searched field.
+    with_word = {i for i, d in docs.items()
+                 if "snow" in re.findall(r"[a-z]+", " ".join([d["title"], d["caption"], *d["tags"]]).lower())}
+    assert {h["_id"] for h in responses["hybrid-bm25-half"]["hits"]["hits"]} == with_word
+
+    assert responses["delete-index"]["acknowledged"] is True
+    assert not es.indices.exists(index=index)
+    assert not_run == ["hybrid-rrf-retriever (requires enterprise licence)", "model-state (requires ml)",
+                       "infer (requires ml)", "knn-query-vector-builder (requires ml)"]
+
+
+def test_parser_rejects_an_unnamed_request_block():
+    with pytest.raises(AssertionError, match="without a"):
+        parse_requests("Some prose.\n\n```\nGET x/_search\n```\n")
+
+
+def test_parser_reads_markers(tmp_path: Path):
+    text = "<!-- request: a; requires: ml; expect-ids: x,y -->\n```\nPOST i/_doc?refresh=true\n{\"k\": 1}\n```\n"
+    (request,) = parse_requests(text)
+    assert (request.name, request.method, request.path, request.params) == ("a", "POST", "/i/_doc", {"refresh": "true"})
+    assert request.requires == "ml" and request.expect_ids == ["x", "y"] and request.json_body() == {"k": 1}

@@ -1,0 +1,75 @@
+"""The JSON API: the same searches as the pages, from the same service calls. Errors are JSON too."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from es_search.query import QueryError, parse_filters, parse_search_request
+from webapp.inputs import request_params, upload_from_request
+from webapp.openapi import openapi_spec
+from webapp.present import document_to_json, result_to_json
+
+api = Blueprint("api", __name__)
+
+
+def _settings():
+    return current_app.extensions["imgsearch_settings"]
+
+
+def _service():
+    return current_app.extensions["search_service"]()
+
+
+def _parse(params: dict, allow_similar: bool = True):
+    settings = _settings()
+    return parse_search_request(params, default_size=settings.default_page_size, max_size=settings.max_page_size,
+                                allow_similar=allow_similar)
+
+
+@api.get("/search")
+def search():
+    """Search by text (`q`), like an image (`similar`), by a query vector token (`vec`), or browse."""
+    return jsonify(result_to_json(_service().search(_parse(request_params(request)))))
+
+
+@api.post("/search/image")
+def search_image():
+    """Search with an uploaded image: multipart field `image`, or JSON `{"image_base64": ...}`."""
+    data, params = upload_from_request(request, _settings().max_upload_bytes)
+    for name in ("q", "similar", "vec"):
+        if params.get(name):
+            raise QueryError(f"an image search takes no {name}")
+    return jsonify(result_to_json(_service().search(_parse(params), image=data)))
+
+
+@api.get("/similar/<image_id>")
+def similar(image_id: str):
+    """Images most like an indexed one (itself left out), with the same filters and paging."""
+    params = request_params(request)
+    params["similar"] = [image_id]
+    return jsonify(result_to_json(_service().search(_parse(params))))
+
+
+@api.get("/images/<image_id>")
+def image(image_id: str):
+    """One image's document, without its vector."""
+    return jsonify(document_to_json(image_id, _service().get_image(image_id), _settings()))
+
+
+@api.get("/facets")
+def facets():
+    """Facet counts for the filter panel, under the given filters."""
+    return jsonify(_service().facets(parse_filters(request_params(request))))
+
+
+@api.get("/health")
+def health():
+    """200 when Elasticsearch answers and the index exists; 503 with the reason otherwise."""
+    report = _service().health()
+    return jsonify(report), 200 if report["ok"] else 503
+
+
+@api.get("/openapi.json")
+def openapi():
+    """This API described in OpenAPI 3.1."""
+    return jsonify(openapi_spec(_settings()))

@@ -1,0 +1,96 @@
+"""The Flask application factory: one search service, a pages blueprint and an API blueprint over it."""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlencode
+
+from flask import Flask, g, jsonify, render_template, request, url_for
+
+from es_search.config import Settings, load_settings
+from es_search.query import SearchRequest
+from webapp import i18n
+from webapp.errors import describe_error
+
+# The whole request body may be base64 JSON (4 characters per 3 bytes) or multipart with form fields.
+BODY_OVERHEAD = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, service=None) -> Flask:
+    """Build the app. Without `service`, one SearchService (and its models) is made on first use."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + BODY_OVERHEAD
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["imgsearch_settings"] = settings
+    app.extensions["search_service"] = _service_provider(settings, service)
+
+    from webapp.api import api
+    from webapp.pages import pages
+
+    app.register_blueprint(pages)
+    app.register_blueprint(api, url_prefix="/api")
+    app.register_error_handler(Exception, _handle_error)
+    app.before_request(_choose_language)
+    app.after_request(_finish_response)
+    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, language_link=_language_link)
+    app.context_processor(lambda: {"request_": SearchRequest()})  # pages without a search still show the bar
+    return app
+
+
+def _service_provider(settings: Settings, service):
+    """A function returning the app's service; built once per process, behind a lock."""
+    lock = threading.Lock()
+    holder = {"service": service}
+
+    def provide():
+        if holder["service"] is None:
+            with lock:
+                if holder["service"] is None:
+                    from es_search.client import build_client
+                    from es_search.search import SearchService
+
+                    holder["service"] = SearchService(build_client(settings), settings)
+        return holder["service"]
+
+    return provide
+
+
+def _t(key: str, **values) -> str:
+    return i18n.translate(key, getattr(g, "lang", i18n.DEFAULT_LANGUAGE), **values)
+
+
+def _language_link(code: str) -> str:
+    """This page in another language; pages answering a POST link to the equivalent GET via `link`."""
+    pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"] + [("lang", code)]
+    path = request.path if request.method == "GET" else url_for("pages.search")
+    return path + "?" + urlencode(pairs)
+
+
+def _choose_language() -> None:
+    accepted = [value for value, _ in request.accept_languages]
+    g.lang = i18n.choose_language(request.args.get("lang"), request.cookies.get(i18n.COOKIE_NAME), accepted)
+
+
+def _finish_response(response):
+    wanted = i18n.normalise_language(request.args.get("lang"))
+    if wanted and request.cookies.get(i18n.COOKIE_NAME) != wanted:
+        response.set_cookie(i18n.COOKIE_NAME, wanted, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    # Nothing inline and nothing from elsewhere: scripts, styles and images come from this server only.
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def _handle_error(exc: BaseException):
+    report = describe_error(exc)
+    if request.path.startswith("/api/") or request.path == "/api":
+        return jsonify(report.to_dict()), report.status
+    html = render_template("error.html", report=report)
+    return html, report.status

@@ -1,0 +1,117 @@
+"""Interface text in English and Chinese, and how a visitor's language is chosen.
+
+Chosen by `?lang=` (remembered in a cookie), else the cookie, else the browser's Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+DEFAULT_LANGUAGE = "en"
+COOKIE_NAME = "lang"
+
+# key → {language: text}. Placeholders use str.format names.
+MESSAGES: dict[str, dict[str, str]] = {
+    "app_title": {"en": "Image search", "zh": "图片搜索"},
+    "search_placeholder": {"en": "Describe the image you want, in any language",
+                           "zh": "用任何语言描述你想找的图片"},
+    "search_button": {"en": "Search", "zh": "搜索"},
+    "hybrid_label": {"en": "Also match words in titles and tags", "zh": "同时匹配标题和标签中的词"},
+    "upload_label": {"en": "Search with an image", "zh": "以图搜图"},
+    "upload_button": {"en": "Choose an image", "zh": "选择图片"},
+    "upload_drop": {"en": "or drop an image here", "zh": "或将图片拖放到这里"},
+    "upload_submit": {"en": "Search with this image", "zh": "用这张图片搜索"},
+    "filters": {"en": "Filters", "zh": "筛选"},
+    "facet_category": {"en": "Category", "zh": "类别"},
+    "facet_color": {"en": "Colour scheme", "zh": "色调"},
+    "facet_tag": {"en": "Tags", "zh": "标签"},
+    "facet_format": {"en": "Format", "zh": "格式"},
+    "date_range": {"en": "Date (taken, else modified)", "zh": "日期（拍摄日期，无则为修改日期）"},
+    "date_from": {"en": "From", "zh": "从"},
+    "date_to": {"en": "To", "zh": "到"},
+    "min_size": {"en": "Minimum size (pixels)", "zh": "最小尺寸（像素）"},
+    "min_width": {"en": "Width", "zh": "宽"},
+    "min_height": {"en": "Height", "zh": "高"},
+    "min_similarity": {"en": "Minimum similarity (-1 to 1)", "zh": "最低相似度（-1 到 1）"},
+    "apply_filters": {"en": "Apply filters", "zh": "应用筛选"},
+    "clear_filters": {"en": "Clear filters", "zh": "清除筛选"},
+    "no_values": {"en": "none yet", "zh": "暂无"},
+    "matching": {"en": "{count} images pass the filters", "zh": "{count} 张图片符合筛选条件"},
+    "results_text": {"en": "Results for “{text}”", "zh": "“{text}”的搜索结果"},
+    "results_image": {"en": "Images like yours", "zh": "与你的图片相似的图片"},
+    "results_similar": {"en": "Images similar to this one", "zh": "与此图片相似的图片"},
+    "results_vector": {"en": "Images like yours", "zh": "与你的图片相似的图片"},
+    "results_browse": {"en": "Newest images", "zh": "最新图片"},
+    "mode_hybrid": {"en": "meaning and keywords", "zh": "语义与关键词"},
+    "took": {"en": "{ms} ms", "zh": "{ms} 毫秒"},
+    "no_results": {"en": "No images match. Try other words or fewer filters.",
+                   "zh": "没有匹配的图片。请换个说法或减少筛选条件。"},
+    "similarity": {"en": "similarity", "zh": "相似度"},
+    "rrf_score": {"en": "fused rank score", "zh": "融合排序分"},
+    "find_similar": {"en": "Find similar", "zh": "查找相似"},
+    "previous": {"en": "Previous", "zh": "上一页"},
+    "next": {"en": "Next", "zh": "下一页"},
+    "page_of": {"en": "Page {page}", "zh": "第 {page} 页"},
+    "image_details": {"en": "Details", "zh": "详细信息"},
+    "colors": {"en": "Colours", "zh": "颜色"},
+    "similar_images": {"en": "Most similar images", "zh": "最相似的图片"},
+    "open_original": {"en": "Open the original", "zh": "打开原图"},
+    "original_not_served": {"en": "The original is not served (its folder is not in IMGSEARCH_IMAGE_ROOTS); "
+                                  "this is the thumbnail.",
+                            "zh": "原图未提供（其所在文件夹不在 IMGSEARCH_IMAGE_ROOTS 中）；此为缩略图。"},
+    "field_title": {"en": "Title", "zh": "标题"},
+    "field_file_name": {"en": "File name", "zh": "文件名"},
+    "field_paths": {"en": "Location", "zh": "位置"},
+    "field_category": {"en": "Category", "zh": "类别"},
+    "field_color_scheme": {"en": "Colour scheme", "zh": "色调"},
+    "field_tags": {"en": "Tags", "zh": "标签"},
+    "field_size": {"en": "Size", "zh": "尺寸"},
+    "field_format": {"en": "Format", "zh": "格式"},
+    "field_byte_size": {"en": "File size", "zh": "文件大小"},
+    "field_brightness": {"en": "Brightness", "zh": "亮度"},
+    "field_saturation": {"en": "Saturation", "zh": "饱和度"},
+    "field_taken_at": {"en": "Taken", "zh": "拍摄时间"},
+    "field_file_modified_at": {"en": "Modified", "zh": "修改时间"},
+    "field_indexed_at": {"en": "Indexed", "zh": "索引时间"},
+    "field_model": {"en": "Model", "zh": "模型"},
+    "field_caption": {"en": "Caption", "zh": "说明"},
+    "field_id": {"en": "Id (sha256)", "zh": "编号（sha256）"},
+    "color_warm": {"en": "warm", "zh": "暖色"},
+    "color_cool": {"en": "cool", "zh": "冷色"},
+    "color_neutral": {"en": "neutral", "zh": "中性"},
+    "language": {"en": "Language", "zh": "语言"},
+    "api_docs": {"en": "JSON API (OpenAPI)", "zh": "JSON 接口（OpenAPI）"},
+    "error_title": {"en": "Something is not right", "zh": "出了点问题"},
+    "back_to_search": {"en": "Back to search", "zh": "返回搜索"},
+    "not_found": {"en": "No such page or image.", "zh": "没有这个页面或图片。"},
+    "nothing_indexed": {"en": "No images are indexed yet. Run `imgsearch ingest DIR` (or `make run`) first.",
+                        "zh": "还没有索引任何图片。请先运行 `imgsearch ingest DIR`（或 `make run`）。"},
+}
+
+
+def translate(key: str, lang: str, **values) -> str:
+    """The text for `key` in `lang` (English when missing), with `values` filled in."""
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry[DEFAULT_LANGUAGE]
+    return text.format(**values) if values else text
+
+
+def normalise_language(value: str | None) -> str | None:
+    """'zh-CN', 'zh_TW', 'ZH' → 'zh'; 'en-GB' → 'en'; anything we do not offer → None."""
+    if not value:
+        return None
+    base = value.strip().lower().replace("_", "-").split("-")[0]
+    return base if base in LANGUAGES else None
+
+
+def choose_language(query_value: str | None, cookie_value: str | None,
+                    accepted: Iterable[str] = ()) -> str:
+    """The visitor's language: ?lang=, then the cookie, then Accept-Language (best first), then English."""
+    for candidate in (query_value, cookie_value, *accepted):
+        lang = normalise_language(candidate)
+        if lang:
+            return lang
+    return DEFAULT_LANGUAGE

@@ -1,0 +1,127 @@
+"""The gallery's HTML pages: search (text, upload, similar, filters, pages), one image, and its files."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import replace
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file
+
+from es_search.query import SearchFilters, SearchRequest, parse_search_request
+from es_search.search import IndexMissing
+from webapp.files import resolve_original, resolve_thumbnail
+from webapp.inputs import request_params, upload_from_request
+from webapp.present import image_links, safe_colors, search_link
+
+pages = Blueprint("pages", __name__)
+
+SIMILAR_ON_IMAGE_PAGE = 12
+FILE_MAX_AGE = 3600
+# Served files get a sandbox of their own: even an odd file can run nothing.
+FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def _settings():
+    return current_app.extensions["imgsearch_settings"]
+
+
+def _service():
+    return current_app.extensions["search_service"]()
+
+
+@pages.get("/")
+def search():
+    """The search page; every parameter the API's GET /api/search takes works here too."""
+    settings = _settings()
+    search_request = parse_search_request(request_params(request), default_size=settings.default_page_size,
+                                          max_size=settings.max_page_size)
+    return _render_results(search_request)
+
+
+@pages.post("/search/image")
+def search_image():
+    """An uploaded image (button or drag-and-drop), searched with the filters sent beside it."""
+    settings = _settings()
+    data, params = upload_from_request(request, settings.max_upload_bytes)
+    params.pop("q", None)
+    params.pop("similar", None)
+    params.pop("vec", None)
+    search_request = parse_search_request(params, default_size=settings.default_page_size,
+                                          max_size=settings.max_page_size)
+    return _render_results(search_request, image=data)
+
+
+def _render_results(search_request: SearchRequest, image: bytes | None = None):
+    search_request = replace(search_request, with_facets=True)
+    try:
+        result = _service().search(search_request, image=image)
+    except IndexMissing:
+        return render_template("search.html", result=None, request_=search_request, facets=None,
+                               notice="nothing_indexed", preview=None), 503
+    if result.kind == "image":
+        # Further pages and filters carry the query vector instead of the image.
+        search_request = replace(search_request, vector=tuple(float(x) for x in result.query_vector))
+    preview = _preview(result.query_image) if result.query_image is not None else None
+    hits = [dict(hit.to_dict(), rank=result.offset + i + 1, links=image_links(hit.id, hit.source))
+            for i, hit in enumerate(result.hits)]
+    similar_source = None
+    if result.kind == "similar":
+        try:
+            similar_source = dict(_service().get_image(search_request.similar_to), id=search_request.similar_to)
+        except LookupError:
+            similar_source = None
+    return render_template("search.html", result=result, hits=hits, request_=search_request,
+                           facets=(result.facets or {}).get("facets"), matching=(result.facets or {}).get("matching"),
+                           similar_source=similar_source, preview=preview, notice=None,
+                           link=lambda **changes: search_link(search_request, **changes),
+                           clear_link=search_link(replace(search_request, filters=SearchFilters(), page=1,
+                                                          min_similarity=None)))
+
+
+def _preview(decoded) -> str:
+    """A small JPEG of the uploaded (already safely decoded) image as a data: URL, shown beside the results."""
+    image = decoded.copy()
+    image.thumbnail((160, 160))
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@pages.get("/image/<image_id>")
+def image(image_id: str):
+    """One image: the picture, its metadata and colours, and the images most like it."""
+    service = _service()
+    source = service.get_image(image_id)
+    original = resolve_original(source.get("paths") or [], _settings().image_roots, source.get("format"))
+    similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE)
+    similar_hits = [dict(hit.to_dict(), rank=i + 1, links=image_links(hit.id, hit.source))
+                    for i, hit in enumerate(similar.hits)]
+    return render_template("image.html", image_id=image_id, source=source, links=image_links(image_id, source),
+                           original_served=original is not None, colors=safe_colors(source.get("dominant_colors")),
+                           similar_hits=similar_hits, request_=SearchRequest(similar_to=image_id))
+
+
+@pages.get("/thumbnails/<path:relative>")
+def thumbnail(relative: str):
+    """A thumbnail, only from the thumbnails folder."""
+    found = resolve_thumbnail(_settings().thumbnails_dir, relative)
+    if found is None:
+        abort(404)
+    return _send(*found)
+
+
+@pages.get("/original/<image_id>")
+def original(image_id: str):
+    """The original file, only when it lies inside one of IMGSEARCH_IMAGE_ROOTS."""
+    source = _service().get_image(image_id)
+    found = resolve_original(source.get("paths") or [], _settings().image_roots, source.get("format"))
+    if found is None:
+        abort(404)
+    return _send(*found)
+
+
+def _send(path, mimetype: str):
+    response = send_file(path, mimetype=mimetype, max_age=FILE_MAX_AGE, conditional=True)
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    return response
