@@ -11,7 +11,7 @@ DIR ?=
 
 run: setup es-start ## set up, start the local node, ingest the sample images, serve the gallery
 	$(CLI) demo
-	$(MAKE) web
+	$(CLI) web --demo
 
 test: setup browser es-start ## set up and run the whole test suite against a real node
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -24,11 +24,11 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-browser: ## Debian's Chromium for the browser test (installed when missing and we may)
-	@command -v chromium >/dev/null || { \
+browser: ## Debian's Chromium (and a CJK font for the Chinese pages) for the browser test, when missing and we may
+	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
-	  else echo "note: chromium is not installed; the browser test needs it (apt-get install chromium)"; fi; }
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null); \
+	  else echo "note: the browser test needs chromium and a CJK font (apt-get install chromium fonts-wqy-zenhei)"; fi; }
 
 es-start: setup ## start the local Elasticsearch node (no-op when running, or when ES_URL is set)
 	$(CLI) node start

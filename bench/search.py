@@ -105,8 +105,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def exact_top_k(mixture: Mixture, centres, queries: np.ndarray, k: int = K) -> np.ndarray:
-    """Ids (row numbers) of the exact k nearest vectors by cosine for each query, in numpy."""
+def exact_top_k(mixture: Mixture, centres, queries: np.ndarray, k: int = K) -> tuple[np.ndarray, np.ndarray]:
+    """Ids (row numbers) and cosines of the exact k nearest vectors for each query, best first, in numpy."""
     best_scores = np.full((queries.shape[0], k), -np.inf, dtype=np.float32)
     best_ids = np.zeros((queries.shape[0], k), dtype=np.int64)
     for start, chunk in mixture.chunks(centres):
@@ -118,7 +118,13 @@ def exact_top_k(mixture: Mixture, centres, queries: np.ndarray, k: int = K) -> n
         best_scores = np.take_along_axis(all_scores, keep, axis=1)
         best_ids = np.take_along_axis(all_ids, keep, axis=1)
     order = np.argsort(-best_scores, axis=1)
-    return np.take_along_axis(best_ids, order, axis=1)
+    return np.take_along_axis(best_ids, order, axis=1), np.take_along_axis(best_scores, order, axis=1)
+
+
+def neighbour_profile(scores: np.ndarray) -> dict:
+    """How hard the data is: median cosine of each query's 1st and k-th nearest neighbours."""
+    return {"median_cosine_1st": round(float(np.median(scores[:, 0])), 3),
+            f"median_cosine_{scores.shape[1]}th": round(float(np.median(scores[:, -1])), 3)}
 
 
 def vector_base64(vector: np.ndarray) -> str:
@@ -217,11 +223,15 @@ def field_disk_usage(es: Elasticsearch, name: str) -> dict:
     return {"knn": field.get("knn_vectors_in_bytes", 0), "total": field.get("total_in_bytes", 0)}
 
 
-def run_queries(es: Elasticsearch, name: str, queries: np.ndarray, num_candidates: int) -> tuple[list, list, list]:
+def run_queries(es: Elasticsearch, name: str, queries: np.ndarray, num_candidates: int,
+                oversample: float | None = None) -> tuple[list, list, list]:
     latencies, tooks, found = [], [], []
     for query in queries:
-        body = {"knn": {"field": VECTOR, "query_vector": query.tolist(), "k": K, "num_candidates": num_candidates},
-                "_source": False, "size": K}
+        knn = {"field": VECTOR, "query_vector": query.tolist(), "k": K, "num_candidates": num_candidates}
+        if oversample:
+            # Re-rank the best k × oversample quantized matches on the float vectors.
+            knn["rescore_vector"] = {"oversample": oversample}
+        body = {"knn": knn, "_source": False, "size": K}
         started = time.perf_counter()
         response = es.search(index=name, body=body, filter_path="took,hits.hits._id")
         latencies.append((time.perf_counter() - started) * 1000)
@@ -237,7 +247,7 @@ def recall_at_k(found: list[list[int]], truth: np.ndarray) -> float:
 
 def bench_knn(es, settings: Settings, n: int, dims: int, index_type: str, mixture: Mixture, centres,
               queries: np.ndarray, warm_queries: np.ndarray, truth: np.ndarray, candidates: list[int],
-              keep: bool) -> dict:
+              keep: bool, oversample: float | None = None) -> dict:
     name = f"{INDEX_PREFIX}-{index_type.replace('_', '-')}-{n}"
     log(f"  {index_type}: loading {n} vectors into {name}")
     options = create_knn_index(es, name, dims, index_type, settings)
@@ -252,13 +262,18 @@ def bench_knn(es, settings: Settings, n: int, dims: int, index_type: str, mixtur
     usage = field_disk_usage(es, name)
     run_queries(es, name, warm_queries, max(candidates))  # page in the graph and vectors, untimed
     sweep = []
-    for num_candidates in candidates:
-        latencies, tooks, found = run_queries(es, name, queries, num_candidates)
-        entry = {"num_candidates": num_candidates, "recall_at_10": round(recall_at_k(found, truth), 4),
-                 "latency_ms": percentiles(latencies), "server_took_ms": percentiles(tooks)}
-        sweep.append(entry)
-        log(f"    num_candidates={num_candidates:5d} recall@10={entry['recall_at_10']:.4f} "
-            f"p50={entry['latency_ms']['p50']:.2f} ms p99={entry['latency_ms']['p99']:.2f} ms")
+    # int8 is also measured with query-time rescoring; bbq_hnsw rescores by default (see index_options).
+    variants = [None] + ([oversample] if oversample and index_type == "int8_hnsw" else [])
+    for variant in variants:
+        for num_candidates in candidates:
+            latencies, tooks, found = run_queries(es, name, queries, num_candidates, variant)
+            entry = {"num_candidates": num_candidates, "rescore_oversample": variant,
+                     "recall_at_10": round(recall_at_k(found, truth), 4),
+                     "latency_ms": percentiles(latencies), "server_took_ms": percentiles(tooks)}
+            sweep.append(entry)
+            log(f"    num_candidates={num_candidates:5d} oversample={variant or '-'} "
+                f"recall@10={entry['recall_at_10']:.4f} "
+                f"p50={entry['latency_ms']['p50']:.2f} ms p99={entry['latency_ms']['p99']:.2f} ms")
     result = {
         "vectors": n, "documents": count, "index_type": index_type, "index_options": options,
         "load_seconds": round(load_seconds, 1), "load_vectors_per_second": round(n / load_seconds),
@@ -406,17 +421,20 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
         texts = query_texts(queries + 20)
         for text in texts[:20]:
             _get(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
-        latencies, service_ms = [], []
+        latencies, service_ms, encode_ms, search_ms = [], [], [], []
         for text in texts[20:]:
             started = time.perf_counter()
             body = _get(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
             latencies.append((time.perf_counter() - started) * 1000)
             service_ms.append(body["took_ms"])
+            encode_ms.append(body["timings_ms"]["encode_ms"])
+            search_ms.append(body["timings_ms"]["search_ms"])
             assert len(body["hits"]) == 24, body
         return {"documents": n, "load_seconds": round(load_seconds, 1), "queries": queries, "page_size": 24,
                 "server": "gunicorn, 1 sync worker", "text_model": "random DistilBERT 6x768 + Dense 512",
                 "mean_tokens_per_query": mean_tokens(model_dir, texts[20:]),
-                "latency_ms": percentiles(latencies), "service_took_ms": percentiles(service_ms)}
+                "latency_ms": percentiles(latencies), "service_took_ms": percentiles(service_ms),
+                "text_encoding_ms": percentiles(encode_ms), "elasticsearch_ms": percentiles(search_ms)}
     finally:
         server.terminate()
         try:
@@ -460,7 +478,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="20k vectors, API at 20k documents (~3 minutes)")
     parser.add_argument("--sizes", help="comma-separated vector counts (default 100000,1000000)")
     parser.add_argument("--types", default="int8_hnsw,bbq_hnsw,hnsw", help="vector index types to compare")
-    parser.add_argument("--candidates", default="20,50,100,200", help="num_candidates sweep")
+    parser.add_argument("--candidates", help="num_candidates sweep (default 20,50,100,200,500,1000; quick 20..200)")
+    parser.add_argument("--oversample", type=float, default=2.0,
+                        help="also measure int8_hnsw with query-time rescoring of k × this many (0: no)")
     parser.add_argument("--dims", type=int, default=512)
     parser.add_argument("--queries", type=int, help="timed queries per setting (default 300, quick 200)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed queries before measuring")
@@ -478,7 +498,8 @@ def main(argv=None) -> int:
     cluster = check_cluster(es, settings)
     sizes = [int(s) for s in (args.sizes or ("20000" if args.quick else "100000,1000000")).split(",")]
     types = [t.strip() for t in args.types.split(",") if t.strip()]
-    candidates = [int(c) for c in args.candidates.split(",")]
+    candidates = [int(c) for c in (args.candidates or ("20,50,100,200" if args.quick
+                                                        else "20,50,100,200,500,1000")).split(",")]
     n_queries = args.queries or (200 if args.quick else 300)
     api_docs = args.api_docs or (20_000 if args.quick else 100_000)
     started = time.perf_counter()
@@ -486,7 +507,7 @@ def main(argv=None) -> int:
                     "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
                     "elasticsearch": cluster.get("versions"), "heap": settings.es_heap if settings.uses_local_node
                     else None, "hnsw": {"m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction},
-                    "data": "two-level Gaussian mixture of unit vectors in a shared cone (bench/search.py Mixture)",
+                    "data": "clustered unit vectors shaped like image embeddings (bench/search.py Mixture)",
                     "knn": []}
     if not args.skip_knn:
         for n in sizes:
@@ -495,10 +516,11 @@ def main(argv=None) -> int:
             queries = mixture.chunk(0, n_queries + args.warmup, centres, stream=1)
             timed, warm = queries[:n_queries], queries[n_queries:]
             log(f"{n} vectors: exact top-{K} of {n_queries} queries in numpy")
-            truth = exact_top_k(mixture, centres, timed)
+            truth, truth_scores = exact_top_k(mixture, centres, timed)
+            result.setdefault("neighbours", {})[str(n)] = neighbour_profile(truth_scores)
             for index_type in types:
                 result["knn"].append(bench_knn(es, settings, n, args.dims, index_type, mixture, centres, timed,
-                                               warm, truth, candidates, args.keep))
+                                               warm, truth, candidates, args.keep, args.oversample or None))
     if not args.skip_api:
         model_dir = make_full_size_text_model(settings.data_dir / "bench-models" / "full-size-multilingual-text")
         result["api"] = bench_api(settings, es, api_docs, args.dims, model_dir, n_queries, args.keep)
@@ -510,17 +532,17 @@ def main(argv=None) -> int:
 
 
 def targets(result: dict) -> dict:
-    """The issue's targets, judged only on what this run measured (None: not measured in this run)."""
-    best = None
+    """The issue's targets, judged only on what this run measured ("met": None when not measured)."""
+    knn: dict = {"met": None, "passing": []}
     for entry in result["knn"]:
         if entry["index_type"] == "int8_hnsw" and entry["vectors"] >= 1_000_000:
-            passing = [s for s in entry["sweep"] if s["recall_at_10"] >= 0.95 and s["latency_ms"]["p99"] <= 15]
-            best = bool(passing)
+            knn["passing"] = [{"num_candidates": s["num_candidates"], "rescore_oversample": s["rescore_oversample"],
+                               "recall_at_10": s["recall_at_10"], "p99_ms": s["latency_ms"]["p99"]}
+                              for s in entry["sweep"] if s["recall_at_10"] >= 0.95 and s["latency_ms"]["p99"] <= 15]
+            knn["met"] = bool(knn["passing"])
     api = result.get("api")
-    api_met = None
-    if api and api["documents"] >= 100_000:
-        api_met = api["latency_ms"]["p50"] <= 40
-    return {"knn_1m_int8_recall_0.95_p99_15ms": best, "api_100k_p50_40ms": api_met}
+    api_met = api["latency_ms"]["p50"] <= 40 if api and api["documents"] >= 100_000 else None
+    return {"knn_1m_int8_recall_0.95_with_p99_15ms": knn, "api_text_query_100k_p50_40ms": {"met": api_met}}
 
 
 if __name__ == "__main__":

@@ -171,31 +171,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _known_failures() -> tuple[tuple[type[BaseException], int], ...]:
+    """Failures that end a command with one clear line and an exit code, never a traceback."""
     from es_search.client import ClusterUnavailable
     from es_search.encoders.base import EncoderUnavailable
     from es_search.node import NodeError
 
+    return ((ConfigError, EXIT_CONFIG), (ClusterUnavailable, EXIT_CLUSTER), (NodeError, EXIT_NODE),
+            (EncoderUnavailable, EXIT_MODEL))
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
         return int(args.func(args, settings) or 0)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except ClusterUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CLUSTER
-    except NodeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NODE
-    except EncoderUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_MODEL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        for kind, code in _known_failures():
+            if isinstance(exc, kind):
+                print(f"error: {exc}", file=sys.stderr)
+                return code
+        raise
 
 
 if __name__ == "__main__":

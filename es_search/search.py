@@ -83,6 +83,8 @@ class SearchResult:
     facets: dict | None = None  # {"facets": {...}, "matching": n} when asked for
     query_vector: np.ndarray | None = field(default=None, repr=False)
     query_image: object | None = field(default=None, repr=False)  # the decoded upload, for a preview
+    search_ms: float | None = None  # time in Elasticsearch requests
+    encode_ms: float | None = None  # time turning the text or image into a vector (0 when cached)
 
     @property
     def offset(self) -> int:
@@ -99,8 +101,10 @@ class SearchResult:
         query = {"kind": self.kind, "mode": self.mode, "text": self.request.text,
                  "similar": self.request.similar_to, "vector": self.vector_token,
                  "min_similarity": self.request.min_similarity, "filters": self.request.filters.to_dict()}
+        timings = {"encode_ms": self.encode_ms, "search_ms": self.search_ms}
         data = {"query": query, "page": self.page, "size": self.size, "has_next": self.has_next,
                 "max_page": self.max_page, "took_ms": round(self.took_ms, 2),
+                "timings_ms": {k: round(v, 2) for k, v in timings.items() if v is not None},
                 "hits": [dict(hit.to_dict(), rank=self.offset + i + 1) for i, hit in enumerate(self.hits)]}
         if self.total is not None:
             data["total"] = self.total
@@ -200,13 +204,11 @@ class SearchService:
         started = time.perf_counter()
         window = self._window(request)
         exclude: Sequence[str] = ()
+        decoded = None
         if image is not None:
             if request.text or request.similar_to or request.vector is not None:
                 raise QueryError("an image search takes no q, similar or vec as well")
-            vector, decoded = self.encode_image_bytes(image)
-            result = self._vector_search(request, window, "image", vector, (), started)
-            result.query_image = decoded
-            return result
+            kind, (vector, decoded) = "image", self.encode_image_bytes(image)
         elif request.text:
             kind, vector = "text", self.encode_text(request.text)
         elif request.similar_to:
@@ -216,7 +218,12 @@ class SearchService:
             kind, vector = "vector", np.asarray(request.vector, dtype=np.float32)
         else:
             return self._browse(request, window, started)
-        return self._vector_search(request, window, kind, vector, exclude, started)
+        encoded = time.perf_counter()
+        result = self._vector_search(request, window, kind, vector, exclude, started)
+        result.query_image = decoded
+        if kind in ("text", "image"):
+            result.encode_ms = (encoded - started) * 1000
+        return result
 
     def search_by_vector(self, vector: Sequence[float], request: SearchRequest | None = None,
                          exclude_ids: Sequence[str] = ()) -> SearchResult:
@@ -253,6 +260,7 @@ class SearchService:
                                            min_similarity=request.min_similarity))
         if request.with_facets:
             bodies.append(build_facets_search(request.filters))
+        search_started = time.perf_counter()
         responses = self._msearch(bodies)
         facets = parse_facets(responses[-1].get("aggregations", {}), request.filters) if request.with_facets else None
         if hybrid:
@@ -263,9 +271,11 @@ class SearchService:
                               similarity=cosine_from_score(h["_score"]), source=h.get("_source", {}))
                     for h in found[:window.size]]
             has_next = len(found) > window.size
+        finished = time.perf_counter()
         return SearchResult(request=request, kind=kind, mode="hybrid" if hybrid else "semantic", hits=hits,
                             page=window.page, size=window.size, has_next=has_next, max_page=window.max_page,
-                            took_ms=(time.perf_counter() - started) * 1000, facets=facets, query_vector=vector)
+                            took_ms=(finished - started) * 1000, facets=facets, query_vector=vector,
+                            search_ms=(finished - search_started) * 1000)
 
     def _fuse(self, knn_response: dict, bm25_response: dict, window: PageWindow) -> tuple[list[SearchHit], bool]:
         knn_hits = knn_response["hits"]["hits"]
@@ -326,12 +336,15 @@ class SearchService:
         report: dict = {"ok": False, "index_alias": self.settings.index_alias}
         try:
             report["elasticsearch"] = check_cluster(self.es, self.settings)
-        except ClusterUnavailable as exc:
+        except (ClusterUnavailable, es_exceptions.TransportError, es_exceptions.ApiError) as exc:
             report["elasticsearch"] = {"error": str(exc)}
             return report
         try:
             report["documents"] = self.es.count(index=self.settings.index_alias)["count"]
-        except es_exceptions.NotFoundError:
+        except (es_exceptions.TransportError, es_exceptions.ApiError) as exc:
+            if not isinstance(exc, es_exceptions.NotFoundError):
+                report["error"] = f"cannot count documents: {exc}"
+                return report
             report["documents"] = None
             report["error"] = f"no index behind alias {self.settings.index_alias!r}; ingest images first"
             return report
@@ -379,7 +392,7 @@ class SearchService:
             raise ImageNotFound(f"no indexed image has id {image_id}") from None
         except es_exceptions.BadRequestError as exc:
             raise QueryError(f"Elasticsearch refused the request: {_root_reason(exc.body)}") from None
-        except es_exceptions.ConnectionError as exc:
+        except es_exceptions.TransportError as exc:  # connection refused, timed out, TLS failure
             raise ClusterUnavailable(f"cannot reach Elasticsearch at {self.settings.node_url}: {exc}") from None
         except es_exceptions.ApiError as exc:
             raise ClusterUnavailable(f"Elasticsearch answered {exc.meta.status}: {_root_reason(exc.body)}") from None
@@ -403,7 +416,7 @@ class SearchService:
             mapping = self.es.indices.get_mapping(index=self.settings.index_alias)
         except es_exceptions.NotFoundError:
             raise IndexMissing(self._missing_message()) from None
-        except es_exceptions.ConnectionError as exc:
+        except es_exceptions.TransportError as exc:
             raise ClusterUnavailable(f"cannot reach Elasticsearch at {self.settings.node_url}: {exc}") from None
         dims = None
         for index_mapping in mapping.values():

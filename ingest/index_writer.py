@@ -56,9 +56,10 @@ def build_document(prepared: PreparedImage, paths: Sequence[str], vector: np.nda
                    indexed_at: str | None = None) -> dict:
     """The `_source` of a new image document (fields of mappings/images.json); `extra` may set title/caption/tags."""
     facts = prepared.facts
+    paths = list(dict.fromkeys(paths))  # the same file named twice (overlapping sources) is one path
     doc = {
         "sha256": facts.sha256,
-        "paths": list(paths),
+        "paths": paths,
         "file_name": os.path.basename(paths[0]),
         "title": title_from_file_name(paths[0]),
         "color_scheme": prepared.colors.color_scheme,

@@ -22,7 +22,8 @@ from ingest.state import IndexedFiles, state_path
 
 def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
                es: Elasticsearch | None = None, image_encoder=None, text_encoder=None, progress: bool = False,
-               recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None) -> IngestSummary:
+               recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None,
+               log: Callable[[str], None] | None = None) -> IngestSummary:
     """Index every image under `sources` and in `list_files` into `settings.index_alias`.
 
     Encoders default to the configured ones (never swapped for others); the index is created when missing.
@@ -42,6 +43,10 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
         text_encoder = text_encoder or build_text_encoder(settings, es)
     index_name = ensure_index(es, settings, image_encoder.dims)
     scorer = CategoryScorer.from_text_encoder(text_encoder, settings.categories)
+    if log is not None:
+        log(f"ingest into {settings.index_alias} ({index_name}) at {settings.node_url}; image model "
+            f"{image_encoder.name} ({settings.image_backend}, {image_encoder.dims}-d), batch {settings.batch_size}, "
+            f"{settings.decode_workers} decode threads")
 
     report = FailureReport(report_path(settings.reports_dir))
     state = IndexedFiles(state_path(settings.data_dir), index_name)
@@ -52,13 +57,14 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
     exclude = [settings.thumbnails_dir]  # our own thumbnails are images too; never index them
     if bar is not None:
         _count_in_background(lambda: discover_all(sources, list_files, exclude=exclude), bar)
+    summary = None
     try:
         summary = run.run(discover_all(sources, list_files, on_error=_folder_failure(run), exclude=exclude))
     finally:
         if bar is not None:
             bar.close()
         state.close()
-    report.close(summary)
+        report.close(summary)
     return summary
 
 

@@ -67,6 +67,7 @@ def test_text_search_ranks_by_cosine_computed_independently(client, app, gallery
     assert response.status_code == 200
     data = response.json
     assert data["query"]["kind"] == "text" and data["query"]["mode"] == "semantic"
+    assert set(data["timings_ms"]) == {"encode_ms", "search_ms"}
     assert len(data["hits"]) == len(PHOTOS) and data["has_next"] is False
     query = build_text_encoder(gallery.settings).encode_texts(["a red apple"])[0]
     service = service_of(app)
@@ -257,6 +258,21 @@ def test_missing_index_is_503_and_health_says_why(gallery):
     assert health.status_code == 503 and health.json["ok"] is False and "ingest" in health.json["error"]
     page = client.get("/?q=cat")
     assert page.status_code == 503 and "imgsearch ingest" in page.get_data(as_text=True)
+
+
+def test_unreachable_elasticsearch_is_503_not_500(gallery):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = create_app(gallery.settings.with_overrides(es_url=f"http://127.0.0.1:{port}")).test_client()
+    assert_json_error(down.get("/api/search", query_string={"q": "cat"}), 503, "elasticsearch_unavailable")
+    assert_json_error(down.get("/api/images/" + "a" * 64), 503, "cannot reach")
+    health = down.get("/api/health")
+    assert health.status_code == 503 and "error" in health.json["elasticsearch"]
+    page = down.get("/", query_string={"q": "cat"})
+    assert page.status_code == 503 and "cannot reach Elasticsearch" in page.get_data(as_text=True)
 
 
 def test_health_when_ready(client):
@@ -474,3 +490,32 @@ def test_imgsearch_web_serves_the_gallery_with_gunicorn(gallery, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_every_interface_text_has_english_and_chinese():
+    from webapp.i18n import LANGUAGES, MESSAGES, choose_language, translate
+
+    for key, texts in MESSAGES.items():
+        assert set(texts) == set(LANGUAGES), key
+        assert all(value.strip() for value in texts.values()), key
+    assert translate("matching", "zh", count=3) == "3 张图片符合筛选条件"
+    assert choose_language("zh-TW", None) == "zh"
+    assert choose_language(None, "en", ["zh-CN"]) == "en"  # the cookie beats the browser
+    assert choose_language("fr", None, ["de", "zh"]) == "zh"
+    assert choose_language(None, None, ["fr"]) == "en"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_pages_show_no_untranslated_keys(client, gallery, lang):
+    image_id = gallery.id_of("orange_sunset.jpg")
+    pages = [client.get("/", query_string={"lang": lang, "facets": "1"}),
+             client.get("/", query_string={"lang": lang, "q": "sun", "mode": "hybrid"}),
+             client.get("/", query_string={"lang": lang, "similar": image_id}),
+             client.get(f"/image/{image_id}", query_string={"lang": lang}),
+             client.get("/", query_string={"lang": lang, "page": "0"}),
+             client.get("/nowhere", query_string={"lang": lang})]
+    for response in pages:
+        html = response.get_data(as_text=True)
+        keys = [key for key in re.findall(r"\b(?:field|facet|results|color|mode|date|min)_[a-z_]+\b", html)
+                if key not in ("date_from", "date_to", "min_width", "min_height", "min_similarity")]
+        assert keys == [], (response.request.url, keys)

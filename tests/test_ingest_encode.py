@@ -79,3 +79,17 @@ def test_encoders_that_split_preprocessing_get_pixels():
     vectors = encode_batch(encoder, images, [prepare(im) for im in images])
     assert encoder.calls == [("pixels", 2)]
     assert np.argmax(vectors[0]) == 1
+
+
+def test_the_local_clip_encoder_splits_preprocessing_without_changing_a_vector(tiny_models, base_settings):
+    from es_search.encoders.local import LocalEncoder
+
+    settings = base_settings.with_overrides(image_model=str(tiny_models.image), text_model=str(tiny_models.text))
+    encoder = LocalEncoder(settings)
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for w, h in ((320, 240), (200, 500))]
+    prepare = pixel_preprocessor(encoder)
+    assert prepare is not None  # so the ingest preprocesses in its decode threads
+    split = encode_batch(encoder, images, [prepare(im) for im in images])
+    whole = encoder.encode_images(images)
+    assert np.allclose(np.stack(split), whole, atol=1e-5)

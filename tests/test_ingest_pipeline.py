@@ -354,3 +354,17 @@ def test_the_command_line_refuses_missing_folders_up_front(ingest_settings, tmp_
     result = run_cli(ingest_settings, tmp_path, ["ingest", str(tmp_path / "no-such-folder")])
     assert result.returncode == 2
     assert "no such file or folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_overlapping_sources_and_lists_name_each_file_once(ingest_settings, es, tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    (photos / "sub" / "a.jpg").write_bytes(jpeg(1))
+    (photos / "b.png").write_bytes(jpeg(2))
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{photos / 'b.png'}\n")
+
+    summary = run_ingest(ingest_settings, [photos, photos / "sub"], [listing])
+
+    assert (summary.indexed, summary.failed) == (2, 0)
+    assert_each_path_indexed_once(es, ingest_settings.index_alias, {str(photos / "sub" / "a.jpg"), str(photos / "b.png")})

@@ -91,20 +91,15 @@ def _onnx_encoder(settings: Settings) -> Encoder:
 
 
 def _elasticsearch_text_encoder(settings: Settings, es) -> Encoder:
-    # Imported lazily: that module (and es_search/ml.py) belong to the Elasticsearch ML integration.
-    try:
-        from es_search.encoders.elasticsearch import ElasticsearchTextEncoder
-    except ImportError as exc:
-        raise EncoderUnavailable(f"the elasticsearch text backend is not available in this build ({exc})") from exc
+    from es_search.encoders.elasticsearch import ElasticsearchTextEncoder
+
     return ElasticsearchTextEncoder(settings, es)
 
 
 def _deployment_started(es, model_id: str) -> bool:
     """Whether `model_id` is deployed and started in Elasticsearch; False when that cannot be told."""
-    try:
-        from es_search.ml import deployment_started
-    except ImportError:
-        return False
+    from es_search.ml import deployment_started
+
     try:
         return bool(deployment_started(es, model_id))
     except Exception:  # "auto" means: use Elasticsearch when it plainly works, otherwise run the model here

@@ -113,12 +113,13 @@ def _load_from_disk_or_hub(name_or_path: str, device: str, setting: str):
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the model hub's host accepts a connection (True behind a proxy: we cannot tell from here)."""
     from urllib.parse import urlparse
+    from urllib.request import getproxies
 
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
         return False
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+    if {"https", "all"} & set(getproxies()):
         return True
     url = urlparse(constants.ENDPOINT)
     try:
@@ -129,14 +130,15 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _set_torch_threads(device: str) -> None:
-    # Torch defaults to every physical core; inside a container that may exceed what we may use.
+    # Torch defaults to the machine's physical cores; a container or `taskset` may allow fewer, and more
+    # threads than usable cores make every matrix product slower.
     global _THREADS_SET
     if _THREADS_SET or device != "cpu":
         return
     import torch
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, usable))
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), usable)))
     _THREADS_SET = True
 
 
@@ -150,6 +152,7 @@ class LocalEncoder:
         self._batch_size = settings.batch_size
         self._text_max_length = settings.text_max_length
         self._device: str | None = None
+        self._clip = None
 
     # ----------------------------------------------------------------- Encoder protocol
 
@@ -178,6 +181,27 @@ class LocalEncoder:
             return np.zeros((0, self.dims), dtype=np.float32)
         return self._encode(model, [_as_rgb(im) for im in images])
 
+    def preprocess(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Images → one (n, 3, H, W) float32 batch, as CLIP's image processor makes it (resize, centre crop,
+        normalise). Pure CPU work that callers may run in other threads, then hand to `encode_pixels`."""
+        prep = self._clip_parts()[1]
+        from es_search.encoders.onnx import preprocess_image
+
+        return np.stack([preprocess_image(im, prep) for im in images])
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Preprocessed (n, 3, H, W) pixels → unit-length float32 vectors, the same as `encode_images` gives."""
+        import torch
+
+        clip = self._clip_parts()[0]
+        batch = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).to(self.device)
+        with torch.inference_mode():
+            # What sentence-transformers' CLIP module runs for images: the vision tower's pooled output, projected.
+            features = clip.visual_projection(clip.vision_model(pixel_values=batch).pooler_output)
+        vectors = features.float().cpu().numpy()
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, in the image vectors' space."""
         model = self._text_model()
@@ -193,6 +217,15 @@ class LocalEncoder:
             raise EncoderUnsupported(f"{self._image_model_name!r} (IMGSEARCH_IMAGE_MODEL) cannot encode images; "
                                      "it must be a CLIP model such as clip-ViT-B-32")
         return model
+
+    def _clip_parts(self):
+        """(transformers CLIPModel, ClipPreprocessing) of the image model, looked up once."""
+        if self._clip is None:
+            from es_search.encoders.onnx import ClipPreprocessing, _clip_parts
+
+            clip, image_processor = _clip_parts(self._image_model(), self._image_model_name)
+            self._clip = (clip, ClipPreprocessing.from_image_processor(image_processor))
+        return self._clip
 
     def _text_model(self):
         model = load_sentence_transformer(self._text_model_name, self.device, "IMGSEARCH_TEXT_MODEL")
