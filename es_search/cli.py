@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from es_search.config import ConfigError, Settings, load_settings
@@ -181,7 +182,18 @@ def _known_failures() -> tuple[tuple[type[BaseException], int], ...]:
             (EncoderUnavailable, EXIT_MODEL))
 
 
+def passive_openmp_threads() -> None:
+    """Make OpenMP threads (torch's) sleep rather than spin while they wait, unless the user chose otherwise.
+
+    Must run before torch loads. Spinning threads burn the cores that decode threads, web workers and a
+    local Elasticsearch need: on 2 cores with another process busy, batch-32 encoding went from 8 to 12
+    images/s, and one image at a time from 0.6 to 6 images/s.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    passive_openmp_threads()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

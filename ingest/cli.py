@@ -46,16 +46,6 @@ def exit_code(summary) -> int:
     return {None: 0, "interrupted": EXIT_INTERRUPTED, "cluster": EXIT_CLUSTER}.get(summary.stopped, 1)
 
 
-def passive_openmp_threads() -> None:
-    """Make OpenMP threads (torch's) sleep rather than spin while they wait, unless the user chose otherwise.
-
-    Must run before torch loads. Spinning threads burn the cores that the decode threads and a local
-    Elasticsearch need; measured on 2 cores with another process busy, torch batch-32 encoding went from
-    8 to 12 images/s, and one image at a time from 0.6 to 6 images/s.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _ingest(args, settings: Settings) -> int:
     from es_search.cli import EXIT_CONFIG, EXIT_USAGE
     from ingest.report import format_summary
@@ -71,7 +61,6 @@ def _ingest(args, settings: Settings) -> int:
     overrides = {name: value for name, value in (("batch_size", args.batch_size), ("decode_workers", args.workers),
                                                  ("bulk_chunk", args.bulk_chunk)) if value is not None}
     settings = settings.with_overrides(**overrides)
-    passive_openmp_threads()
     try:
         with _sigterm_as_interrupt():
             summary = run_ingest(settings, args.paths, args.list_files, progress=not args.no_progress,
@@ -88,7 +77,6 @@ def _ingest(args, settings: Settings) -> int:
 def _demo(args, settings: Settings) -> int:
     from ingest.demo import run_demo
 
-    passive_openmp_threads()
     with _sigterm_as_interrupt():
         return run_demo(settings, force_tiny=args.tiny_models, progress=not args.no_progress)
 
