@@ -39,6 +39,7 @@ from elasticsearch import Elasticsearch, helpers  # noqa: E402
 
 from es_search.client import build_client, check_cluster  # noqa: E402
 from es_search.config import Settings, load_settings  # noqa: E402
+from es_search.node import node_dir  # noqa: E402
 
 K = 10
 BLOCK = 5_000  # vectors are generated in blocks of this many rows
@@ -184,7 +185,7 @@ def force_merge(es: Elasticsearch, name: str) -> float:
 def shard_files(es: Elasticsearch, name: str, settings: Settings) -> dict[str, int] | None:
     """Bytes per file extension in the shard's Lucene directory (local node only), else None."""
     uuid = es.indices.get_settings(index=name)[name]["settings"]["index"]["uuid"]
-    folder = settings.node_dir / "data" / "indices" / uuid / "0" / "index"
+    folder = node_dir(settings) / "data" / "indices" / uuid / "0" / "index"
     if not folder.is_dir():
         return None
     sizes: dict[str, int] = {}

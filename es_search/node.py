@@ -287,17 +287,38 @@ def install_root_info_plugin(es_home: Path, java: JavaRuntime, log=print) -> boo
         shutil.rmtree(retired, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------- where the node keeps its data
+
+
+def _world_traversable(path: Path) -> bool:
+    """Whether any user can walk down to `path` (every folder on the way has the others' x bit)."""
+    return all(parent.stat().st_mode & 0o001 for parent in [path, *path.parents] if parent.exists())
+
+
+def node_dir(settings: Settings) -> Path:
+    """The node's folder: DATA_DIR/es-node, unless we are root and the node user could not reach it.
+
+    Then (a checkout inside a private folder, say) it goes to /var/lib/es-image-search/<digest of DATA_DIR>,
+    the same place on every call, so start, stop and status always agree.
+    """
+    preferred = settings.node_dir
+    if os.geteuid() != 0 or _world_traversable(preferred.resolve().parent):
+        return preferred
+    digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
+    return Path("/var/lib/es-image-search") / digest
+
+
 # --------------------------------------------------------------------------- configuration
 
 
 def render_elasticsearch_yml(settings: Settings) -> str:
     """The node's own config: single node, loopback only, security off, disk thresholds off."""
-    node_dir = settings.node_dir.resolve()
+    folder = node_dir(settings).resolve()
     lines = {
         "cluster.name": CLUSTER_NAME,
         "node.name": "local-dev",
-        "path.data": str(node_dir / "data"),
-        "path.logs": str(node_dir / "logs"),
+        "path.data": str(folder / "data"),
+        "path.logs": str(folder / "logs"),
         "network.host": settings.es_host,
         "http.port": settings.es_port,
         "transport.port": settings.es_transport_port,
@@ -312,7 +333,7 @@ def render_elasticsearch_yml(settings: Settings) -> str:
 
 def write_node_config(settings: Settings, es_home: Path) -> Path:
     """Write ES_PATH_CONF under the node folder and return it."""
-    conf = settings.node_dir / "config"
+    conf = node_dir(settings) / "config"
     (conf / "jvm.options.d").mkdir(parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
         shutil.copyfile(es_home / "config" / name, conf / name)
@@ -320,7 +341,7 @@ def write_node_config(settings: Settings, es_home: Path) -> Path:
     heap = settings.es_heap
     (conf / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
     for sub in ("data", "logs", "tmp"):
-        (settings.node_dir / sub).mkdir(parents=True, exist_ok=True)
+        (node_dir(settings) / sub).mkdir(parents=True, exist_ok=True)
     return conf
 
 
@@ -340,14 +361,8 @@ def _run_as_prefix(settings: Settings) -> list[str]:
             raise NodeError(f"running as root, and could not create the user {user!r} to run Elasticsearch: "
                             f"{proc.stderr.strip()}") from None
     entry = pwd.getpwnam(user)
-    for path in [settings.node_dir, *settings.node_dir.rglob("*")]:
+    for path in [node_dir(settings), *node_dir(settings).rglob("*")]:
         os.chown(path, entry.pw_uid, entry.pw_gid)
-    # The node user must be able to walk down to its data folder.
-    probe = subprocess.run(["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
-                            "test", "-w", str(settings.node_dir.resolve())])
-    if probe.returncode != 0:
-        raise NodeError(f"running as root, Elasticsearch runs as user {user!r}, who cannot write "
-                        f"{settings.node_dir.resolve()}; set IMGSEARCH_DATA_DIR to a folder outside root's home.")
     return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--"]
 
 
@@ -355,7 +370,7 @@ def _run_as_prefix(settings: Settings) -> list[str]:
 
 
 def _pid_file(settings: Settings) -> Path:
-    return settings.node_dir / "logs" / "node.pid"
+    return node_dir(settings) / "logs" / "node.pid"
 
 
 def running_pid(settings: Settings) -> int | None:
@@ -413,7 +428,7 @@ def wait_for_health(url: str, timeout: float, is_alive=lambda: True) -> bool:
 
 def log_tail(settings: Settings, lines: int = 40) -> str:
     parts = []
-    for path in (settings.node_dir / "logs" / f"{CLUSTER_NAME}.log", settings.node_dir / "logs" / "launcher.out"):
+    for path in (node_dir(settings) / "logs" / f"{CLUSTER_NAME}.log", node_dir(settings) / "logs" / "launcher.out"):
         if path.is_file():
             text = path.read_text(errors="replace").splitlines()[-lines:]
             parts.append(f"--- {path}\n" + "\n".join(text))
@@ -443,16 +458,16 @@ def start(settings: Settings, log=print) -> dict:
         **{k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))},
         "ES_JAVA_HOME": str(java.home),
         "ES_PATH_CONF": str(conf.resolve()),
-        "ES_TMPDIR": str((settings.node_dir / "tmp").resolve()),
+        "ES_TMPDIR": str((node_dir(settings) / "tmp").resolve()),
     }
     pid_file = _pid_file(settings)
     pid_file.unlink(missing_ok=True)
-    log(f"starting Elasticsearch {ES_VERSION} on Java {java.major} at {url} (data in {settings.node_dir}) ...")
-    launcher_out = settings.node_dir / "logs" / "launcher.out"
+    log(f"starting Elasticsearch {ES_VERSION} on Java {java.major} at {url} (data in {node_dir(settings)}) ...")
+    launcher_out = node_dir(settings) / "logs" / "launcher.out"
     with open(launcher_out, "wb") as out:
         proc = subprocess.run([*prefix, str(es_home / "bin" / "elasticsearch"), "-d", "-p", str(pid_file.resolve())],
                               env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              cwd=str(settings.node_dir), timeout=settings.es_start_timeout + 60)
+                              cwd=str(node_dir(settings)), timeout=settings.es_start_timeout + 60)
     if proc.returncode != 0:
         raise NodeError(f"Elasticsearch failed to start (exit {proc.returncode}). Log tail:\n{log_tail(settings)}")
     if not wait_for_health(url, settings.es_start_timeout, lambda: running_pid(settings) is not None):

@@ -68,6 +68,7 @@ def test_lifecycle_start_is_idempotent_and_a_restart_keeps_the_data(base_setting
         es.close()
     finally:
         node.stop(s, log=lambda *_: None)
+        shutil.rmtree(node.node_dir(s), ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
     assert node.stop(s, log=lambda *_: None) is False
 
