@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 VECTOR_INDEX_TYPES = ("int8_hnsw", "bbq_hnsw", "hnsw")
 IMAGE_BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 TEXT_BACKENDS = ("local", "elasticsearch", "auto")
+TEXT_QUANTIZE = ("none", "int8")
 DEFAULT_CATEGORIES = (
     "animal", "architecture", "food", "landscape", "people", "plant",
     "vehicle", "clothing", "art", "document", "object", "sky",
@@ -80,6 +81,9 @@ class Settings:
     device: str = "auto"
     es_model_id: str = "sentence-transformers__clip-vit-b-32-multilingual-v1"
     text_max_length: int = 128
+    # int8: dynamic int8 quantisation of the local text model's linear layers on CPU (faster queries,
+    # vectors at cosine ~0.9995 to fp32). Images are never affected.
+    text_quantize: str = "none"
 
     # Ingest.
     batch_size: int = 32
@@ -221,6 +225,8 @@ def validate(s: Settings) -> Settings:
         problems.append(f"{ENV_PREFIX}IMAGE_BACKEND must be one of {IMAGE_BACKENDS}, got {s.image_backend!r}")
     if s.text_backend not in TEXT_BACKENDS:
         problems.append(f"{ENV_PREFIX}TEXT_BACKEND must be one of {TEXT_BACKENDS}, got {s.text_backend!r}")
+    if s.text_quantize not in TEXT_QUANTIZE:
+        problems.append(f"{ENV_PREFIX}TEXT_QUANTIZE must be one of {TEXT_QUANTIZE}, got {s.text_quantize!r}")
     if not 2 <= s.hnsw_m <= 512:
         problems.append(f"{ENV_PREFIX}HNSW_M must be between 2 and 512, got {s.hnsw_m}")
     if not s.hnsw_m <= s.hnsw_ef_construction <= 3200:

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 from encoder_cases import sample_images
+from PIL import Image
 
 from es_search.cli import EXIT_MODEL, main
 from es_search.encoders import EncoderUnavailable, build_image_encoder, build_text_encoder
@@ -71,6 +72,19 @@ def test_texts_in_four_languages_give_distinct_unit_vectors(tiny_local_settings,
     assert sims[~np.eye(4, dtype=bool)].max() < 0.9999
     # The same text twice gives the same vector.
     np.testing.assert_allclose(encoder.encode_texts([TEXTS["zh"]])[0], vectors[1], atol=1e-5)
+
+
+def test_int8_text_model_stays_close_to_fp32_and_leaves_images_alone(tiny_local_settings, tiny_models):
+    fp32 = build_text_encoder(tiny_local_settings)
+    int8 = build_text_encoder(tiny_local_settings.with_overrides(text_quantize="int8"))
+    assert int8 is not fp32
+    texts = list(TEXTS.values())
+    a, b = fp32.encode_texts(texts), int8.encode_texts(texts)
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert not np.array_equal(a, b)  # the quantised model really ran
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.95
+    image = Image.new("RGB", (40, 30), (200, 40, 40))
+    np.testing.assert_array_equal(fp32.encode_images([image]), int8.encode_images([image]))
 
 
 def test_empty_inputs_give_empty_arrays(tiny_local_settings, tiny_models):

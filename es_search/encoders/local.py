@@ -151,6 +151,7 @@ class LocalEncoder:
         self._device_setting = settings.device
         self._batch_size = settings.batch_size
         self._text_max_length = settings.text_max_length
+        self._text_quantize = settings.text_quantize
         self._device: str | None = None
         self._clip = None
 
@@ -241,6 +242,8 @@ class LocalEncoder:
         limit = model.max_seq_length
         if limit is None or limit > self._text_max_length:
             model.max_seq_length = self._text_max_length
+        if self._text_quantize == "int8" and self.device == "cpu":
+            return quantized_int8(model, self._text_model_name)
         return model
 
     def _encode(self, model, inputs: list) -> np.ndarray:
@@ -250,6 +253,25 @@ class LocalEncoder:
             vectors = model.encode(inputs, batch_size=self._batch_size, convert_to_numpy=True,
                                    normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def quantized_int8(model, name_or_path: str):
+    """A copy of `model` with its linear layers dynamically quantised to int8 (CPU), made once per process.
+
+    Most of a short query's encoding time is in those matrix products; int8 roughly halves it.
+    """
+    key = (name_or_path, "cpu", "int8")
+    quantized = _MODELS.get(key)
+    if quantized is None:
+        with _MODELS_LOCK:
+            quantized = _MODELS.get(key)
+            if quantized is None:
+                import torch
+
+                quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                quantized.eval()
+                _MODELS[key] = quantized
+    return quantized
 
 
 def embedding_dimension(model) -> int:
