@@ -109,8 +109,8 @@ def run_demo(settings: Settings, force_tiny: bool = False, progress: bool = True
     summary = run_ingest(settings, [samples_dir], es=es, image_encoder=image_encoder, text_encoder=text_encoder,
                          progress=progress, metadata_for=sample_metadata, log=print)
     print(format_summary(summary))
-    print(f"demo settings written to {env_file}; the web app must load them "
-          f"(http://{settings.web_host}:{settings.web_port} once `make web` runs)")
+    print(f"demo settings written to {env_file}; `imgsearch web --demo` (what `make run` starts next) serves "
+          f"them at http://{settings.web_host}:{settings.web_port}")
     return exit_code(summary)
 
 
