@@ -24,6 +24,7 @@ COMMAND_MODULES = (
 
 # Exit codes a script can rely on.
 EXIT_USAGE = 2
+EXIT_NOT_FOUND = 1
 EXIT_CONFIG = 2
 EXIT_CLUSTER = 3
 EXIT_NODE = 4
@@ -177,9 +178,12 @@ def _known_failures() -> tuple[tuple[type[BaseException], int], ...]:
     from es_search.client import ClusterUnavailable
     from es_search.encoders.base import EncoderUnavailable
     from es_search.node import NodeError
+    from es_search.query import QueryError
+    from es_search.search import ImageNotFound, IndexMissing
 
     return ((ConfigError, EXIT_CONFIG), (ClusterUnavailable, EXIT_CLUSTER), (NodeError, EXIT_NODE),
-            (EncoderUnavailable, EXIT_MODEL))
+            (EncoderUnavailable, EXIT_MODEL), (QueryError, EXIT_USAGE), (ImageNotFound, EXIT_NOT_FOUND),
+            (IndexMissing, EXIT_CLUSTER))
 
 
 def passive_openmp_threads() -> None:

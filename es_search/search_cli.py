@@ -9,10 +9,6 @@ from pathlib import Path
 
 from es_search.config import Settings
 
-EXIT_BAD_QUERY = 2
-EXIT_NOT_FOUND = 1
-EXIT_UNAVAILABLE = 3
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("search", help="search the images by text, by an image file, or like an indexed image",
@@ -59,36 +55,27 @@ def params_from_args(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def search_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.cli import EXIT_USAGE
     from es_search.client import build_client
-    from es_search.query import QueryError, parse_search_request
-    from es_search.search import ImageNotFound, IndexMissing, SearchService
+    from es_search.query import parse_search_request
+    from es_search.search import SearchService
 
     given = [name for name, value in (("text", args.text), ("--image", args.image), ("--similar", args.similar))
              if value is not None]
     if len(given) > 1:
         print(f"error: give one of text, --image and --similar, not {' and '.join(given)}", file=sys.stderr)
-        return EXIT_BAD_QUERY
+        return EXIT_USAGE
     image_bytes = None
     if args.image is not None:
         try:
             image_bytes = args.image.read_bytes()
         except OSError as exc:
             print(f"error: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_BAD_QUERY
-    try:
-        request = parse_search_request(params_from_args(args), default_size=settings.default_page_size,
-                                       max_size=settings.max_page_size)
-        service = SearchService(build_client(settings), settings)
-        result = service.search(request, image=image_bytes)
-    except QueryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_QUERY
-    except ImageNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except IndexMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+            return EXIT_USAGE
+    # A bad query, an unknown id or a missing index ends in es_search.cli.main with one line and its exit code.
+    request = parse_search_request(params_from_args(args), default_size=settings.default_page_size,
+                                   max_size=settings.max_page_size)
+    result = SearchService(build_client(settings), settings).search(request, image=image_bytes)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
     else:
