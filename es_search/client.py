@@ -6,10 +6,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exceptions
 
 from es_search.config import Settings
-
-
-class ClusterUnavailable(RuntimeError):
-    """Elasticsearch cannot be reached or refused us; the message says where and what to do."""
+from es_search.errors import ClusterUnavailable
 
 
 def build_client(settings: Settings) -> Elasticsearch:

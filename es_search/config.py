@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from es_search.errors import ConfigError
+
 # The pinned server. Elasticsearch 9 needs Java 21+; the `elasticsearch` client and `eland`
 # are pinned to the same major in setup.cfg (a 9.x client refuses to talk to an 8.x server).
 ES_VERSION = "9.5.4"
@@ -37,8 +39,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "es-image-search"
 
 
-class ConfigError(ValueError):
-    """A setting is missing or has a value we cannot use."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from es_search.config import ES_ARTIFACT, ES_MIN_JAVA, ES_VERSION, Settings
+from es_search.errors import NodeError
 
 # SHA-256 of the pinned zip; Maven Central publishes no checksum for this artifact, so we pin our own.
 ES_ZIP_SHA256 = {
@@ -34,8 +35,6 @@ ES_ZIP_SHA256 = {
 CLUSTER_NAME = "es-image-search-dev"
 
 
-class NodeError(RuntimeError):
-    """The local node cannot be fetched, started or stopped; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

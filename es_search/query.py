@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from es_search.errors import QueryError
+
 VECTOR_FIELD = "image_embedding"  # the dense_vector field of mappings/images.json
 MAX_NUM_CANDIDATES = 10_000  # Elasticsearch refuses knn.num_candidates above this
 SEARCH_MODES = ("semantic", "hybrid")
@@ -27,8 +29,6 @@ MAX_ID_CHARS = 512  # Elasticsearch's own limit on _id length (bytes; ids here a
 MAX_VECTOR_DIMS = 4096
 
 
-class QueryError(ValueError):
-    """The request cannot be searched as asked; the message says why (an HTTP 400)."""
 
 
 # --------------------------------------------------------------------------- filters

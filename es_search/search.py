@@ -20,6 +20,7 @@ from elasticsearch import exceptions as es_exceptions
 
 from es_search.client import ClusterUnavailable
 from es_search.config import Settings
+from es_search.errors import ImageNotFound, IndexMissing, UploadRejected
 from es_search.query import (
     VECTOR_FIELD,
     PageWindow,
@@ -37,23 +38,6 @@ from es_search.query import (
     parse_facets,
     reciprocal_rank_fusion,
 )
-
-
-class ImageNotFound(LookupError):
-    """No indexed image has that id (an HTTP 404)."""
-
-
-class IndexMissing(RuntimeError):
-    """Nothing is indexed yet behind the alias (an HTTP 503 for the API, a friendly page for people)."""
-
-
-class UploadRejected(QueryError):
-    """An uploaded image cannot be searched with; `reason` is a short code (e.g. too_large, unreadable)."""
-
-    def __init__(self, reason: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.reason = reason
-        self.status = status
 
 
 @dataclass

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 
 from werkzeug.exceptions import HTTPException
 
-from es_search.client import ClusterUnavailable
-from es_search.encoders.base import EncoderUnavailable, EncoderUnsupported
-from es_search.query import QueryError
-from es_search.search import ImageNotFound, IndexMissing, UploadRejected
+from es_search.errors import ImgsearchError
 
 log = logging.getLogger(__name__)
 
@@ -26,21 +23,10 @@ class ErrorReport:
 
 
 def describe_error(exc: BaseException) -> ErrorReport:
-    """How to answer for `exc`; unknown exceptions become a 500 whose details go to the log only."""
-    if isinstance(exc, UploadRejected):
-        return ErrorReport(exc.status, exc.reason, str(exc))
-    if isinstance(exc, QueryError):
-        return ErrorReport(400, "bad_request", str(exc))
-    if isinstance(exc, ImageNotFound):
-        return ErrorReport(404, "not_found", str(exc))
-    if isinstance(exc, IndexMissing):
-        return ErrorReport(503, "index_missing", str(exc))
-    if isinstance(exc, ClusterUnavailable):
-        return ErrorReport(503, "elasticsearch_unavailable", str(exc))
-    if isinstance(exc, EncoderUnsupported):
-        return ErrorReport(400, "unsupported", str(exc))
-    if isinstance(exc, EncoderUnavailable):
-        return ErrorReport(503, "model_unavailable", str(exc))
+    """How to answer for `exc`: known failures carry their status and code (es_search.errors); unknown
+    exceptions become a 500 whose details go to the log only."""
+    if isinstance(exc, ImgsearchError):
+        return ErrorReport(exc.http_status, exc.code, str(exc))
     if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return ErrorReport(exc.code or 500, code, _http_message(exc))

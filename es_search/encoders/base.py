@@ -28,9 +28,8 @@ class Encoder(Protocol):
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class EncoderUnsupported(RuntimeError):
-    """This encoder cannot encode that kind of input (e.g. images through Elasticsearch `_infer`)."""
 
 
-class EncoderUnavailable(RuntimeError):
-    """The model could not be loaded or reached; the message tells the user what to do."""
+# Re-exported: the encoders' failures live in the one error table.
+from es_search.errors import EncoderUnavailable as EncoderUnavailable  # noqa: E402
+from es_search.errors import EncoderUnsupported as EncoderUnsupported  # noqa: E402

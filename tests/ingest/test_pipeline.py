@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from ingest_cases import MIXED_MAX_PIXELS, jpeg, make_mixed_folder
 
 from es_search.cli import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_MODEL
 from es_search.encoders import build_image_encoder
@@ -26,8 +25,9 @@ from ingest.decode import decode_image
 from ingest.report import read_report
 from ingest.runner import run_ingest
 from ingest.thumbnails import thumbnail_relpath
+from tests.support.ingest_cases import MIXED_MAX_PIXELS, jpeg, make_mixed_folder
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

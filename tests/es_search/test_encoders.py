@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-from encoder_cases import sample_images
 from PIL import Image
 
 from es_search.cli import EXIT_MODEL, main
@@ -15,6 +14,7 @@ from es_search.encoders import EncoderUnavailable, build_image_encoder, build_te
 from es_search.encoders.base import Encoder
 from es_search.encoders.local import LocalEncoder
 from es_search.tiny_model import make_random_multilingual_text_model
+from tests.support.encoder_cases import sample_images
 
 TEXTS = {
     "en": "a red car in the city at night",

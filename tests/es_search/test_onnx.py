@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from encoder_cases import sample_images
 from PIL import Image
 
 from es_search.encoders import EncoderUnavailable, build_image_encoder, build_text_encoder
@@ -17,6 +16,7 @@ from es_search.encoders.onnx import (
     preprocess_image,
 )
 from es_search.tiny_model import make_random_clip
+from tests.support.encoder_cases import sample_images
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from sample_gallery import HOSTILE_NAME, PHOTOS, build_gallery, remove_gallery
 
 from es_search.cli import main as cli_main
 from es_search.encoders import build_text_encoder
 from es_search.query import decode_vector
+from tests.support.sample_gallery import HOSTILE_NAME, PHOTOS, build_gallery, remove_gallery
 from webapp import create_app
 from webapp.files import resolve_original, resolve_thumbnail
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ingest_cases import scene
 from PIL import Image
 
 from ingest.enrich import CategoryScorer, color_facts, dominant_colors, perceptual_hash
 from ingest.thumbnails import thumbnail_relpath, write_thumbnail
+from tests.support.ingest_cases import scene
 
 
 def solid(color, size=(100, 80)) -> Image.Image:

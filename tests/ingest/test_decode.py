@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ingest_cases import (
+from PIL import Image
+
+from ingest.decode import DecodeError, decode_bytes, decode_image, fit_working_size, parse_exif_datetime, to_rgb
+from tests.support.ingest_cases import (
     animated_gif,
     cmyk_jpeg,
     corrupt_png,
@@ -18,9 +21,6 @@ from ingest_cases import (
     transparent_png,
     truncated,
 )
-from PIL import Image
-
-from ingest.decode import DecodeError, decode_bytes, decode_image, fit_working_size, parse_exif_datetime, to_rgb
 
 LIMIT = 40_000_000
 SIDE, LONG_SIDE = 224, 256

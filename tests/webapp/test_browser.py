@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from sample_gallery import PHOTOS, build_gallery, remove_gallery
 from werkzeug.serving import make_server
 
+from tests.support.sample_gallery import PHOTOS, build_gallery, remove_gallery
 from webapp import create_app
 
 pytestmark = pytest.mark.browser

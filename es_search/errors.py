@@ -1,0 +1,89 @@
+"""The project's known failures, each carrying its command-line exit code and its HTTP answer.
+
+One table: the console command ends a known failure with `exit_code` and one line on stderr, the web app
+answers `http_status` with `code` and the message. Anything that is not an `ImgsearchError` is a bug: a
+traceback for the command line, a logged 500 for the web app.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 2
+EXIT_CLUSTER = 3
+EXIT_NODE = 4
+EXIT_MODEL = 5
+EXIT_INTERRUPTED = 130
+
+
+class ImgsearchError(Exception):
+    """Base of every known failure. Subclasses set the three class attributes below."""
+
+    exit_code: int = 1
+    http_status: int = 500
+    code: str = "error"
+
+
+class ConfigError(ImgsearchError, ValueError):
+    """A setting is missing or has a value we cannot use."""
+
+    exit_code, http_status, code = EXIT_CONFIG, 500, "bad_configuration"
+
+
+class QueryError(ImgsearchError, ValueError):
+    """The request cannot be served as asked; the message says why."""
+
+    exit_code, http_status, code = EXIT_USAGE, 400, "bad_request"
+
+
+class UploadRejected(QueryError):
+    """An image given to search with or to index cannot be used; `reason` is a short code (too_large, corrupt)."""
+
+    def __init__(self, reason: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.reason = reason
+        self.code = reason
+        self.http_status = status
+
+
+class ImageNotFound(ImgsearchError, LookupError):
+    """No indexed image has that id."""
+
+    exit_code, http_status, code = EXIT_NOT_FOUND, 404, "not_found"
+
+
+class ClusterUnavailable(ImgsearchError):
+    """Elasticsearch cannot be reached, or refuses the request for a reason that is not ours."""
+
+    exit_code, http_status, code = EXIT_CLUSTER, 503, "elasticsearch_unavailable"
+
+
+class IndexMissing(ImgsearchError):
+    """Nothing is indexed yet behind the alias."""
+
+    exit_code, http_status, code = EXIT_CLUSTER, 503, "index_missing"
+
+
+class SchemaMismatch(ImgsearchError):
+    """The field schema asks for a mapping that the existing index cannot take."""
+
+    exit_code, http_status, code = EXIT_CONFIG, 503, "schema_mismatch"
+
+
+class NodeError(ImgsearchError):
+    """The local development node cannot be fetched, configured, started or stopped."""
+
+    exit_code, http_status, code = EXIT_NODE, 503, "node_error"
+
+
+class EncoderUnavailable(ImgsearchError):
+    """A model cannot be loaded or reached."""
+
+    exit_code, http_status, code = EXIT_MODEL, 503, "model_unavailable"
+
+
+class EncoderUnsupported(ImgsearchError):
+    """The encoder cannot do this (e.g. a text-only encoder asked for image vectors)."""
+
+    exit_code, http_status, code = EXIT_MODEL, 400, "unsupported"
