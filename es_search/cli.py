@@ -177,9 +177,8 @@ def _known_failures() -> tuple[tuple[type[BaseException], int], ...]:
     """Failures that end a command with one clear line and an exit code, never a traceback."""
     from es_search.client import ClusterUnavailable
     from es_search.encoders.base import EncoderUnavailable
+    from es_search.errors import ImageNotFound, IndexMissing, QueryError
     from es_search.node import NodeError
-    from es_search.query import QueryError
-    from es_search.search import ImageNotFound, IndexMissing
 
     return ((ConfigError, EXIT_CONFIG), (ClusterUnavailable, EXIT_CLUSTER), (NodeError, EXIT_NODE),
             (EncoderUnavailable, EXIT_MODEL), (QueryError, EXIT_USAGE), (ImageNotFound, EXIT_NOT_FOUND),

@@ -11,9 +11,10 @@ from pathlib import Path
 from elasticsearch import Elasticsearch, helpers
 
 from es_search.config import REPO_ROOT, Settings
+from es_search.errors import SchemaMismatch
+from es_search.fields import VECTOR_FIELD, FieldRegistry, mapping_differences, registry_for
 
 MAPPING_PATH = REPO_ROOT / "mappings" / "images.json"
-VECTOR_FIELD = "image_embedding"
 
 
 def load_mapping_file(path: Path = MAPPING_PATH) -> dict:
@@ -26,8 +27,10 @@ def vector_index_options(settings: Settings) -> dict:
     return {"type": settings.vector_index_type, "m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction}
 
 
-def render_index_body(settings: Settings, dims: int, template: dict | None = None) -> dict:
-    """The create-index body: the mapping file with dims, index_options and sizing taken from settings."""
+def render_index_body(settings: Settings, dims: int, template: dict | None = None,
+                      registry: FieldRegistry | None = None) -> dict:
+    """The create-index body: index settings from the mapping file, field mappings from the registry, and
+    dims, index_options and sizing from settings."""
     if dims < 1 or dims > 4096:
         raise ValueError(f"vector dims must be between 1 and 4096, got {dims}")
     if settings.vector_index_type == "bbq_hnsw" and dims < 64:
@@ -37,6 +40,8 @@ def render_index_body(settings: Settings, dims: int, template: dict | None = Non
     index_settings["number_of_shards"] = settings.shards
     index_settings["number_of_replicas"] = settings.replicas
     index_settings["max_result_window"] = settings.max_result_window
+    registry = registry or registry_for(settings)
+    body.setdefault("mappings", {})["properties"] = registry.mapping_properties()
     vector = body["mappings"]["properties"][VECTOR_FIELD]
     vector["dims"] = dims
     vector["index_options"] = vector_index_options(settings)
@@ -68,6 +73,7 @@ def ensure_index(es: Elasticsearch, settings: Settings, dims: int) -> str:
         if mapped != dims:
             raise ValueError(f"index {current!r} (alias {alias!r}) holds {mapped}-d vectors but the encoder makes "
                              f"{dims}-d ones; use another IMGSEARCH_INDEX_ALIAS or `imgsearch index reindex`.")
+        sync_mapping(es, settings, current)
         return current
     if es.indices.exists(index=alias):
         raise ValueError(f"{alias!r} is a plain index, not an alias; delete it or choose another IMGSEARCH_INDEX_ALIAS")
@@ -76,6 +82,23 @@ def ensure_index(es: Elasticsearch, settings: Settings, dims: int) -> str:
     es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"],
                       aliases={alias: {"is_write_index": True}})
     return name
+
+
+def sync_mapping(es: Elasticsearch, settings: Settings, index: str) -> list[str]:
+    """Bring an existing index's mapping in line with the registry: new fields are added in place; a field
+    whose type changed cannot be, and is a SchemaMismatch naming each difference. Returns the added fields."""
+    existing = es.indices.get_mapping(index=index)[index]["mappings"].get("properties", {})
+    wanted = registry_for(settings).mapping_properties()
+    wanted.pop(VECTOR_FIELD)  # its dims and index options are checked and set apart
+    conflicts, additions = mapping_differences(wanted, existing)
+    if conflicts:
+        raise SchemaMismatch(f"the field schema does not fit index {index!r} (alias {settings.index_alias!r}):\n  - "
+                             + "\n  - ".join(conflicts)
+                             + "\nA field's type cannot change in place: run `imgsearch index reindex` to build a new "
+                               "index from the current schema and copy the documents over.")
+    if additions:
+        es.indices.put_mapping(index=index, properties=additions)
+    return sorted(additions)
 
 
 def swap_alias(es: Elasticsearch, alias: str, new_index: str) -> list[str]:

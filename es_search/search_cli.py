@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from es_search.config import Settings
+from es_search.config import Settings, load_settings
+from es_search.errors import ImgsearchError, QueryError
+from es_search.fields import FieldRegistry, load_registry, registry_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,30 +17,69 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "to an indexed one. Without any of them, lists the newest images.")
     parser.add_argument("text", nargs="?", help="what to look for, in any language")
     parser.add_argument("--image", type=Path, metavar="PATH", help="find images like this file")
-    parser.add_argument("--similar", metavar="ID", help="find images like this indexed image (its sha256)")
+    parser.add_argument("--similar", metavar="ID", help="find images like this indexed image (its id)")
     parser.add_argument("--hybrid", action="store_true", help="fuse keyword (BM25) and vector rankings (text only)")
-    parser.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
-    parser.add_argument("--color", action="append", default=[], help="colour scheme: warm, cool or neutral (repeatable)")
-    parser.add_argument("--tag", action="append", default=[], help="only images with this tag (repeatable)")
-    parser.add_argument("--format", action="append", default=[], help="JPEG, PNG, ... (repeatable)")
-    parser.add_argument("--date-from", help="taken (or modified) on or after YYYY-MM-DD")
-    parser.add_argument("--date-to", help="taken (or modified) on or before YYYY-MM-DD")
-    parser.add_argument("--min-width", help="at least this many pixels wide")
-    parser.add_argument("--min-height", help="at least this many pixels high")
     parser.add_argument("--min-similarity", help="cosine similarity from -1 to 1 a result must reach")
     parser.add_argument("--page", default="1", help="page number (default 1)")
     parser.add_argument("--size", help="results per page (default IMGSEARCH_DEFAULT_PAGE_SIZE)")
     parser.add_argument("--facets", action="store_true", help="also print facet counts")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (as the API returns it)")
+    add_filter_options(parser, _registry_for_options())
     parser.set_defaults(func=search_command)
 
 
-def params_from_args(args: argparse.Namespace) -> dict[str, list[str]]:
+def _registry_for_options() -> FieldRegistry:
+    """The registry the current settings name, for the options' help; with unusable settings, the built-in
+    one (the command then stops with the settings' own error when it runs)."""
+    try:
+        return registry_for(load_settings())
+    except ImgsearchError:
+        return load_registry()
+
+
+def add_filter_options(parser: argparse.ArgumentParser, registry: FieldRegistry) -> None:
+    """`--filter NAME=VALUE` for any filter, and one option per filter parameter of the registry:
+    `--category animal` (repeatable) for terms, `--date 2021-01-01..2021-12-31` or `--date-from` / `--date-to`
+    for ranges."""
+    group = parser.add_argument_group("filters (from the field registry)")
+    group.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE",
+                       help="filter by any field: brand=acme (terms, repeatable) or price=..20 (range from..to)")
+    for spec in registry.filters:
+        label = spec.label_in("en").lower()
+        if spec.filter == "terms":
+            group.add_argument(f"--{_dashed(spec.param)}", dest=f"{FILTER_DEST}{spec.param}", action="append",
+                               default=[], metavar="VALUE", help=f"only this {label} (repeatable)")
+            continue
+        group.add_argument(f"--{_dashed(spec.param)}", dest=f"{FILTER_DEST}{spec.param}", metavar="FROM..TO",
+                           help=f"{label} in this range (either end may be left out)")
+        group.add_argument(f"--{_dashed(spec.from_param)}", dest=f"{FILTER_DEST}{spec.from_param}", metavar="FROM",
+                           help=f"{label} at least this")
+        group.add_argument(f"--{_dashed(spec.to_param)}", dest=f"{FILTER_DEST}{spec.to_param}", metavar="TO",
+                           help=f"{label} at most this")
+
+
+FILTER_DEST = "filter__"
+
+
+def _dashed(param: str) -> str:
+    return param.replace("_", "-")
+
+
+def params_from_args(args: argparse.Namespace, registry: FieldRegistry) -> dict[str, list[str]]:
     """The same parameters the web pages and API read, so all three share one parser."""
-    params: dict[str, list[str]] = {
-        "category": args.category, "color": args.color, "tag": args.tag, "format": args.format,
-    }
-    for name in ("date_from", "date_to", "min_width", "min_height", "min_similarity", "page", "size"):
+    params: dict[str, list[str]] = {}
+    for dest, value in vars(args).items():
+        if dest.startswith(FILTER_DEST) and value not in (None, []):
+            params.setdefault(dest[len(FILTER_DEST):], []).extend(value if isinstance(value, list) else [value])
+    for item in args.filter:
+        name, sep, value = item.partition("=")
+        spec = registry.by_param(name.strip()) or registry.get(name.strip())
+        if not sep or spec is None or not spec.filter:
+            known = ", ".join(sorted(registry.filter_params()))
+            raise QueryError(f"--filter takes NAME=VALUE with a filterable field; got {item!r} (known: {known})")
+        param = name.strip() if registry.by_param(name.strip()) else spec.param
+        params.setdefault(param, []).append(value)
+    for name in ("min_similarity", "page", "size"):
         value = getattr(args, name)
         if value is not None:
             params[name] = [str(value)]
@@ -55,27 +95,25 @@ def params_from_args(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def search_command(args: argparse.Namespace, settings: Settings) -> int:
-    from es_search.cli import EXIT_USAGE
     from es_search.client import build_client
-    from es_search.query import parse_search_request
-    from es_search.search import SearchService
+    from es_search.search import SearchService, parse_search_request
+
+    registry = registry_for(settings)
 
     given = [name for name, value in (("text", args.text), ("--image", args.image), ("--similar", args.similar))
              if value is not None]
     if len(given) > 1:
-        print(f"error: give one of text, --image and --similar, not {' and '.join(given)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise QueryError(f"give one of text, --image and --similar, not {' and '.join(given)}")
     image_bytes = None
     if args.image is not None:
         try:
             image_bytes = args.image.read_bytes()
         except OSError as exc:
-            print(f"error: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_USAGE
+            raise QueryError(f"cannot read {args.image}: {exc.strerror or exc}") from None
     # A bad query, an unknown id or a missing index ends in es_search.cli.main with one line and its exit code.
-    request = parse_search_request(params_from_args(args), default_size=settings.default_page_size,
-                                   max_size=settings.max_page_size)
-    result = SearchService(build_client(settings), settings).search(request, image=image_bytes)
+    request = parse_search_request(params_from_args(args, registry), default_size=settings.default_page_size,
+                                   max_size=settings.max_page_size, registry=registry)
+    result = SearchService(build_client(settings), settings, registry=registry).search(request, image=image_bytes)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
     else:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from es_search.query import QueryError, parse_filters, parse_search_request
+from es_search.errors import QueryError
+from es_search.search.filters import parse_filters
+from es_search.search.request import parse_search_request
+from webapp import schemas
 from webapp.inputs import request_params, upload_from_request
-from webapp.openapi import openapi_spec
+from webapp.openapi import documented, openapi_spec
 from webapp.present import document_to_json, result_to_json
 
 api = Blueprint("api", __name__)
@@ -20,19 +23,27 @@ def _service():
     return current_app.extensions["search_service"]()
 
 
+def _registry():
+    return current_app.extensions["field_registry"]
+
+
 def _parse(params: dict, allow_similar: bool = True):
     settings = _settings()
     return parse_search_request(params, default_size=settings.default_page_size, max_size=settings.max_page_size,
-                                allow_similar=allow_similar)
+                                allow_similar=allow_similar, registry=_registry())
 
 
 @api.get("/search")
+@documented("Search by text, like an indexed image, or by a query vector token; browse without any",
+            response=schemas.SearchResultBody, params="search", errors=(400, 404, 503))
 def search():
     """Search by text (`q`), like an image (`similar`), by a query vector token (`vec`), or browse."""
     return jsonify(result_to_json(_service().search(_parse(request_params(request)))))
 
 
 @api.post("/search/image")
+@documented("Search with an image", response=schemas.SearchResultBody, params="paging", body="upload",
+            errors=(400, 413, 503))
 def search_image():
     """Search with an uploaded image: multipart field `image`, or JSON `{"image_base64": ...}`."""
     data, params = upload_from_request(request, _settings().max_upload_bytes)
@@ -43,6 +54,8 @@ def search_image():
 
 
 @api.get("/similar/<image_id>")
+@documented("Images most like an indexed image (itself left out)", response=schemas.SearchResultBody,
+            params="paging", errors=(400, 404, 503))
 def similar(image_id: str):
     """Images most like an indexed one (itself left out), with the same filters and paging."""
     params = request_params(request)
@@ -51,18 +64,23 @@ def similar(image_id: str):
 
 
 @api.get("/images/<image_id>")
+@documented("One image's document (without its vector) and links", response=schemas.ImageDocumentBody,
+            errors=(400, 404, 503))
 def image(image_id: str):
     """One image's document, without its vector."""
     return jsonify(document_to_json(image_id, _service().get_image(image_id), _settings()))
 
 
 @api.get("/facets")
+@documented("Facet counts for the filter panel", response=schemas.FacetsBody, params="filters",
+            errors=(400, 503))
 def facets():
     """Facet counts for the filter panel, under the given filters."""
-    return jsonify(_service().facets(parse_filters(request_params(request))))
+    return jsonify(_service().facets(parse_filters(request_params(request), _registry())))
 
 
 @api.get("/health")
+@documented("Whether Elasticsearch answers and the index exists", response=schemas.HealthBody, errors=(503,))
 def health():
     """200 when Elasticsearch answers and the index exists; 503 with the reason otherwise."""
     report = _service().health()
@@ -70,6 +88,7 @@ def health():
 
 
 @api.get("/openapi.json")
+@documented("This description", response=None)
 def openapi():
     """This API described in OpenAPI 3.1."""
-    return jsonify(openapi_spec(_settings()))
+    return jsonify(openapi_spec(current_app, _settings(), _registry()))

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 from flask import Flask, g, jsonify, render_template, request, url_for
 
 from es_search.config import Settings, load_settings
-from es_search.query import SearchRequest
+from es_search.fields import registry_for
+from es_search.search.request import SearchRequest
 from webapp import i18n
 from webapp.errors import describe_error
 
@@ -25,6 +26,9 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["imgsearch_settings"] = settings
+    # Read (and checked) at start: a bad schema file stops the app here, not at the first search.
+    registry = service.registry if service is not None else registry_for(settings)
+    app.extensions["field_registry"] = registry
     app.extensions["search_service"] = _service_provider(settings, service)
 
     from webapp.api import api
@@ -35,7 +39,8 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     app.register_error_handler(Exception, _handle_error)
     app.before_request(_choose_language)
     app.after_request(_finish_response)
-    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, language_link=_language_link)
+    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, language_link=_language_link, fields=registry,
+                                 field_label=_field_label)
     app.context_processor(lambda: {"request_": SearchRequest()})  # pages without a search still show the bar
     return app
 
@@ -52,7 +57,8 @@ def _service_provider(settings: Settings, service):
                     from es_search.client import build_client
                     from es_search.search import SearchService
 
-                    holder["service"] = SearchService(build_client(settings), settings)
+                    holder["service"] = SearchService(build_client(settings), settings,
+                                                      registry=registry_for(settings))
         return holder["service"]
 
     return provide
@@ -60,6 +66,10 @@ def _service_provider(settings: Settings, service):
 
 def _t(key: str, **values) -> str:
     return i18n.translate(key, getattr(g, "lang", i18n.DEFAULT_LANGUAGE), **values)
+
+
+def _field_label(spec) -> str:
+    return spec.label_in(getattr(g, "lang", i18n.DEFAULT_LANGUAGE))
 
 
 def _language_link(code: str) -> str:

@@ -8,8 +8,7 @@ import re
 
 from flask import Request
 
-from es_search.query import QueryError
-from es_search.search import UploadRejected
+from es_search.errors import QueryError, UploadRejected
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
 UPLOAD_FIELD = "image"

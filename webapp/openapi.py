@@ -1,135 +1,107 @@
-"""The API described in OpenAPI 3.1, served at /api/openapi.json (a test checks it names every API route)."""
+"""The OpenAPI 3.1 document, generated: the routes come from the app's URL map, their parameters, bodies and
+answers from the models of webapp/schemas.py (themselves built from the settings and the field registry).
+
+A view joins the document with `@documented(...)`; a test checks every /api route is in it.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+from flask import Flask
+
 from es_search import __version__
 from es_search.config import Settings
-from es_search.query import FACET_FIELDS, MAX_FILTER_VALUES, MAX_TEXT_CHARS, SEARCH_MODES
+from es_search.fields import FieldRegistry
+from webapp import schemas
+
+ERROR_REASONS = {400: "Bad input; the message names the parameter.", 404: "No image with that id.",
+                 413: "The upload is larger than the limit.",
+                 503: "Elasticsearch, the index or a model is unavailable."}
+REF = "#/components/schemas/{model}"
 
 
-def _param(name: str, description: str, schema: dict, where: str = "query", required: bool = False) -> dict:
-    return {"name": name, "in": where, "required": required, "description": description, "schema": schema}
+def documented(summary: str, *, response: type | None, params: str | None = None, body: str | None = None,
+               errors: tuple[int, ...] = (), description: str = "") -> Callable:
+    """Mark a view for the OpenAPI document. `params` and `body` name a model factory of webapp/schemas.py:
+    "search", "paging" or "filters" for query parameters, "upload" for the JSON image body."""
+    def mark(view):
+        view.openapi = {"summary": summary, "response": response, "params": params, "body": body,
+                        "errors": errors, "description": description or (view.__doc__ or "").strip()}
+        return view
+    return mark
 
 
-def _filter_params() -> list[dict]:
-    labels = {"type": "array", "items": {"type": "string"}, "maxItems": MAX_FILTER_VALUES}
-    return [
-        _param("category", "Only these categories (repeat the parameter for several).", labels),
-        _param("color", "Only these colour schemes: warm, cool, neutral.", labels),
-        _param("tag", "Only images carrying one of these tags.", labels),
-        _param("format", "Only these file formats (JPEG, PNG, ...).", labels),
-        _param("date_from", "Taken on or after this day (the file's modification date for photos without "
-                            "a capture date).", {"type": "string", "format": "date"}),
-        _param("date_to", "Taken on or before this day.", {"type": "string", "format": "date"}),
-        _param("min_width", "At least this many pixels wide.", {"type": "integer", "minimum": 0}),
-        _param("min_height", "At least this many pixels high.", {"type": "integer", "minimum": 0}),
-    ]
+def _param_models(settings: Settings, registry: FieldRegistry) -> dict:
+    return {"search": schemas.search_params_model(settings, registry),
+            "paging": schemas.paging_params_model(settings, registry),
+            "filters": schemas.filters_params_model(registry),
+            "upload": schemas.upload_body_model(settings, registry)}
 
 
-def _paging_params(settings: Settings) -> list[dict]:
-    return [
-        _param("page", f"Page number from 1; page × size may not pass {settings.max_result_window}.",
-               {"type": "integer", "minimum": 1, "default": 1}),
-        _param("size", "Results per page.", {"type": "integer", "minimum": 1, "maximum": settings.max_page_size,
-                                             "default": settings.default_page_size}),
-        _param("min_similarity", "Leave out images whose cosine similarity to the query is below this "
-                                 "(in hybrid mode it applies to the vector ranking only).",
-               {"type": "number", "minimum": -1, "maximum": 1}),
-        _param("facets", "Also return facet counts and the number of images passing the filters.",
-               {"type": "boolean", "default": False}),
-    ]
+def _query_parameters(model) -> list[dict]:
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        description = prop.pop("description", "")
+        prop.pop("title", None)
+        parameters.append({"name": name, "in": "query", "required": name in required,
+                           "description": description, "schema": prop})
+    return parameters
 
 
-def _responses(ok: str, schema_ref: str, *errors: int) -> dict:
-    reasons = {400: "Bad input; the message names the parameter.", 404: "No image with that id.",
-               413: "The upload is larger than the limit.", 503: "Elasticsearch, the index or a model is unavailable."}
-    responses = {"200": {"description": ok, "content": {"application/json": {"schema": {"$ref": schema_ref}}}}}
+def _responses(response, errors: tuple[int, ...]) -> dict:
+    ok = {"description": "OK"}
+    if response is not None:
+        ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=response.__name__)}}}
+    answers = {"200": ok}
     for status in errors:
-        responses[str(status)] = {"description": reasons[status], "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    return responses
+        answers[str(status)] = {"description": ERROR_REASONS[status], "content": {"application/json": {
+            "schema": {"$ref": REF.format(model="ErrorBody")}}}}
+    return answers
 
 
-def openapi_spec(settings: Settings) -> dict:
-    """The description of every /api route, with limits taken from `settings`."""
-    search_result = "#/components/schemas/SearchResult"
-    image_id = _param("image_id", "The image's id: the sha256 of its content.", {"type": "string"}, "path", True)
+def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dict:
+    """The description of every documented /api route."""
+    models = _param_models(settings, registry)
+    components: dict = {}
+    for model in schemas.RESPONSE_MODELS:
+        schema = model.model_json_schema(ref_template=REF)
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    paths: dict = {}
+    for rule in app.url_map.iter_rules():
+        meta = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if meta is None or not rule.rule.startswith("/api/"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        operation: dict = {"summary": meta["summary"], "description": meta["description"],
+                           "responses": _responses(meta["response"], meta["errors"])}
+        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+                       "description": "The image's id."} for name in rule.arguments]
+        if meta["params"]:
+            parameters += _query_parameters(models[meta["params"]])
+        if parameters:
+            operation["parameters"] = parameters
+        if meta["body"]:
+            body_schema = models[meta["body"]].model_json_schema(ref_template=REF)
+            components.update(body_schema.pop("$defs", {}))
+            operation["requestBody"] = {"required": True, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+                    "image": {"type": "string", "format": "binary"}}}},
+                "application/json": {"schema": body_schema}}}
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Image search API", "version": __version__,
                  "description": "Multilingual text-to-image and image-to-image search over Elasticsearch. "
                                 "`score` ranks: the cosine similarity to the query in semantic mode (-1..1), "
                                 "the reciprocal-rank-fusion score in hybrid mode. `similarity` is always the "
-                                "cosine similarity when known."},
-        "paths": {
-            "/api/search": {"get": {
-                "summary": "Search by text, like an indexed image, or by a query vector token; browse without any",
-                "parameters": [
-                    _param("q", "What to look for, in any language.", {"type": "string", "maxLength": MAX_TEXT_CHARS}),
-                    _param("similar", "Images like this indexed image (its id); it is left out of the results.",
-                           {"type": "string"}),
-                    _param("vec", "A query vector token as returned in `query.vector` by an image search, to page "
-                                  "it without a new upload.", {"type": "string"}),
-                    _param("mode", "semantic (vectors only) or hybrid (vectors fused with BM25 keyword search over "
-                                   "title, tags, caption and file name; text queries only).",
-                           {"type": "string", "enum": list(SEARCH_MODES), "default": "semantic"}),
-                    *_paging_params(settings), *_filter_params()],
-                "responses": _responses("A page of results.", search_result, 400, 404, 503)}},
-            "/api/search/image": {"post": {
-                "summary": "Search with an image",
-                "description": f"Send the image as multipart field `image`, or as JSON `image_base64` (a data: URL "
-                               f"works too). At most {settings.max_upload_bytes} bytes. Paging and filter "
-                               "parameters go in the query string, the form, or the JSON object.",
-                "parameters": [*_paging_params(settings), *_filter_params()],
-                "requestBody": {"required": True, "content": {
-                    "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
-                        "image": {"type": "string", "format": "binary"}}}},
-                    "application/json": {"schema": {"type": "object", "required": ["image_base64"], "properties": {
-                        "image_base64": {"type": "string", "contentEncoding": "base64"},
-                        "page": {"type": "integer"}, "size": {"type": "integer"},
-                        **{name: {"type": "array", "items": {"type": "string"}} for name in FACET_FIELDS}}}}}},
-                "responses": _responses("A page of results; `query.vector` pages it via GET /api/search?vec=.",
-                                        search_result, 400, 413, 503)}},
-            "/api/similar/{image_id}": {"get": {
-                "summary": "Images most like an indexed image (itself left out)",
-                "parameters": [image_id, *_paging_params(settings), *_filter_params()],
-                "responses": _responses("A page of results.", search_result, 400, 404, 503)}},
-            "/api/images/{image_id}": {"get": {
-                "summary": "One image's document (without its vector) and links",
-                "parameters": [image_id],
-                "responses": _responses("The document.", "#/components/schemas/ImageDocument", 400, 404, 503)}},
-            "/api/facets": {"get": {
-                "summary": "Facet counts for the filter panel",
-                "description": "Counts over the whole collection under the other active filters.",
-                "parameters": _filter_params(),
-                "responses": _responses("Counts per facet value.", "#/components/schemas/Facets", 400, 503)}},
-            "/api/health": {"get": {
-                "summary": "Whether Elasticsearch answers and the index exists",
-                "responses": {"200": {"description": "Ready.", "content": {"application/json": {"schema": {
-                    "type": "object"}}}}, "503": {"description": "Not ready; the body says why."}}}},
-            "/api/openapi.json": {"get": {
-                "summary": "This description", "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
-        },
-        "components": {"schemas": {
-            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}}}}},
-            "Hit": {"type": "object", "properties": {
-                "id": {"type": "string"}, "rank": {"type": "integer"},
-                "score": {"type": ["number", "null"]}, "similarity": {"type": ["number", "null"]},
-                "image": {"type": "object", "description": "The indexed document without its vector."},
-                "links": {"type": "object"}}},
-            "SearchResult": {"type": "object", "properties": {
-                "query": {"type": "object"}, "page": {"type": "integer"}, "size": {"type": "integer"},
-                "has_next": {"type": "boolean"}, "max_page": {"type": "integer"}, "took_ms": {"type": "number"},
-                "total": {"type": "integer", "description": "Only when browsing."},
-                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
-                "facets": {"$ref": "#/components/schemas/FacetCounts"}, "matching": {"type": "integer"}}},
-            "ImageDocument": {"type": "object", "properties": {
-                "id": {"type": "string"}, "image": {"type": "object"}, "links": {"type": "object"}}},
-            "FacetCounts": {"type": "object", "additionalProperties": {"type": "array", "items": {
-                "type": "object", "properties": {"value": {"type": "string"}, "count": {"type": "integer"},
-                                                 "selected": {"type": "boolean"}}}}},
-            "Facets": {"type": "object", "properties": {
-                "facets": {"$ref": "#/components/schemas/FacetCounts"}, "matching": {"type": "integer"}}},
-        }},
+                                "cosine similarity when known. Filters come from the field registry: a terms "
+                                "field takes `name=value` (repeatable), a range field `name=from..to`."},
+        "paths": paths,
+        "components": {"schemas": components},
     }

@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 
-from es_search.query import SearchFilters, SearchRequest, parse_search_request
-from es_search.search import IndexMissing
+from es_search.errors import IndexMissing
+from es_search.search.filters import SearchFilters
+from es_search.search.request import SearchRequest, parse_search_request
 from webapp.files import resolve_original, resolve_thumbnail
 from webapp.inputs import request_params, upload_from_request
 from webapp.present import image_links, safe_colors, search_link
@@ -35,7 +36,8 @@ def search():
     """The search page; every parameter the API's GET /api/search takes works here too."""
     settings = _settings()
     search_request = parse_search_request(request_params(request), default_size=settings.default_page_size,
-                                          max_size=settings.max_page_size)
+                                          max_size=settings.max_page_size,
+                                          registry=current_app.extensions["field_registry"])
     return _render_results(search_request)
 
 
@@ -48,7 +50,8 @@ def search_image():
     params.pop("similar", None)
     params.pop("vec", None)
     search_request = parse_search_request(params, default_size=settings.default_page_size,
-                                          max_size=settings.max_page_size)
+                                          max_size=settings.max_page_size,
+                                          registry=current_app.extensions["field_registry"])
     return _render_results(search_request, image=data)
 
 

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from flask import url_for
 
-from es_search.query import SearchRequest
-from es_search.search import SearchResult
+from es_search.search.request import SearchRequest
+from es_search.search.results import SearchResult
 from webapp.files import resolve_original
 
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -6,24 +6,23 @@ from datetime import date
 
 import pytest
 
-from es_search.query import (
+from es_search.errors import QueryError
+from es_search.fields import VECTOR_FIELD
+from es_search.search.bodies import (
     MAX_NUM_CANDIDATES,
-    VECTOR_FIELD,
-    QueryError,
-    SearchFilters,
     build_bm25_search,
+    build_knn_search,
+    page_window,
+)
+from es_search.search.filters import (
+    SearchFilters,
     build_facets_search,
     build_filter,
-    build_knn_search,
-    cosine_from_score,
-    decode_vector,
-    encode_vector,
-    page_window,
     parse_facets,
     parse_filters,
-    parse_search_request,
-    reciprocal_rank_fusion,
 )
+from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
+from es_search.search.request import decode_vector, encode_vector, parse_search_request
 
 
 def parse(**params):
@@ -76,10 +75,10 @@ def test_parse_reads_text_filters_and_paging():
                     min_width="640", min_height="480", min_similarity="0.2", mode="HYBRID", facets="1")
     assert request.text == "red bicycle"
     assert (request.page, request.size, request.mode) == (2, 10, "hybrid")
-    assert request.filters.categories == ("animal", "food")
-    assert request.filters.formats == ("PNG",)
-    assert request.filters.date_from == date(2020, 1, 1)
-    assert request.filters.min_width == 640
+    assert request.filters.selected("category") == ("animal", "food")
+    assert request.filters.selected("format") == ("PNG",)
+    assert request.filters.bounds("date") == (date(2020, 1, 1), date(2020, 12, 31))
+    assert request.filters.bounds("width") == (640, None)
     assert request.min_similarity == pytest.approx(0.2)
     assert request.with_facets is True
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from es_search.cli import main as cli_main
 from es_search.encoders import build_text_encoder
-from es_search.query import decode_vector
+from es_search.search.request import decode_vector
 from tests.support.sample_gallery import HOSTILE_NAME, PHOTOS, build_gallery, remove_gallery
 from webapp import create_app
 from webapp.files import resolve_original, resolve_thumbnail
@@ -184,7 +184,7 @@ def test_upload_as_json_base64_and_data_url(client, gallery):
     plain = client.post("/api/search/image", json={"image_base64": encoded, "size": 2, "color": ["warm"]})
     assert plain.status_code == 200, plain.data
     assert plain.json["hits"][0]["id"] == gallery.id_of("red_apple.jpg")
-    assert plain.json["query"]["filters"]["colors"] == ["warm"]
+    assert plain.json["query"]["filters"]["color"] == ["warm"]
     data_url = client.post("/api/search/image", json={"image_base64": "data:image/jpeg;base64," + encoded})
     assert data_url.status_code == 200
     assert data_url.json["hits"][0]["id"] == gallery.id_of("red_apple.jpg")

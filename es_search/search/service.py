@@ -1,6 +1,6 @@
 """The search service: one code path behind the gallery pages, the JSON API and `imgsearch search`.
 
-A `SearchRequest` (from `es_search.query`) is turned into a query vector — a text encoded by the text
+A `SearchRequest` (from `es_search.search.request`) is turned into a query vector — a text encoded by the text
 model, an uploaded image by the image model, or the stored vector of an indexed image — and searched with
 kNN under the filters; hybrid mode fuses that ranking with a BM25 ranking by reciprocal rank fusion here in
 Python (the server-side RRF retriever needs a paid licence).
@@ -12,95 +12,26 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exceptions
 
-from es_search.client import ClusterUnavailable
 from es_search.config import Settings
-from es_search.errors import ImageNotFound, IndexMissing, UploadRejected
-from es_search.query import (
-    VECTOR_FIELD,
+from es_search.elastic_errors import missing_index_message, search_error, translate
+from es_search.errors import ClusterUnavailable, ImageNotFound, QueryError, UploadRejected
+from es_search.fields import VECTOR_FIELD, FieldRegistry, registry_for
+from es_search.search.bodies import (
     PageWindow,
-    QueryError,
-    SearchFilters,
-    SearchRequest,
     build_bm25_search,
     build_browse_search,
-    build_facets_search,
     build_knn_search,
-    check_image_id,
-    cosine_from_score,
-    encode_vector,
     page_window,
-    parse_facets,
-    reciprocal_rank_fusion,
 )
-
-
-@dataclass
-class SearchHit:
-    id: str
-    score: float | None  # what ranks: cosine similarity (semantic), RRF score (hybrid), None (browse)
-    similarity: float | None  # cosine similarity to the query vector, when the kNN leg found the image
-    source: dict
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "score": _rounded(self.score), "similarity": _rounded(self.similarity),
-                "image": self.source}
-
-
-@dataclass
-class SearchResult:
-    request: SearchRequest
-    kind: str  # text | image | similar | vector | browse
-    mode: str  # semantic | hybrid | browse
-    hits: list[SearchHit]
-    page: int
-    size: int
-    has_next: bool
-    max_page: int
-    took_ms: float
-    total: int | None = None  # known only when browsing; a vector search ranks every image
-    facets: dict | None = None  # {"facets": {...}, "matching": n} when asked for
-    query_vector: np.ndarray | None = field(default=None, repr=False)
-    query_image: object | None = field(default=None, repr=False)  # the decoded upload, for a preview
-    search_ms: float | None = None  # time in Elasticsearch requests
-    encode_ms: float | None = None  # time turning the text or image into a vector (0 when cached)
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.size
-
-    @property
-    def vector_token(self) -> str | None:
-        """For image searches: the token that pages the same search without a new upload."""
-        if self.kind != "image" or self.query_vector is None:
-            return None
-        return encode_vector(self.query_vector)
-
-    def to_dict(self) -> dict:
-        query = {"kind": self.kind, "mode": self.mode, "text": self.request.text,
-                 "similar": self.request.similar_to, "vector": self.vector_token,
-                 "min_similarity": self.request.min_similarity, "filters": self.request.filters.to_dict()}
-        timings = {"encode_ms": self.encode_ms, "search_ms": self.search_ms}
-        data = {"query": query, "page": self.page, "size": self.size, "has_next": self.has_next,
-                "max_page": self.max_page, "took_ms": round(self.took_ms, 2),
-                "timings_ms": {k: round(v, 2) for k, v in timings.items() if v is not None},
-                "hits": [dict(hit.to_dict(), rank=self.offset + i + 1) for i, hit in enumerate(self.hits)]}
-        if self.total is not None:
-            data["total"] = self.total
-        if self.facets is not None:
-            data["facets"] = self.facets["facets"]
-            data["matching"] = self.facets["matching"]
-        return data
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 6)
-
+from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
+from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
+from es_search.search.request import SearchRequest, check_image_id
+from es_search.search.results import SearchHit, SearchResult
 
 EncoderFactory = Callable[[Settings], object]
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
@@ -112,9 +43,11 @@ class SearchService:
     def __init__(self, es: Elasticsearch, settings: Settings, *, text_encoder=None, image_encoder=None,
                  text_encoder_factory: EncoderFactory | None = None,
                  image_encoder_factory: EncoderFactory | None = None,
-                 image_decoder: Callable[[bytes, Settings], object] | None = None):
+                 image_decoder: Callable[[bytes, Settings], object] | None = None,
+                 registry: FieldRegistry | None = None):
         self.es = es
         self.settings = settings
+        self.registry = registry or registry_for(settings)
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
         self._text_factory = text_encoder_factory
@@ -209,15 +142,6 @@ class SearchService:
             result.encode_ms = (encoded - started) * 1000
         return result
 
-    def search_by_vector(self, vector: Sequence[float], request: SearchRequest | None = None,
-                         exclude_ids: Sequence[str] = ()) -> SearchResult:
-        """kNN with a query vector given directly (tests index hand-made vectors and rank with this)."""
-        request = request or SearchRequest(size=self.settings.default_page_size)
-        started = time.perf_counter()
-        vector = np.asarray(vector, dtype=np.float32)
-        request = replace(request, vector=tuple(float(x) for x in vector))
-        return self._vector_search(request, self._window(request), "vector", vector, tuple(exclude_ids), started)
-
     def similar(self, image_id: str, size: int = 12, filters: SearchFilters | None = None) -> SearchResult:
         """The images most like an indexed one, the image itself left out."""
         return self.search(SearchRequest(similar_to=image_id, size=size, filters=filters or SearchFilters()))
@@ -237,16 +161,18 @@ class SearchService:
         bodies = []
         if hybrid:
             bodies.append(build_knn_search(vector, window, request.filters, exclude_ids=exclude,
-                                           min_similarity=request.min_similarity, with_source=False, from_top=True))
-            bodies.append(build_bm25_search(request.text, window.fetch, request.filters, exclude_ids=exclude))
+                                           min_similarity=request.min_similarity, with_source=False, from_top=True,
+                                           registry=self.registry))
+            bodies.append(build_bm25_search(request.text, window.fetch, request.filters, exclude_ids=exclude,
+                                            registry=self.registry))
         else:
             bodies.append(build_knn_search(vector, window, request.filters, exclude_ids=exclude,
-                                           min_similarity=request.min_similarity))
+                                           min_similarity=request.min_similarity, registry=self.registry))
         if request.with_facets:
-            bodies.append(build_facets_search(request.filters))
+            bodies.append(build_facets_search(request.filters, self.registry))
         search_started = time.perf_counter()
         responses = self._msearch(bodies)
-        facets = parse_facets(responses[-1].get("aggregations", {}), request.filters) if request.with_facets else None
+        facets = parse_facets(responses[-1].get("aggregations", {}), request.filters, self.registry) if request.with_facets else None
         if hybrid:
             hits, has_next = self._fuse(responses[0], responses[1], window)
         else:
@@ -276,14 +202,14 @@ class SearchService:
         return hits, len(fused) > window.offset + window.size
 
     def _browse(self, request: SearchRequest, window: PageWindow, started: float) -> SearchResult:
-        bodies = [build_browse_search(window, request.filters)]
+        bodies = [build_browse_search(window, request.filters, self.registry)]
         if request.with_facets:
-            bodies.append(build_facets_search(request.filters))
+            bodies.append(build_facets_search(request.filters, self.registry))
         responses = self._msearch(bodies)
         found = responses[0]["hits"]["hits"]
         hits = [SearchHit(id=h["_id"], score=None, similarity=None, source=h.get("_source", {}))
                 for h in found[:window.size]]
-        facets = parse_facets(responses[-1].get("aggregations", {}), request.filters) if request.with_facets else None
+        facets = parse_facets(responses[-1].get("aggregations", {}), request.filters, self.registry) if request.with_facets else None
         return SearchResult(request=request, kind="browse", mode="browse", hits=hits, page=window.page,
                             size=window.size, has_next=len(found) > window.size, max_page=window.max_page,
                             took_ms=(time.perf_counter() - started) * 1000,
@@ -293,7 +219,8 @@ class SearchService:
 
     def facets(self, filters: SearchFilters) -> dict:
         """Facet counts for the filter panel: {"facets": {...}, "matching": n}."""
-        return parse_facets(self._msearch([build_facets_search(filters)])[0].get("aggregations", {}), filters)
+        response = self._msearch([build_facets_search(filters, self.registry)])[0]
+        return parse_facets(response.get("aggregations", {}), filters, self.registry)
 
     def get_image(self, image_id: str) -> dict:
         """One image's document (without its vector); ImageNotFound when there is none."""
@@ -359,31 +286,17 @@ class SearchService:
         return results
 
     def _raise_search_error(self, error: dict, status: int) -> None:
-        kind = error.get("type", "") if isinstance(error, dict) else ""
-        if kind == "index_not_found_exception" or status == 404:
-            raise IndexMissing(self._missing_message())
-        reason = _root_reason(error)
-        if status == 400:
-            raise QueryError(f"Elasticsearch refused the search: {reason}")
-        raise ClusterUnavailable(f"Elasticsearch failed the search ({status}): {reason}")
+        raise search_error(error, status, missing=self._missing_message())
 
     def _call(self, fn, image_id: str | None = None):
         try:
             return fn()
-        except es_exceptions.NotFoundError as exc:
-            if _is_index_missing(exc) or image_id is None:
-                raise IndexMissing(self._missing_message()) from None
-            raise ImageNotFound(f"no indexed image has id {image_id}") from None
-        except es_exceptions.BadRequestError as exc:
-            raise QueryError(f"Elasticsearch refused the request: {_root_reason(exc.body)}") from None
-        except es_exceptions.TransportError as exc:  # connection refused, timed out, TLS failure
-            raise ClusterUnavailable(f"cannot reach Elasticsearch at {self.settings.node_url}: {exc}") from None
-        except es_exceptions.ApiError as exc:
-            raise ClusterUnavailable(f"Elasticsearch answered {exc.meta.status}: {_root_reason(exc.body)}") from None
+        except (es_exceptions.ApiError, es_exceptions.TransportError) as exc:
+            raise translate(exc, url=self.settings.node_url, missing=self._missing_message(),
+                            image_id=image_id) from None
 
     def _missing_message(self) -> str:
-        return (f"no index behind alias {self.settings.index_alias!r} yet; ingest images first "
-                "(`imgsearch ingest DIR` or `make run`)")
+        return missing_index_message(self.settings.index_alias)
 
     def _check_dims(self, vector: np.ndarray) -> None:
         dims = self.index_dims()
@@ -396,12 +309,7 @@ class SearchService:
         cached = getattr(self, "_dims", None)
         if cached is not None:
             return cached
-        try:
-            mapping = self.es.indices.get_mapping(index=self.settings.index_alias)
-        except es_exceptions.NotFoundError:
-            raise IndexMissing(self._missing_message()) from None
-        except es_exceptions.TransportError as exc:
-            raise ClusterUnavailable(f"cannot reach Elasticsearch at {self.settings.node_url}: {exc}") from None
+        mapping = self._call(lambda: self.es.indices.get_mapping(index=self.settings.index_alias))
         dims = None
         for index_mapping in mapping.values():
             dims = index_mapping["mappings"]["properties"].get(VECTOR_FIELD, {}).get("dims")
@@ -415,21 +323,6 @@ def _normalised(vector: np.ndarray) -> np.ndarray:
     if not np.isfinite(norm) or norm == 0.0:
         raise QueryError("the query vector must be non-zero and finite")
     return vector / norm
-
-
-def _is_index_missing(exc: es_exceptions.ApiError) -> bool:
-    error = exc.body.get("error") if isinstance(exc.body, dict) else None
-    return isinstance(error, dict) and error.get("type") == "index_not_found_exception"
-
-
-def _root_reason(error) -> str:
-    if isinstance(error, dict):
-        error = error.get("error", error)
-    if isinstance(error, dict):
-        causes = error.get("root_cause") or []
-        first = causes[0] if causes and isinstance(causes[0], dict) else error
-        return str(first.get("reason") or error.get("reason") or error.get("type") or error)[:300]
-    return str(error)[:300]
 
 
 def decode_upload(data: bytes, settings: Settings):

@@ -1,0 +1,116 @@
+"""Pure builders of Elasticsearch request bodies: how deep a page must look, kNN, BM25, browsing.
+
+Nothing here talks to Elasticsearch; `es_search.search.service` sends what is built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from es_search.errors import QueryError
+from es_search.fields import VECTOR_FIELD, FieldRegistry, load_registry
+from es_search.search.filters import SearchFilters, build_filter
+
+MAX_NUM_CANDIDATES = 10_000  # Elasticsearch refuses knn.num_candidates above this
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """Which slice of the ranking a page shows and how deep Elasticsearch must look to fill it.
+
+    `fetch` is one more than the page needs (when depth allows), so we know whether a next page exists.
+    """
+
+    page: int
+    size: int
+    offset: int
+    fetch: int  # results to rank: offset + size (+1 to detect a next page), never past max_depth
+    k: int
+    num_candidates: int
+    max_depth: int
+
+    @property
+    def max_page(self) -> int:
+        return max(1, self.max_depth // self.size)
+
+
+def page_window(page: int, size: int, *, max_depth: int, candidates_factor: int = 4,
+                min_candidates: int = 100) -> PageWindow:
+    """kNN depth for a page: k = results up to this page's end; num_candidates = k × factor, at least
+    `min_candidates`, at most 10000. A page past `max_depth` is a QueryError, not a silent empty page."""
+    if page < 1:
+        raise QueryError(f"page must be 1 or more, got {page}")
+    if size < 1:
+        raise QueryError(f"size must be 1 or more, got {size}")
+    max_depth = min(max_depth, MAX_NUM_CANDIDATES)
+    offset = (page - 1) * size
+    if offset + size > max_depth:
+        deepest = max(1, max_depth // size)
+        raise QueryError(f"page {page} with size {size} goes past the {max_depth} best results we rank; "
+                         f"the last page for this size is {deepest} (narrow the search with filters instead)")
+    fetch = min(offset + size + 1, max_depth)
+    num_candidates = min(MAX_NUM_CANDIDATES, max(fetch * candidates_factor, min_candidates, fetch))
+    return PageWindow(page=page, size=size, offset=offset, fetch=fetch, k=fetch,
+                      num_candidates=num_candidates, max_depth=max_depth)
+
+
+def source_without_vector() -> dict:
+    """`_source` filter for hits: the vector is large and no page shows it."""
+    return {"excludes": [VECTOR_FIELD]}
+
+
+def build_knn(vector: Sequence[float], window: PageWindow, filters: SearchFilters, *,
+              exclude_ids: Sequence[str] = (), min_similarity: float | None = None,
+              registry: FieldRegistry | None = None) -> dict:
+    """The `knn` section: filters go inside it (pre-filtering), so every one of the k results passes them."""
+    knn: dict = {"field": VECTOR_FIELD, "query_vector": [float(x) for x in vector],
+                 "k": window.k, "num_candidates": window.num_candidates}
+    query_filter = build_filter(filters, exclude_ids, registry)
+    if query_filter is not None:
+        knn["filter"] = query_filter
+    if min_similarity is not None:
+        # For cosine the threshold is on the raw cosine, not on the document score.
+        knn["similarity"] = float(min_similarity)
+    return knn
+
+
+def build_knn_search(vector: Sequence[float], window: PageWindow, filters: SearchFilters, *,
+                     exclude_ids: Sequence[str] = (), min_similarity: float | None = None,
+                     with_source: bool = True, from_top: bool = False, registry: FieldRegistry | None = None) -> dict:
+    """A search body ranking by vector similarity; `from_top` returns all `fetch` results (for fusion)."""
+    offset = 0 if from_top else window.offset
+    return {
+        "knn": build_knn(vector, window, filters, exclude_ids=exclude_ids, min_similarity=min_similarity,
+                         registry=registry),
+        "from": offset,
+        "size": window.fetch - offset,
+        "_source": source_without_vector() if with_source else False,
+        "track_total_hits": False,
+    }
+
+
+def build_bm25_search(text: str, size: int, filters: SearchFilters, *, exclude_ids: Sequence[str] = (),
+                      registry: FieldRegistry | None = None) -> dict:
+    """A keyword search over the registry's searched fields (titles and tags weigh most, file names least)
+    with the same filters, ids only."""
+    registry = registry or load_registry()
+    query: dict = {"bool": {"must": [{"multi_match": {"query": text, "fields": registry.bm25_fields(),
+                                                       "type": "best_fields"}}]}}
+    query_filter = build_filter(filters, exclude_ids, registry)
+    if query_filter is not None:
+        query["bool"].update(query_filter["bool"])
+    return {"query": query, "size": size, "_source": False, "track_total_hits": False}
+
+
+def build_browse_search(window: PageWindow, filters: SearchFilters, registry: FieldRegistry | None = None) -> dict:
+    """No query: the newest images that pass the filters."""
+    query_filter = build_filter(filters, registry=registry) or {"match_all": {}}
+    return {
+        "query": query_filter,
+        "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"sha256": "asc"}],
+        "from": window.offset,
+        "size": window.fetch - window.offset,
+        "_source": source_without_vector(),
+        "track_total_hits": True,
+    }

@@ -1,0 +1,150 @@
+"""What a search asks for: the `SearchRequest` that pages, the JSON API and the command line all parse their
+input into, with one rule for which kind of query it is and one place for the limits.
+
+Pure: nothing here talks to Elasticsearch or loads a model.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from es_search.errors import QueryError
+from es_search.fields import FieldRegistry
+from es_search.search.filters import SearchFilters, parse_filters, single_value
+
+# Limits on what one request may ask, in one place.
+SEARCH_MODES = ("semantic", "hybrid")
+MAX_TEXT_CHARS = 1000
+MAX_ID_CHARS = 512  # Elasticsearch's own limit on _id length
+MAX_VECTOR_DIMS = 4096
+MAX_PAGE = 10_000
+QUERY_PARAMS = ("q", "similar", "vec")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search as pages, API and CLI ask for it. At most one of text, similar_to and vector is set;
+    none of them means browsing the newest images (an uploaded image is passed beside the request)."""
+
+    text: str | None = None
+    similar_to: str | None = None
+    vector: tuple[float, ...] | None = None
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    page: int = 1
+    size: int = 24
+    mode: str = "semantic"
+    min_similarity: float | None = None
+    with_facets: bool = False
+
+    def to_params(self, **changes) -> list[tuple[str, str]]:
+        """Query-string pairs for a link to this search (e.g. `page=` another page)."""
+        values = {"q": self.text, "similar": self.similar_to,
+                  "vec": encode_vector(self.vector) if self.vector is not None else None,
+                  "mode": self.mode if self.mode != "semantic" else None,
+                  "min_similarity": None if self.min_similarity is None else f"{self.min_similarity:g}",
+                  "size": str(self.size), "page": str(self.page)}
+        values.update({k: (None if v is None else str(v)) for k, v in changes.items()})
+        pairs = [(k, v) for k, v in values.items() if v not in (None, "") and not (k == "page" and v == "1")]
+        return pairs + self.filters.to_params()
+
+    def kind(self, with_image: bool = False) -> str:
+        """The one rule for what is searched: an uploaded image, text, an indexed image, a given vector, or
+        (none of them) the newest images."""
+        if with_image:
+            return "image"
+        if self.text:
+            return "text"
+        if self.similar_to:
+            return "similar"
+        if self.vector is not None:
+            return "vector"
+        return "browse"
+
+
+def _int(params, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = single_value(params, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise QueryError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_size: int, max_size: int,
+                         allow_similar: bool = True, registry: FieldRegistry | None = None) -> SearchRequest:
+    """A SearchRequest from query parameters (q, similar, vec, page, size, mode, min_similarity, facets and
+    the filters). Raises QueryError naming the parameter at fault."""
+    text = single_value(params, "q")
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise QueryError(f"q is too long ({len(text)} characters; at most {MAX_TEXT_CHARS})")
+    similar = single_value(params, "similar") if allow_similar else None
+    if similar is not None:
+        check_image_id(similar)
+    vec_token = single_value(params, "vec")
+    vector = decode_vector(vec_token) if vec_token is not None else None
+    given = [name for name, value in (("q", text), ("similar", similar), ("vec", vector)) if value is not None]
+    if len(given) > 1:
+        raise QueryError(f"give one of q, similar and vec, not {' and '.join(given)}")
+    mode = (single_value(params, "mode") or "semantic").lower()
+    if mode not in SEARCH_MODES:
+        raise QueryError(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
+    min_similarity = None
+    raw_similarity = single_value(params, "min_similarity")
+    if raw_similarity is not None:
+        try:
+            min_similarity = float(raw_similarity)
+        except ValueError:
+            raise QueryError(f"min_similarity must be a number between -1 and 1, got {raw_similarity!r}") from None
+        if not -1.0 <= min_similarity <= 1.0:
+            raise QueryError(f"min_similarity is a cosine similarity between -1 and 1, got {min_similarity:g}")
+    facets_flag = (single_value(params, "facets") or "false").lower()
+    if facets_flag not in ("1", "true", "yes", "0", "false", "no"):
+        raise QueryError(f"facets must be true or false, got {facets_flag!r}")
+    return SearchRequest(
+        text=text, similar_to=similar, vector=vector, filters=parse_filters(params, registry),
+        page=_int(params, "page", 1, 1, MAX_PAGE),
+        size=_int(params, "size", default_size, 1, max_size),
+        mode=mode, min_similarity=min_similarity, with_facets=facets_flag in ("1", "true", "yes"),
+    )
+
+
+def check_image_id(image_id: str) -> str:
+    """An image id as documents use it (the content's sha256); anything odd is a QueryError."""
+    if not image_id or len(image_id) > MAX_ID_CHARS or not image_id.isprintable() or "/" in image_id:
+        raise QueryError("an image id is the sha256 of the image, 64 hexadecimal characters")
+    return image_id
+
+
+# --------------------------------------------------------------------------- vectors in links
+
+
+def encode_vector(vector: Sequence[float]) -> str:
+    """A compact URL-safe token for a query vector (float16, base64url), so an image search can be paged
+    without uploading the image again. float16 keeps cosine ranking within ~1e-3 of float32."""
+    packed = struct.pack(f"<{len(vector)}e", *(float(x) for x in vector))
+    return base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
+
+
+def decode_vector(token: str) -> tuple[float, ...]:
+    """The vector from `encode_vector`, L2-normalised; a malformed token is a QueryError."""
+    if len(token) > MAX_VECTOR_DIMS * 3:
+        raise QueryError("vec is too long to be a query vector")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        raise QueryError("vec is not a valid query vector token") from None
+    if not raw or len(raw) % 2:
+        raise QueryError("vec is not a valid query vector token")
+    values = struct.unpack(f"<{len(raw) // 2}e", raw)
+    norm = math.sqrt(sum(v * v for v in values))
+    if not math.isfinite(norm) or norm == 0.0:
+        raise QueryError("vec must be a non-zero vector of finite numbers")
+    return tuple(v / norm for v in values)

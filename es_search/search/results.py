@@ -1,0 +1,71 @@
+"""What a search returns: hits and a page of results, as the API and pages show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from es_search.search.request import SearchRequest, encode_vector
+
+
+@dataclass
+class SearchHit:
+    id: str
+    score: float | None  # what ranks: cosine similarity (semantic), RRF score (hybrid), None (browse)
+    similarity: float | None  # cosine similarity to the query vector, when the kNN leg found the image
+    source: dict
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "score": _rounded(self.score), "similarity": _rounded(self.similarity),
+                "image": self.source}
+
+
+@dataclass
+class SearchResult:
+    request: SearchRequest
+    kind: str  # text | image | similar | vector | browse
+    mode: str  # semantic | hybrid | browse
+    hits: list[SearchHit]
+    page: int
+    size: int
+    has_next: bool
+    max_page: int
+    took_ms: float
+    total: int | None = None  # known only when browsing; a vector search ranks every image
+    facets: dict | None = None  # {"facets": {...}, "matching": n} when asked for
+    query_vector: np.ndarray | None = field(default=None, repr=False)
+    query_image: object | None = field(default=None, repr=False)  # the decoded upload, for a preview
+    search_ms: float | None = None  # time in Elasticsearch requests
+    encode_ms: float | None = None  # time turning the text or image into a vector (0 when cached)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def vector_token(self) -> str | None:
+        """For image searches: the token that pages the same search without a new upload."""
+        if self.kind != "image" or self.query_vector is None:
+            return None
+        return encode_vector(self.query_vector)
+
+    def to_dict(self) -> dict:
+        query = {"kind": self.kind, "mode": self.mode, "text": self.request.text,
+                 "similar": self.request.similar_to, "vector": self.vector_token,
+                 "min_similarity": self.request.min_similarity, "filters": self.request.filters.to_dict()}
+        timings = {"encode_ms": self.encode_ms, "search_ms": self.search_ms}
+        data = {"query": query, "page": self.page, "size": self.size, "has_next": self.has_next,
+                "max_page": self.max_page, "took_ms": round(self.took_ms, 2),
+                "timings_ms": {k: round(v, 2) for k, v in timings.items() if v is not None},
+                "hits": [dict(hit.to_dict(), rank=self.offset + i + 1) for i, hit in enumerate(self.hits)]}
+        if self.total is not None:
+            data["total"] = self.total
+        if self.facets is not None:
+            data["facets"] = self.facets["facets"]
+            data["matching"] = self.facets["matching"]
+        return data
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)

@@ -1,0 +1,172 @@
+"""The API's request and response models. The OpenAPI document is generated from them (webapp/openapi.py),
+and the tests validate real answers against them, so the description cannot drift from what is served.
+
+Query parameters are one model per route kind, built from the settings (limits) and the field registry
+(filters), so a field declared in a schema file appears here with no other change.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from es_search.config import Settings
+from es_search.fields import FieldRegistry, FieldSpec
+from es_search.search.filters import MAX_FILTER_VALUES
+from es_search.search.request import MAX_TEXT_CHARS, SEARCH_MODES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Strict):
+    status: int
+    code: str = Field(description="A short machine-readable reason, e.g. bad_request, too_large, not_found.")
+    message: str = Field(description="What went wrong and what to do, for a person.")
+
+
+class ErrorBody(_Strict):
+    error: ErrorDetail
+
+
+class Links(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    thumbnail: str | None = None
+    page: str
+    similar: str
+    api_similar: str
+    document: str
+    original: str | None = None
+
+
+class Hit(_Strict):
+    id: str
+    rank: int = Field(description="1-based position in the whole ranking.")
+    score: float | None = Field(description="What ranks: the cosine similarity in semantic mode, the reciprocal "
+                                            "rank fusion score in hybrid mode, null when browsing.")
+    similarity: float | None = Field(description="Cosine similarity to the query vector, when known.")
+    image: dict = Field(description="The indexed document without its vector.")
+    links: Links
+
+
+class QueryEcho(_Strict):
+    kind: Literal["text", "image", "similar", "vector", "browse"]
+    mode: Literal["semantic", "hybrid", "browse"]
+    text: str | None
+    similar: str | None
+    vector: str | None = Field(description="For image searches: a token that pages the same search via "
+                                           "GET /api/search?vec= without a new upload.")
+    min_similarity: float | None
+    filters: dict = Field(description="The active filters by parameter: a list of values, or {from, to}.")
+
+
+class FacetEntry(_Strict):
+    value: str
+    count: int
+    selected: bool
+
+
+class SearchResultBody(_Strict):
+    query: QueryEcho
+    page: int
+    size: int
+    has_next: bool
+    max_page: int
+    took_ms: float
+    timings_ms: dict[str, float]
+    hits: list[Hit]
+    total: int | None = Field(None, description="Only when browsing: a vector search ranks every image.")
+    facets: dict[str, list[FacetEntry]] | None = None
+    matching: int | None = Field(None, description="Images passing every filter, with facets=true.")
+    next: str | None = Field(None, description="The next page's address, when there is one.")
+
+
+class ImageDocumentBody(_Strict):
+    id: str
+    image: dict
+    links: Links
+
+
+class FacetsBody(_Strict):
+    facets: dict[str, list[FacetEntry]]
+    matching: int
+
+
+class HealthBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    index_alias: str
+
+
+RESPONSE_MODELS = (ErrorBody, SearchResultBody, ImageDocumentBody, FacetsBody, HealthBody)
+
+
+# --------------------------------------------------------------------------- query parameters
+
+
+def _filter_fields(registry: FieldRegistry) -> dict:
+    fields: dict = {}
+    for spec in registry.filters:
+        if spec.filter == "terms":
+            fields[spec.param] = (list[_python_type(spec)] | None, Field(
+                None, max_length=MAX_FILTER_VALUES,
+                description=f"Only images whose {spec.label_in('en').lower()} is one of these (repeat the parameter)."))
+        else:
+            value_type = _python_type(spec)
+            what = spec.label_in("en").lower()
+            fields[spec.param] = (str | None, Field(
+                None, pattern=r"^[^.]*\.\.[^.]*$",
+                description=f"A range of {what}: from..to, from.. or ..to (inclusive)."))
+            fields[spec.from_param] = (value_type | None, Field(None, description=f"{what.capitalize()} at least this."))
+            fields[spec.to_param] = (value_type | None, Field(None, description=f"{what.capitalize()} at most this."))
+            if spec.fallback:
+                fields[spec.param][1].description += f" Images without it are judged by {spec.fallback}."
+    return fields
+
+
+def _python_type(spec: FieldSpec) -> type:
+    return {"date": date, "integer": int, "long": int, "float": float, "double": float,
+            "boolean": bool}.get(spec.type, str)
+
+
+def paging_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
+    """Paging, similarity floor, facets and every registry filter: what each search route takes."""
+    return create_model(
+        "PagingAndFilters",
+        page=(int, Field(1, ge=1, description=f"Page number; page × size may not pass {settings.max_result_window}.")),
+        size=(int, Field(settings.default_page_size, ge=1, le=settings.max_page_size, description="Results per page.")),
+        min_similarity=(float | None, Field(None, ge=-1, le=1, description=(
+            "Leave out images whose cosine similarity to the query is below this (in hybrid mode it applies to "
+            "the vector ranking only)."))),
+        facets=(bool, Field(False, description="Also return facet counts and the number of images passing the filters.")),
+        **_filter_fields(registry),
+    )
+
+
+def search_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
+    """GET /api/search: one of q, similar and vec (none: browse the newest), mode, and the paging model."""
+    return create_model(
+        "SearchParams", __base__=paging_params_model(settings, registry),
+        q=(str | None, Field(None, max_length=MAX_TEXT_CHARS, description="What to look for, in any language.")),
+        similar=(str | None, Field(None, description="Images like this indexed image (its id); it is left out.")),
+        vec=(str | None, Field(None, description="A query vector token from `query.vector` of an image search.")),
+        mode=(Literal[SEARCH_MODES], Field("semantic", description=(  # type: ignore[valid-type]
+            "semantic (vectors only) or hybrid (vectors fused with BM25 keyword search; text queries only)."))),
+    )
+
+
+def filters_params_model(registry: FieldRegistry) -> type[BaseModel]:
+    """GET /api/facets: the filters alone."""
+    return create_model("FilterParams", **_filter_fields(registry))
+
+
+def upload_body_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
+    """POST /api/search/image as JSON: the image in base64 beside the paging and filter parameters."""
+    return create_model(
+        "ImageSearchBody", __base__=paging_params_model(settings, registry),
+        image_base64=(str, Field(description=f"The image, base64 (a data: URL works too), at most "
+                                             f"{settings.max_upload_bytes} bytes decoded.")),
+    )
