@@ -93,6 +93,9 @@ class Settings:
     thumbnail_size: int = 256
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
 
+    # The field schema: business fields beside the built-in ones (JSON or YAML).
+    fields_file: Path | None = None
+
     # Search and web.
     max_result_window: int = 1000
     default_page_size: int = 24
