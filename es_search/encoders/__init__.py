@@ -3,7 +3,7 @@
 Image backends (`IMGSEARCH_IMAGE_BACKEND`): torch → LocalEncoder; onnx-fp32 / onnx-int8 → OnnxImageEncoder.
 Text backends (`IMGSEARCH_TEXT_BACKEND`): local → LocalEncoder; elasticsearch → the model deployed in
 Elasticsearch ML (`ElasticsearchTextEncoder` in `es_search/encoders/elasticsearch.py`); auto → Elasticsearch
-when `es_search.ml.deployment_started(es, settings.es_model_id)` says the deployment is started, else local.
+when `es_search.ml.deployment.deployment_started(es, settings.es_model_id)` says the deployment is started, else local.
 
 Local and ONNX encoders are cached per process, so the web app and the ingest load each model once.
 """
@@ -98,7 +98,7 @@ def _elasticsearch_text_encoder(settings: Settings, es) -> Encoder:
 
 def _deployment_started(es, model_id: str) -> bool:
     """Whether `model_id` is deployed and started in Elasticsearch; False when that cannot be told."""
-    from es_search.ml import deployment_started
+    from es_search.ml.deployment import deployment_started
 
     try:
         return bool(deployment_started(es, model_id))

@@ -13,9 +13,12 @@ from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import Elasticsearch
 from PIL import Image
 
-from es_search import ml
 from es_search.config import Settings
-from es_search.encoders.base import EncoderUnavailable, EncoderUnsupported
+from es_search.errors import EncoderUnavailable, EncoderUnsupported
+from es_search.ml.errors import MLUnavailable
+from es_search.ml.infer import infer_texts
+from es_search.ml.messages import LOCAL_HINT, model_missing_message
+from es_search.ml.models import embedding_size, get_model_config
 
 # Texts per `_infer` call: each is run separately on the ML node, so larger calls only risk the timeout.
 MAX_TEXTS_PER_CALL = 16
@@ -45,10 +48,10 @@ class ElasticsearchTextEncoder:
     def dims(self) -> int:
         """The model's embedding size from its config, or from one probe `_infer` when the config lacks it."""
         if self._dims is None:
-            config = self._call(ml.get_model_config, self._es, self._model_id)
+            config = self._call(get_model_config, self._es, self._model_id)
             if config is None:
-                raise ml.MLUnavailable(ml.model_missing_message(self._model_id))
-            self._dims = ml.embedding_size(config) or int(self._infer([PROBE_TEXT]).shape[1])
+                raise MLUnavailable(model_missing_message(self._model_id))
+            self._dims = embedding_size(config) or int(self._infer([PROBE_TEXT]).shape[1])
         return self._dims
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
@@ -61,22 +64,23 @@ class ElasticsearchTextEncoder:
         parts = [self._infer(list(texts[i:i + self._per_call])) for i in range(0, len(texts), self._per_call)]
         vectors = np.concatenate(parts)
         if self._dims is not None and vectors.shape[1] != self._dims:
-            raise ml.MLUnavailable(f"the model {self._model_id!r} returned {vectors.shape[1]}-d vectors, "
-                                   f"its config says {self._dims}")
+            raise MLUnavailable(f"the model {self._model_id!r} returned {vectors.shape[1]}-d vectors, "
+                                f"its config says {self._dims}")
         self._dims = vectors.shape[1]
         return l2_normalise(vectors)
 
     def _infer(self, texts: list[str]) -> np.ndarray:
-        return self._call(ml.infer_texts, self._es, self._model_id, [str(t) for t in texts], self._timeout)
+        return self._call(infer_texts, self._es, self._model_id, [str(t) for t in texts], self._timeout)
 
     def _call(self, function, *args):
         try:
             return function(*args)
         except ESConnectionError as exc:
             raise EncoderUnavailable(f"cannot reach Elasticsearch at {self._url} to encode text: {exc.message}; "
-                                     f"check ES_URL, or {ml.LOCAL_HINT}") from None
+                                     f"check ES_URL, or {LOCAL_HINT}") from None
 
 
+# TODO(merge): es_search.vectors.l2_normalise
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (all-zero rows stay zero) as contiguous float32."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from es_search.config import REPO_ROOT, Settings
-from es_search.knn_builder import knn_with_text
+from es_search.ml.infer import infer_docs
 
 DOC_PATH = REPO_ROOT / "docs" / "devtools.md"
 DEMO_INDEX = "images-devtools-demo"
@@ -107,14 +107,20 @@ def test_devtools_file_is_well_formed(doc_requests, base_settings: Settings):
             request.json_body()  # every JSON body parses, including the ones not run here
     by_name = {r.name: r for r in doc_requests}
     assert by_name["infer"].requires == "ml" and by_name["knn-query-vector-builder"].requires == "ml"
-    # The documented ML requests name the model the app uploads, and the knn matches what the app builds.
+    # The documented ML requests name the model the app uploads; the knn is the query_vector_builder form
+    # (the text_embedding builder in place of query_vector, the rest as in section 2).
     assert base_settings.es_model_id in by_name["infer"].path
+    assert by_name["infer"].json_body() == {"docs": infer_docs(["ein roter Fuchs im Schnee"])}  # as the app sends it
     documented = by_name["knn-query-vector-builder"].json_body()["knn"]
-    built = knn_with_text(field="image_embedding", model_id=base_settings.es_model_id,
-                          text=documented["query_vector_builder"]["text_embedding"]["model_text"],
-                          k=documented["k"], num_candidates=documented["num_candidates"],
-                          filter=documented["filter"])
-    assert built == documented
+    assert documented == {
+        "field": "image_embedding", "k": 10, "num_candidates": 100,
+        "query_vector_builder": {"text_embedding": {"model_id": base_settings.es_model_id,
+                                                    "model_text": "ein roter Fuchs im Schnee"}},
+        "filter": {"bool": {"filter": [{"term": {"category": "animal"}}]}},
+    }
+    assert documented["k"] <= documented["num_candidates"] <= 10_000  # Elasticsearch refuses more candidates
+    plain = by_name["knn-with-filter"].json_body()["knn"]
+    assert set(plain) - {"query_vector"} == set(documented) - {"query_vector_builder"}
 
 
 def _perform(es, request: DocRequest, index: str):
