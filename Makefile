@@ -13,7 +13,7 @@ run: setup es-start ## set up, start the local node, ingest the sample images, s
 	$(CLI) demo
 	$(CLI) web --demo
 
-test: setup browser es-start ## set up and run the whole test suite against a real node
+test: setup browser es-start lint ## set up, check the layering and style, run the whole test suite against a real node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 setup: $(STAMP)
@@ -60,8 +60,9 @@ bench-quick: setup es-start
 upload-model: setup ## import the multilingual text model into Elasticsearch ML with eland
 	$(CLI) model upload
 
-lint: setup
-	$(VENV)/bin/ruff check es_search ingest webapp tests bench
+lint: setup ## the import contract (.importlinter: core below ingest and webapp, no cycles) and ruff
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check es_search ingest webapp demo tests bench
 
 clean:
 	rm -rf .data build *.egg-info .pytest_cache
