@@ -73,6 +73,53 @@ def test_lifecycle_start_is_idempotent_and_a_restart_keeps_the_data(base_setting
     assert node.stop(s, log=lambda *_: None) is False
 
 
+@pytest.mark.slow
+def test_cli_status_and_stop_on_a_node_of_its_own(tmp_path):
+    # Own ports and data folder, through the environment only, so the shared session node is never touched.
+    port = _free_port()
+    env = {"IMGSEARCH_ES_PORT": str(port), "IMGSEARCH_ES_TRANSPORT_PORT": str(_free_port()),
+           "IMGSEARCH_DATA_DIR": str(tmp_path / "data"), "IMGSEARCH_ES_HEAP": "512m"}
+    s = _settings(es_port=port, data_dir=tmp_path / "data")
+    folder = node.node_dir(s)  # under /var/lib/es-image-search when root cannot hand tmp_path to the node user
+    try:
+        down = _cli("node", "status", **env)
+        assert down.returncode == 1, down.stderr
+        assert json.loads(down.stdout) == {"url": f"http://127.0.0.1:{port}", "local": True, "pid": None,
+                                           "running": False}
+
+        started = _cli("node", "start", **env)
+        assert started.returncode == 0, started.stderr
+        up = _cli("node", "status", **env)
+        assert up.returncode == 0, up.stderr
+        info = json.loads(up.stdout)
+        pid = node.running_pid(s)
+        assert pid is not None
+        assert info == {"url": f"http://127.0.0.1:{port}", "local": True, "pid": pid, "running": True,
+                        "cluster_name": node.CLUSTER_NAME, "version": ES_VERSION, "name": "local-dev"}
+
+        from es_search.client import build_client
+
+        es = build_client(s)
+        es.index(index="keepme", id="1", document={"x": 1}, refresh=True)
+        es.close()
+
+        stopped = _cli("node", "stop", **env)
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"Elasticsearch (pid {pid}) stopped" in stopped.stdout
+        after = _cli("node", "status", **env)
+        assert after.returncode == 1
+        assert json.loads(after.stdout)["running"] is False and json.loads(after.stdout)["pid"] is None
+        assert list((folder / "data" / "indices").iterdir())  # the index is still on disk
+        assert (folder / "config" / "elasticsearch.yml").is_file()
+
+        again = _cli("node", "stop", **env)
+        assert again.returncode == 0
+        assert "no local Elasticsearch node is running" in again.stdout
+    finally:
+        _cli("node", "stop", **env)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_port_taken_is_a_clear_error_and_non_zero_exit(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -124,7 +171,7 @@ def _settings(**changes):
 
 
 def test_session_node_root_endpoint_answers_with_the_pinned_version(es, base_settings):
-    # The integ-test-zip node has no root endpoint of its own; our local-root-info plugin (es_search/node_plugin)
+    # The integ-test-zip node has no root endpoint of its own; our local-root-info plugin (es_search/node/plugin.py)
     # restores it, so curl, the Python client's info() and eland's version check work.
     if base_settings.uses_local_node:
         try:

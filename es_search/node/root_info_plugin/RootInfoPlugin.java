@@ -2,8 +2,8 @@
  * Why this exists: the local development node is the `integ-test-zip` distribution of Elasticsearch,
  * which leaves out the `rest-root` module, so `GET /` answers 405. Clients ask `GET /` first: the
  * Python client's `info()`, eland's version check, and a plain `curl 127.0.0.1:9200`. This plugin,
- * built from this one file by es_search/node.py when the node is set up, answers `GET /` and `HEAD /`
- * with the usual root document (node and cluster names, cluster UUID, version and build details).
+ * built from this one file by es_search/node/plugin.py when the node is set up, answers `GET /` and
+ * `HEAD /` with the usual root document (node and cluster names, cluster UUID, version and build details).
  *
  * It only reads the node's in-memory cluster state, so it needs no entitlements (no files, no network).
  */

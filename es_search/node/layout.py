@@ -1,0 +1,131 @@
+"""Where a local node keeps its files, which ports it binds, and the configuration written there.
+
+In: the settings; out: a `NodeLayout` (name, host, ports, folder) and, from it, the text of the node's own
+`elasticsearch.yml` and heap options. Every path the node manager touches comes from a layout, so a later
+cluster of several nodes is a list of layouts, each with its own name, ports and folder, rather than a
+change to every function. Today there is one node, the one the settings describe.
+
+The renderers are pure; `node_dir` looks at file modes and `write_node_config` writes the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from es_search.config import Settings
+
+CLUSTER_NAME = "es-image-search-dev"
+NODE_NAME = "local-dev"
+# Root's fallback for node folders the node user cannot reach (see node_dir).
+SHARED_NODE_ROOT = Path("/var/lib/es-image-search")
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """One node of the local cluster: its name, the ports it binds and the folder holding its files."""
+
+    name: str
+    host: str
+    http_port: int
+    transport_port: int
+    folder: Path  # absolute: the server is started from elsewhere and must find the same files
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.folder / "config"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.folder / "logs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.folder / "tmp"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.logs_dir / "node.pid"
+
+    @property
+    def launcher_out(self) -> Path:
+        """What the start script prints before the server has its own log."""
+        return self.logs_dir / "launcher.out"
+
+    @property
+    def server_log(self) -> Path:
+        return self.logs_dir / f"{CLUSTER_NAME}.log"
+
+
+def _world_traversable(path: Path) -> bool:
+    """Whether any user can walk down to `path` (every folder on the way has the others' x bit)."""
+    return all(parent.stat().st_mode & 0o001 for parent in [path, *path.parents] if parent.exists())
+
+
+def node_dir(settings: Settings) -> Path:
+    """The node's folder: DATA_DIR/es-node, unless we are root and the node user could not reach it.
+
+    Then (a checkout inside a private folder, say) it goes to /var/lib/es-image-search/<digest of DATA_DIR>,
+    the same place on every call, so start, stop and status always agree.
+    """
+    preferred = settings.node_dir
+    if os.geteuid() != 0 or _world_traversable(preferred.resolve().parent):
+        return preferred
+    digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
+    return SHARED_NODE_ROOT / digest
+
+
+def node_layout(settings: Settings) -> NodeLayout:
+    """The single local node the settings describe."""
+    return NodeLayout(name=NODE_NAME, host=settings.es_host, http_port=settings.es_port,
+                      transport_port=settings.es_transport_port, folder=node_dir(settings).resolve())
+
+
+def render_elasticsearch_yml(layout: NodeLayout, cluster_name: str = CLUSTER_NAME) -> str:
+    """The node's own config: single node, loopback only, security off, disk thresholds off."""
+    lines = {
+        "cluster.name": cluster_name,
+        "node.name": layout.name,
+        "path.data": str(layout.data_dir),
+        "path.logs": str(layout.logs_dir),
+        "network.host": layout.host,
+        "http.port": layout.http_port,
+        "transport.port": layout.transport_port,
+        "discovery.type": "single-node",
+        # A development node bound to loopback only; never expose this configuration.
+        "xpack.security.enabled": "false",
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+        "action.destructive_requires_name": "true",
+    }
+    # JSON strings are valid YAML scalars and quote whatever a path may hold.
+    return "".join(f"{key}: {json.dumps(value) if isinstance(value, str) else value}\n" for key, value in lines.items())
+
+
+def render_heap_options(heap: str) -> str:
+    """jvm.options.d entry fixing the heap: the same minimum and maximum, so the node never resizes it."""
+    return f"-Xms{heap}\n-Xmx{heap}\n"
+
+
+def write_node_config(layout: NodeLayout, es_home: Path, heap: str) -> Path:
+    """Write the node's ES_PATH_CONF (and create its data, logs and tmp folders); return the config folder."""
+    conf = layout.config_dir
+    (conf / "jvm.options.d").mkdir(parents=True, exist_ok=True)
+    for name in ("jvm.options", "log4j2.properties"):
+        shutil.copyfile(es_home / "config" / name, conf / name)
+    (conf / "elasticsearch.yml").write_text(render_elasticsearch_yml(layout))
+    (conf / "jvm.options.d" / "heap.options").write_text(render_heap_options(heap))
+    for folder in (layout.data_dir, layout.logs_dir, layout.tmp_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    return conf

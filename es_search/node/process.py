@@ -1,0 +1,200 @@
+"""The server process of the local node: start it in the background, wait for it, stop it, report on it.
+
+In: the settings; out: the running node's name and version (`start`), whether one was stopped (`stop`),
+what answers at the URL (`status`). `start` wires the other modules together: a Java (java.py), the
+server (distribution.py), our `GET /` plugin (plugin.py), the node's folder and config (layout.py); then it
+launches the server's own start script in daemon mode with a pid file, and waits for yellow health through
+the Elasticsearch client (health.py). Node data and logs stay in the node's folder, so a restart keeps the
+data.
+
+Elasticsearch refuses to run as root: when we are root, the server runs as a dedicated unprivileged
+system user (created on first use) through `setpriv`, and the node's folder is handed to that user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from es_search.config import ES_VERSION, Settings
+from es_search.errors import NodeError
+from es_search.node.distribution import install_distribution
+from es_search.node.health import node_info, polling_client, wait_for_health
+from es_search.node.java import JavaRuntime, find_java
+from es_search.node.layout import CLUSTER_NAME, NodeLayout, node_layout, write_node_config
+from es_search.node.plugin import install_root_info_plugin
+
+Log = Callable[[str], object]
+# Seconds allowed per request while polling: a node that is up answers in milliseconds.
+INFO_TIMEOUT = 2.0
+HEALTH_TIMEOUT = 5.0
+
+
+# --------------------------------------------------------------------------- running as root
+
+
+def run_as_prefix(user: str, folder: Path) -> list[str]:
+    """Command prefix that drops root to `user` (created when missing), who then owns `folder`; [] when not root."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        proc = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise NodeError(f"running as root, and could not create the user {user!r} to run Elasticsearch: "
+                            f"{proc.stderr.strip()}") from None
+    entry = pwd.getpwnam(user)
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--"]
+
+
+# --------------------------------------------------------------------------- the process and its files
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid in `pid_file` when that process is alive, else None."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by the node user
+    return pid
+
+
+def running_pid(settings: Settings) -> int | None:
+    """Pid of the local node the settings describe, when it runs."""
+    return read_pid(node_layout(settings).pid_file)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def log_tail(layout: NodeLayout, lines: int = 40) -> str:
+    """The last lines of the server's log and of what its start script printed."""
+    parts = []
+    for path in (layout.server_log, layout.launcher_out):
+        if path.is_file():
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path}\n" + "\n".join(text))
+    return "\n".join(parts) or "(no log was written)"
+
+
+def _server_env(java: JavaRuntime, layout: NodeLayout) -> dict[str, str]:
+    """Our environment minus any ES_*/JAVA_* of the caller's, which would override the node's own choices."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))},
+        "ES_JAVA_HOME": str(java.home),
+        "ES_PATH_CONF": str(layout.config_dir),
+        "ES_TMPDIR": str(layout.tmp_dir),
+    }
+
+
+def launch(layout: NodeLayout, es_home: Path, java: JavaRuntime, prefix: list[str], timeout: float) -> None:
+    """Run the server's start script in daemon mode; it returns once the JVM is up and has written the pid file."""
+    layout.pid_file.unlink(missing_ok=True)
+    with open(layout.launcher_out, "wb") as out:
+        proc = subprocess.run([*prefix, str(es_home / "bin" / "elasticsearch"), "-d", "-p", str(layout.pid_file)],
+                              env=_server_env(java, layout), stdout=out, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, cwd=str(layout.folder), timeout=timeout)
+    if proc.returncode != 0:
+        raise NodeError(f"Elasticsearch failed to start (exit {proc.returncode}). Log tail:\n{log_tail(layout)}")
+
+
+def terminate(layout: NodeLayout, pid: int, timeout: float, log: Log) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds; the data folder is left as it is."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and read_pid(layout.pid_file) is not None:
+        time.sleep(0.3)
+    if read_pid(layout.pid_file) is not None:
+        os.kill(pid, signal.SIGKILL)
+        log(f"Elasticsearch (pid {pid}) did not stop within {timeout:.0f}s and was killed")
+    else:
+        log(f"Elasticsearch (pid {pid}) stopped")
+    layout.pid_file.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def _ask_node(settings: Settings) -> dict | None:
+    es = polling_client(settings, INFO_TIMEOUT)
+    try:
+        return node_info(es)
+    finally:
+        es.close()
+
+
+def start(settings: Settings, log: Log = print) -> dict:
+    """Start the local node in the background and wait until it is healthy; a running node is left alone."""
+    if not settings.uses_local_node:
+        raise NodeError(f"ES_URL is set ({settings.es_url}); the local node manager starts nothing.")
+    layout = node_layout(settings)
+    url = settings.node_url
+    if read_pid(layout.pid_file) is not None:
+        info = _ask_node(settings)
+        if info and info["cluster_name"] == CLUSTER_NAME:
+            log(f"Elasticsearch {info['version']} is already running at {url}")
+            return info
+    for port in (layout.http_port, layout.transport_port):
+        if port_in_use(layout.host, port):
+            raise NodeError(f"port {port} on {layout.host} is already taken by another program; stop it or set "
+                            "IMGSEARCH_ES_PORT / IMGSEARCH_ES_TRANSPORT_PORT to free ports.")
+    java = find_java(settings)
+    es_home = install_distribution(settings, log)
+    install_root_info_plugin(es_home, java, log)
+    write_node_config(layout, es_home, settings.es_heap)
+    prefix = run_as_prefix(settings.es_run_user, layout.folder)
+    log(f"starting Elasticsearch {ES_VERSION} on Java {java.major} at {url} (data in {layout.folder}) ...")
+    launch(layout, es_home, java, prefix, timeout=settings.es_start_timeout + 60)
+    es = polling_client(settings, HEALTH_TIMEOUT)
+    try:
+        healthy = wait_for_health(es, settings.es_start_timeout, lambda: read_pid(layout.pid_file) is not None)
+        info = node_info(es) if healthy else None
+    finally:
+        es.close()
+    if not healthy:
+        raise NodeError(f"Elasticsearch did not become healthy within {settings.es_start_timeout:.0f}s. "
+                        f"Log tail:\n{log_tail(layout)}")
+    info = info or {"version": ES_VERSION}
+    log(f"Elasticsearch {info['version']} is up at {url}")
+    return info
+
+
+def stop(settings: Settings, timeout: float = 60.0, log: Log = print) -> bool:
+    """Stop the local node, keeping its data; True when one was running."""
+    layout = node_layout(settings)
+    pid = read_pid(layout.pid_file)
+    if pid is None:
+        log("no local Elasticsearch node is running")
+        return False
+    terminate(layout, pid, timeout, log)
+    return True
+
+
+def status(settings: Settings) -> dict:
+    """What answers at the configured URL, and whether it is our local node."""
+    info = _ask_node(settings)
+    return {"url": settings.node_url, "local": settings.uses_local_node, "pid": running_pid(settings),
+            "running": info is not None, **(info or {})}
