@@ -128,13 +128,7 @@ def _require_cluster(es, settings: Settings) -> dict:
 
 
 def _config_show(args, settings: Settings) -> int:
-    from dataclasses import asdict
-
-    values = asdict(settings)
-    for secret in ("es_api_key", "es_password"):
-        if values.get(secret):
-            values[secret] = "***"
-    _print_json(values)
+    _print_json(settings.public_dict())
     return 0
 
 

@@ -13,9 +13,9 @@ def build_client(settings: Settings) -> Elasticsearch:
     """A client for ES_URL (API key, basic auth, CA certificate) or for the local node."""
     kwargs: dict = {"request_timeout": settings.es_request_timeout, "retry_on_timeout": True, "max_retries": 2}
     if settings.es_api_key:
-        kwargs["api_key"] = settings.es_api_key
-    elif settings.es_username:
-        kwargs["basic_auth"] = (settings.es_username, settings.es_password)
+        kwargs["api_key"] = settings.es_api_key.get_secret_value()
+    elif settings.es_username and settings.es_password:  # config refuses one without the other
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
     if settings.node_url.startswith("https://"):
         if settings.es_ca_certs:
             kwargs["ca_certs"] = settings.es_ca_certs

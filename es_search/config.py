@@ -1,14 +1,27 @@
 """All configuration in one place: read from the environment and an optional `.env`, validated once.
 
-Every other module receives a `Settings`; none reads the environment itself.
+`Settings` is a frozen pydantic-settings model. Its field declarations carry the types, the ranges and
+the environment names (ES_* for the connection, IMGSEARCH_* for the rest), so there is no parser of our
+own. Only `load_settings` reads the environment; every other module receives a `Settings`, and
+`Settings(...)` is its defaults plus its arguments, so the surrounding environment never leaks into an
+object built in code or in a test.
+
+A bad configuration is refused with ONE ConfigError that names every bad setting by its environment
+variable (config_messages.py words pydantic's errors), so a user fixes them all in one go.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
 
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+
+from es_search.config_messages import CONFLICT_ERROR, describe_errors, is_secret
 from es_search.errors import ConfigError
 
 # The pinned server. Elasticsearch 9 needs Java 21+; the `elasticsearch` client and `eland`
@@ -18,15 +31,32 @@ ES_MIN_JAVA = 21
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "IMGSEARCH_"
 
-VECTOR_INDEX_TYPES = ("int8_hnsw", "bbq_hnsw", "hnsw")
-IMAGE_BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
-TEXT_BACKENDS = ("local", "elasticsearch", "auto")
-TEXT_QUANTIZE = ("none", "int8")
+DEFAULT_IMAGE_MODEL = "clip-ViT-B-32"
+DEFAULT_TEXT_MODEL = "clip-ViT-B-32-multilingual-v1"
 DEFAULT_CATEGORIES = (
     "animal", "architecture", "food", "landscape", "people", "plant",
     "vehicle", "clothing", "art", "document", "object", "sky",
 )
+
+VectorIndexType = Literal["int8_hnsw", "bbq_hnsw", "hnsw"]
+ImageBackend = Literal["torch", "onnx-fp32", "onnx-int8"]
+TextBackend = Literal["local", "elasticsearch", "auto"]
+TextQuantize = Literal["none", "int8"]
+ShowPaths = Literal["relative", "full", "hidden"]
+VECTOR_INDEX_TYPES = get_args(VectorIndexType)
+IMAGE_BACKENDS = get_args(ImageBackend)
+TEXT_BACKENDS = get_args(TextBackend)
+TEXT_QUANTIZE = get_args(TextQuantize)
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+AtLeastOne = Annotated[int, Field(ge=1)]
+KnnBound = Annotated[int, Field(ge=1, le=10_000)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# What torch takes for `device`: "auto" is resolved by encoders/local.py (CUDA when usable, else CPU).
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+INDEX_NAME_FORBIDDEN = ' ,"*\\/<>|?#'
 
 
 def default_cache_dir() -> Path:
@@ -39,77 +69,184 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "es-image-search"
 
 
+def _env(field_name: str, env_name: str) -> AliasChoices:
+    """A field read from `env_name` instead of IMGSEARCH_<FIELD>; its own name still works as a keyword."""
+    return AliasChoices(field_name, env_name)
 
 
-@dataclass(frozen=True)
-class Settings:
-    # Elasticsearch connection. With `es_url` unset, the local node manager starts a node.
-    es_url: str | None = None
-    es_api_key: str | None = None
-    es_username: str | None = None
-    es_password: str | None = None
-    es_ca_certs: str | None = None
-    es_verify_certs: bool = True
-    es_request_timeout: float = 30.0
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True)
+
+    # Elasticsearch connection, under the names Elasticsearch users already type. With `es_url` unset,
+    # the local node manager starts a node.
+    es_url: str | None = Field(None, validation_alias=_env("es_url", "ES_URL"))
+    es_api_key: SecretStr | None = Field(None, validation_alias=_env("es_api_key", "ES_API_KEY"))
+    es_username: str | None = Field(None, validation_alias=_env("es_username", "ES_USERNAME"))
+    es_password: SecretStr | None = Field(None, validation_alias=_env("es_password", "ES_PASSWORD"))
+    es_ca_certs: str | None = Field(None, validation_alias=_env("es_ca_certs", "ES_CA_CERTS"))
+    es_verify_certs: bool = Field(True, validation_alias=_env("es_verify_certs", "ES_VERIFY_CERTS"))
+    es_request_timeout: Seconds = 30.0
 
     # Local development node.
     es_host: str = "127.0.0.1"
-    es_port: int = 9200
-    es_transport_port: int = 9300
+    es_port: Port = 9200
+    es_transport_port: Port = 9300
     es_heap: str = "1g"
-    es_cache_dir: Path = field(default_factory=default_cache_dir)
-    es_java_home: str | None = None
+    es_cache_dir: Path = Field(default_factory=default_cache_dir)
+    es_java_home: str | None = Field(None, validation_alias=_env("es_java_home", "ES_JAVA_HOME"))
     es_run_user: str = "esnode"
-    es_start_timeout: float = 120.0
+    es_start_timeout: Seconds = 120.0
 
     # Project data: node data and logs, thumbnails, ingest reports.
     data_dir: Path = REPO_ROOT / ".data"
 
-    # Index.
+    # Index. `fields_file`: the field-schema file (JSON or YAML); relative paths from the current directory.
     index_alias: str = "images"
-    vector_index_type: str = "int8_hnsw"
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 100
-    shards: int = 1
-    replicas: int = 0
+    vector_index_type: VectorIndexType = "int8_hnsw"
+    hnsw_m: int = Field(16, ge=2, le=512)
+    hnsw_ef_construction: int = Field(100, ge=2, le=3200)  # and at least hnsw_m: checked with it below
+    shards: AtLeastOne = 1
+    replicas: int = Field(0, ge=0)
+    fields_file: Path | None = Field(None, validation_alias=_env("fields_file", ENV_PREFIX + "FIELDS"))
 
     # Models.
-    image_model: str = "clip-ViT-B-32"
-    text_model: str = "clip-ViT-B-32-multilingual-v1"
-    image_backend: str = "torch"
-    text_backend: str = "local"
+    image_model: str = DEFAULT_IMAGE_MODEL
+    text_model: str = DEFAULT_TEXT_MODEL
+    image_backend: ImageBackend = "torch"
+    text_backend: TextBackend = "local"
     device: str = "auto"
     es_model_id: str = "sentence-transformers__clip-vit-b-32-multilingual-v1"
-    text_max_length: int = 128
+    text_max_length: AtLeastOne = 128
     # int8: dynamic int8 quantisation of the local text model's linear layers on CPU (faster queries,
     # vectors at cosine ~0.9995 to fp32). Images are never affected.
-    text_quantize: str = "none"
+    text_quantize: TextQuantize = "none"
 
-    # Ingest.
-    batch_size: int = 32
-    decode_workers: int = 2
-    bulk_chunk: int = 256
-    max_image_pixels: int = 40_000_000
-    thumbnail_size: int = 256
-    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    # Ingest. Categories are written comma-separated, not as JSON (NoDecode).
+    batch_size: AtLeastOne = 32
+    decode_workers: AtLeastOne = 2
+    bulk_chunk: AtLeastOne = 256
+    max_image_pixels: AtLeastOne = 40_000_000
+    thumbnail_size: AtLeastOne = 256
+    categories: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CATEGORIES
 
-    # The field schema: business fields beside the built-in ones (JSON or YAML).
-    fields_file: Path | None = None
-
-    # Search and web.
-    max_result_window: int = 1000
-    default_page_size: int = 24
-    max_page_size: int = 100
+    # Search and web. Image roots are separated like PATH (os.pathsep), not written as JSON.
+    max_result_window: AtLeastOne = 1000
+    default_page_size: AtLeastOne = 24
+    max_page_size: AtLeastOne = 100
     web_host: str = "127.0.0.1"
-    web_port: int = 8000
-    web_workers: int = 2
-    max_upload_bytes: int = 20 * 1024 * 1024
-    image_roots: tuple[Path, ...] = field(default_factory=tuple)
+    web_port: Port = 8000
+    web_workers: AtLeastOne = 2
+    max_upload_bytes: AtLeastOne = 20 * 1024 * 1024
+    image_roots: Annotated[tuple[Path, ...], NoDecode] = ()
+    # How image pages show a file's path: relative to its image root, in full, or not at all.
+    show_paths: ShowPaths = "relative"
     # kNN depth: num_candidates = min(10000, max(k * factor, minimum)); hybrid fusion's RRF rank constant.
     # 1000 candidates: what reached recall@10 ≥ 0.95 on 1M vectors in bench/search.py, for ~0.3 ms more than 100.
-    knn_candidates_factor: int = 4
-    knn_min_candidates: int = 1000
-    rrf_rank_constant: int = 60
+    knn_candidates_factor: KnnBound = 4
+    knn_min_candidates: KnnBound = 1000
+    rrf_rank_constant: KnnBound = 60
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        # Only load_settings reads the environment (through EnvMappingSource), so that an explicit `env`
+        # is the whole truth and `Settings(...)` built in code is its arguments and defaults alone.
+        return (init_settings,)
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("image_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(item) for item in value.split(os.pathsep) if item)
+        return value
+
+    @field_validator("es_cache_dir", "data_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("image_roots")
+    @classmethod
+    def _expand_roots(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        return tuple(path.expanduser() for path in value)
+
+    @field_validator("fields_file")
+    @classmethod
+    def _fields_file_exists(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser().absolute()
+        if not path.is_file():
+            raise ValueError(f"points to {str(path)!r}, which is not a file")
+        return path
+
+    @field_validator("es_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value
+
+    @field_validator("es_ca_certs")
+    @classmethod
+    def _ca_certs_exist(cls, value: str | None) -> str | None:
+        if value and not Path(value).is_file():
+            raise ValueError(f"points to {value!r}, which is not a file")
+        return value
+
+    @field_validator("es_heap")
+    @classmethod
+    def _heap_size(cls, value: str) -> str:
+        heap = value.lower()
+        if not (len(heap) >= 2 and heap[:-1].isdigit() and heap[-1] in "mg"):
+            raise ValueError(f"must look like 512m or 2g, got {value!r}")
+        return value
+
+    @field_validator("index_alias")
+    @classmethod
+    def _index_name(cls, value: str) -> str:
+        if not value or value != value.lower() or any(c in value for c in INDEX_NAME_FORBIDDEN):
+            raise ValueError(f"must be a lowercase Elasticsearch index name, got {value!r}")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        if value in DEVICE_NAMES or (value.startswith("cuda:") and value[len("cuda:"):].isdigit()):
+            return value
+        raise ValueError(f"must be auto, cpu, cuda, cuda:<n> or mps, got {value!r}")
+
+    @field_validator("categories")
+    @classmethod
+    def _some_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must list at least one label")
+        return value
+
+    @model_validator(mode="after")
+    def _settings_agree(self) -> Settings:
+        # Runs once every field is valid on its own; all disagreements are reported together.
+        problems = []
+        if self.es_api_key and (self.es_username or self.es_password):
+            problems.append("set either ES_API_KEY or ES_USERNAME/ES_PASSWORD, not both")
+        if bool(self.es_username) != bool(self.es_password):
+            problems.append("ES_USERNAME and ES_PASSWORD must be set together")
+        if self.hnsw_ef_construction < self.hnsw_m:
+            problems.append(f"{ENV_PREFIX}HNSW_EF_CONSTRUCTION must be between HNSW_M ({self.hnsw_m}) and 3200, "
+                            f"got {self.hnsw_ef_construction}")
+        if self.default_page_size > self.max_page_size:
+            problems.append(f"{ENV_PREFIX}DEFAULT_PAGE_SIZE ({self.default_page_size}) exceeds "
+                            f"{ENV_PREFIX}MAX_PAGE_SIZE ({self.max_page_size})")
+        if problems:
+            raise PydanticCustomError(CONFLICT_ERROR, "{detail}", {"detail": "; ".join(problems), "problems": problems})
+        return self
 
     @property
     def node_url(self) -> str:
@@ -131,128 +268,87 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
-    def with_overrides(self, **changes) -> Settings:
-        """A copy with some fields changed, validated again."""
-        return validate(replace(self, **changes))
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields (by field name) changed, validated again; ConfigError if that fails."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        try:
+            return type(self).model_validate({**values, **changes})
+        except ValidationError as exc:
+            raise _config_error(describe_errors(exc, type(self).model_fields, env_name_of)) from None
+
+    def public_dict(self) -> dict[str, Any]:
+        """Every setting as JSON-able values under its field name, secrets shown as "***" when set."""
+        values = self.model_dump(mode="json")
+        for name in SECRET_FIELDS:
+            values[name] = "***" if getattr(self, name) else None
+        return values
 
 
-# Environment variable → field. ES_* names follow what Elasticsearch users already type.
-ENV_NAMES = {
-    "ES_URL": "es_url",
-    "ES_API_KEY": "es_api_key",
-    "ES_USERNAME": "es_username",
-    "ES_PASSWORD": "es_password",
-    "ES_CA_CERTS": "es_ca_certs",
-    "ES_VERIFY_CERTS": "es_verify_certs",
-    "ES_JAVA_HOME": "es_java_home",
-}
-ENV_PREFIX = "IMGSEARCH_"
+SECRET_FIELDS = tuple(name for name, info in Settings.model_fields.items() if is_secret(info))
 
 
-def _field_types() -> dict[str, str]:
-    return {f.name: str(f.type) for f in fields(Settings)}
-
-
-def _parse(name: str, type_name: str, raw: str):
-    raw = raw.strip()
-    try:
-        if type_name == "bool":
-            lowered = raw.lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-        if type_name == "Path":
-            return Path(raw).expanduser()
-        if type_name.startswith("tuple[Path"):
-            return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p)
-        if type_name.startswith("tuple[str"):
-            return tuple(item.strip() for item in raw.split(",") if item.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {type_name}") from None
-    return raw or None
-
-
-def load_settings(env: dict[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:
-    """Build validated settings from `env` (default: the process environment plus `.env`)."""
-    if env is None:
-        env = dict(os.environ)
-        dotenv_file = dotenv_path or REPO_ROOT / ".env"
-        if dotenv_file.is_file():
-            from dotenv import dotenv_values
-
-            # The real environment wins over `.env`.
-            env = {**{k: v for k, v in dotenv_values(dotenv_file).items() if v is not None}, **env}
-    types = _field_types()
-    values: dict[str, object] = {}
-    for env_name, raw in env.items():
-        name = ENV_NAMES.get(env_name)
-        if name is None and env_name.startswith(ENV_PREFIX):
-            name = env_name[len(ENV_PREFIX):].lower()
-            if name not in types:
-                raise ConfigError(f"unknown setting {env_name}; known: {', '.join(sorted(known_env_names()))}")
-        if name is None:
-            continue
-        values[name] = _parse(env_name, types[name], raw)
-    return validate(Settings(**values))
+def env_name_of(field_name: str) -> str:
+    """The environment variable that sets `field_name`."""
+    alias = Settings.model_fields[field_name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return next(choice for choice in alias.choices if choice != field_name)
+    return ENV_PREFIX + field_name.upper()
 
 
 def known_env_names() -> list[str]:
-    mapped = set(ENV_NAMES.values())
-    return list(ENV_NAMES) + [ENV_PREFIX + f.name.upper() for f in fields(Settings) if f.name not in mapped]
+    """Every environment variable read: the ES_* connection names first, then the IMGSEARCH_* ones."""
+    names = [env_name_of(name) for name in Settings.model_fields]
+    return [n for n in names if not n.startswith(ENV_PREFIX)] + [n for n in names if n.startswith(ENV_PREFIX)]
 
 
-def validate(s: Settings) -> Settings:
-    """Raise ConfigError with a clear message for the first unusable setting."""
-    problems = []
-    if s.es_url and not s.es_url.startswith(("http://", "https://")):
-        problems.append(f"ES_URL must start with http:// or https://, got {s.es_url!r}")
-    if s.es_api_key and (s.es_username or s.es_password):
-        problems.append("set either ES_API_KEY or ES_USERNAME/ES_PASSWORD, not both")
-    if bool(s.es_username) != bool(s.es_password):
-        problems.append("ES_USERNAME and ES_PASSWORD must be set together")
-    if s.es_ca_certs and not Path(s.es_ca_certs).is_file():
-        problems.append(f"ES_CA_CERTS points to {s.es_ca_certs!r}, which is not a file")
-    for name in ("es_port", "es_transport_port", "web_port"):
-        port = getattr(s, name)
-        if not 1 <= port <= 65535:
-            problems.append(f"{ENV_PREFIX}{name.upper()} must be a port number, got {port}")
-    if s.vector_index_type not in VECTOR_INDEX_TYPES:
-        problems.append(f"{ENV_PREFIX}VECTOR_INDEX_TYPE must be one of {VECTOR_INDEX_TYPES}, got {s.vector_index_type!r}")
-    if s.image_backend not in IMAGE_BACKENDS:
-        problems.append(f"{ENV_PREFIX}IMAGE_BACKEND must be one of {IMAGE_BACKENDS}, got {s.image_backend!r}")
-    if s.text_backend not in TEXT_BACKENDS:
-        problems.append(f"{ENV_PREFIX}TEXT_BACKEND must be one of {TEXT_BACKENDS}, got {s.text_backend!r}")
-    if s.text_quantize not in TEXT_QUANTIZE:
-        problems.append(f"{ENV_PREFIX}TEXT_QUANTIZE must be one of {TEXT_QUANTIZE}, got {s.text_quantize!r}")
-    if not 2 <= s.hnsw_m <= 512:
-        problems.append(f"{ENV_PREFIX}HNSW_M must be between 2 and 512, got {s.hnsw_m}")
-    if not s.hnsw_m <= s.hnsw_ef_construction <= 3200:
-        problems.append(f"{ENV_PREFIX}HNSW_EF_CONSTRUCTION must be between HNSW_M and 3200, got {s.hnsw_ef_construction}")
-    for name in ("batch_size", "decode_workers", "bulk_chunk", "max_image_pixels", "thumbnail_size",
-                 "default_page_size", "max_page_size", "max_result_window", "web_workers", "max_upload_bytes",
-                 "shards", "text_max_length"):
-        if getattr(s, name) < 1:
-            problems.append(f"{ENV_PREFIX}{name.upper()} must be at least 1, got {getattr(s, name)}")
-    for name in ("knn_candidates_factor", "knn_min_candidates", "rrf_rank_constant"):
-        if not 1 <= getattr(s, name) <= 10_000:
-            problems.append(f"{ENV_PREFIX}{name.upper()} must be between 1 and 10000, got {getattr(s, name)}")
-    if s.replicas < 0:
-        problems.append(f"{ENV_PREFIX}REPLICAS must be 0 or more, got {s.replicas}")
-    if s.default_page_size > s.max_page_size:
-        problems.append(f"{ENV_PREFIX}DEFAULT_PAGE_SIZE ({s.default_page_size}) exceeds MAX_PAGE_SIZE ({s.max_page_size})")
-    heap = s.es_heap.lower()
-    if not (len(heap) >= 2 and heap[:-1].isdigit() and heap[-1] in "mg"):
-        problems.append(f"{ENV_PREFIX}ES_HEAP must look like 512m or 2g, got {s.es_heap!r}")
-    if not s.categories:
-        problems.append(f"{ENV_PREFIX}CATEGORIES must list at least one label")
-    if not s.index_alias or s.index_alias != s.index_alias.lower() or any(c in s.index_alias for c in ' ,"*\\/<>|?#'):
-        problems.append(f"{ENV_PREFIX}INDEX_ALIAS must be a lowercase Elasticsearch index name, got {s.index_alias!r}")
+# Environment variable → field, for the variables not named IMGSEARCH_<FIELD> (webapp/cli.py reads it).
+ENV_NAMES = {env_name_of(name): name for name in Settings.model_fields
+             if env_name_of(name) != ENV_PREFIX + name.upper()}
+
+
+class EnvMappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of `os.environ`.
+
+    Values are stripped, and an empty one counts as unset (so `ES_URL=` in a file means "no URL").
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]):
+        self._env = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str]:
+        values = {(name if self.case_sensitive else name.lower()): value.strip() for name, value in self._env.items()}
+        return {name: value for name, value in values.items() if value}
+
+
+def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:
+    """Settings from `env`, or by default from the process environment over `.env` (the environment wins).
+
+    Raises one ConfigError naming every bad or unknown IMGSEARCH_* setting; other variables are ignored.
+    """
+    if env is None:
+        env = {**_read_dotenv(dotenv_path or REPO_ROOT / ".env"), **os.environ}
+    known = known_env_names()
+    unknown = [f"unknown setting {name}" for name in sorted(env) if name.startswith(ENV_PREFIX) and name not in known]
+    values = EnvMappingSource(Settings, {name: value for name, value in env.items() if name in known})()
+    try:
+        settings, problems = Settings(**values), []
+    except ValidationError as exc:
+        problems = describe_errors(exc, Settings.model_fields, env_name_of)
+    if unknown:
+        problems = [*unknown, *problems, f"known settings: {', '.join(known)}"]
     if problems:
-        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
-    return s
+        raise _config_error(problems)
+    return settings
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {name: value for name, value in dotenv_values(path).items() if value is not None}
+
+
+def _config_error(problems: list[str]) -> ConfigError:
+    return ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))

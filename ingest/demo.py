@@ -13,7 +13,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from es_search.config import Settings
+from es_search.config import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL, Settings
 
 DEMO_ENV_FILE = "demo.env"
 TINY_ALIAS_SUFFIX = "-tiny-demo"
@@ -61,11 +61,11 @@ def unavailable_notice(reason: str, settings: Settings) -> str:
         "",
         "  To use the real models without internet: on a machine that has it, run",
         "    python -c \"from sentence_transformers import SentenceTransformer as S; "
-        f"S('{Settings.image_model}').save('{Settings.image_model}'); "
-        f"S('{Settings.text_model}').save('{Settings.text_model}')\"",
+        f"S('{DEFAULT_IMAGE_MODEL}').save('{DEFAULT_IMAGE_MODEL}'); "
+        f"S('{DEFAULT_TEXT_MODEL}').save('{DEFAULT_TEXT_MODEL}')\"",
         "  copy the two folders here, and put in .env:",
-        f"    IMGSEARCH_IMAGE_MODEL=/path/to/{Settings.image_model}",
-        f"    IMGSEARCH_TEXT_MODEL=/path/to/{Settings.text_model}",
+        f"    IMGSEARCH_IMAGE_MODEL=/path/to/{DEFAULT_IMAGE_MODEL}",
+        f"    IMGSEARCH_TEXT_MODEL=/path/to/{DEFAULT_TEXT_MODEL}",
         "  then run `make run` again.",
         f"  (configured now: IMGSEARCH_IMAGE_MODEL={settings.image_model}, IMGSEARCH_TEXT_MODEL={settings.text_model})",
         bar,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from es_search.config import Settings
+from es_search.config import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL, Settings
 from es_search.encoders.base import EncoderUnavailable, EncoderUnsupported
 
 # One loaded model per (name, device) per process: the web app and the ingest share them.
@@ -50,7 +50,7 @@ def resolve_device(device: str) -> str:
 
 def unavailable_message(name_or_path: str, setting: str, reason: str) -> str:
     """The one message a user sees when a model cannot be loaded, with what to do about it."""
-    defaults = {"IMGSEARCH_IMAGE_MODEL": Settings.image_model, "IMGSEARCH_TEXT_MODEL": Settings.text_model}
+    defaults = {"IMGSEARCH_IMAGE_MODEL": DEFAULT_IMAGE_MODEL, "IMGSEARCH_TEXT_MODEL": DEFAULT_TEXT_MODEL}
     hub_name = defaults.get(setting, "clip-ViT-B-32") if looks_like_path(name_or_path) else name_or_path
     return (
         f"cannot load the model {name_or_path!r} ({setting}): {reason}. "
