@@ -366,7 +366,8 @@ def _elasticsearch_style_inputs(traced, texts: list[str]):
 def test_torchscript_matches_the_local_encoder(traced, tiny_models, base_settings):
     import torch
 
-    from es_search.encoders.local import LocalEncoder, load_sentence_transformer
+    from es_search.encoders.loading import load_sentence_transformer
+    from es_search.encoders.local import LocalEncoder
 
     module = torch.jit.load(str(traced.model_path))
     texts = list(TEXTS.values())
