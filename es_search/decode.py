@@ -1,0 +1,222 @@
+"""Image decoding for the ingest and the upload search: bytes → an upright RGB image at working size, plus what
+the file says about itself (format, full size, capture date).
+
+Every failure becomes a `DecodeError` with a reason code of `DECODE_REASONS`; no input can crash the caller.
+Huge images are refused from their declared size before any pixel is decoded (IMGSEARCH_MAX_IMAGE_PIXELS),
+and JPEGs are decoded near the size we need. It lives in the core because both the ingest and the web
+app's upload search take untrusted bytes and must refuse them the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from es_search.config import Settings
+from es_search.encoders.transforms import UnsupportedMode, to_rgb
+from es_search.errors import FileFailure, UploadRejected
+
+# We enforce our own pixel limit below; Pillow's warning at 89 Mpx would only be noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+# CLIP models look at 224 px (shorter side); thumbnails want `thumbnail_size` (longer side). The working
+# image keeps at least that much, and is only resized when it is well over: the model resizes anyway.
+MODEL_INPUT_SIDE = 224
+RESIZE_ABOVE = 1.5
+
+EXIF_ORIENTATION = 0x0112
+EXIF_DATETIME = 0x0132
+EXIF_IFD = 0x8769
+EXIF_DATETIME_ORIGINAL = 0x9003
+# Orientations 5–8 turn the picture a quarter, so width and height swap.
+QUARTER_TURNS = {5, 6, 7, 8}
+
+# Every reason a DecodeError can carry; the ingest report and the upload error use the same codes.
+DECODE_REASONS = ("empty", "unreadable", "not_an_image", "unsupported_format", "too_many_pixels", "truncated",
+                  "corrupt")
+
+
+class DecodeError(FileFailure):
+    """The bytes cannot be turned into an image; `reason` is one of DECODE_REASONS."""
+
+
+@dataclass
+class DecodedImage:
+    """An upright RGB image at working size: shorter side ≥ `min_side` and longer side ≥ `min_long_side` when the
+    original is that big, at most 1.5 times that (never upscaled).
+
+    `width` and `height` are the full-size upright dimensions; `format` is Pillow's name (JPEG, PNG...).
+    """
+
+    image: Image.Image
+    format: str
+    width: int
+    height: int
+    taken_at: str | None = None
+
+
+def working_size(settings: Settings) -> tuple[int, int]:
+    """(shorter side, longer side) the working image keeps: enough for the model and for a sharp thumbnail."""
+    return MODEL_INPUT_SIDE, settings.thumbnail_size
+
+
+def decode_image(data: bytes | Path | str, settings: Settings) -> DecodedImage:
+    """Decode file bytes (or a file path) with the limits from settings; raises DecodeError."""
+    if isinstance(data, (str, Path)):
+        try:
+            data = Path(data).read_bytes()
+        except OSError as exc:
+            raise DecodeError("unreadable", exc.strerror or str(exc)) from None
+    min_side, min_long_side = working_size(settings)
+    return decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=min_side, min_long_side=min_long_side)
+
+
+def decode_bytes(data: bytes, max_pixels: int, min_side: int = MODEL_INPUT_SIDE,
+                 min_long_side: int = 0) -> DecodedImage:
+    """Pure: bytes → DecodedImage, or DecodeError with reason empty / not_an_image / too_many_pixels /
+    truncated / corrupt / unsupported_format."""
+    if not data:
+        raise DecodeError("empty", "the file has no bytes")
+    try:
+        return _decode(data, max_pixels, min_side, min_long_side)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise DecodeError("too_many_pixels", _pillow_bomb_message(exc, max_pixels)) from None
+    except UnidentifiedImageError:
+        raise DecodeError("not_an_image", "not an image in any format Pillow knows") from None
+    except MemoryError:
+        raise DecodeError("too_many_pixels", "not enough memory to decode it") from None
+    except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, ZeroDivisionError,
+            RuntimeError, AttributeError) as exc:
+        # Pillow's plugins raise all of these for damaged data; the message tells truncation apart.
+        raise DecodeError(*_classify(exc)) from None
+    except Exception as exc:  # a decoder bug on one file must not end a run of thousands
+        raise DecodeError("corrupt", f"{type(exc).__name__}: {exc}") from None
+
+
+def _decode(data: bytes, max_pixels: int, min_side: int, min_long_side: int) -> DecodedImage:
+    im = Image.open(io.BytesIO(data))
+    file_format = im.format or "unknown"
+    full_width, full_height = im.size
+    if full_width < 1 or full_height < 1:
+        raise DecodeError("corrupt", f"declared size {full_width}x{full_height}")
+    if file_format == "JPEG":
+        # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding: far less work and memory.
+        scale = working_scale(full_width, full_height, min_side, min_long_side)
+        im.draft("RGB", (math.ceil(full_width * scale), math.ceil(full_height * scale)))
+    # The limit guards memory, so it applies to the pixels that will really be decoded.
+    if im.size[0] * im.size[1] > max_pixels:
+        raise DecodeError("too_many_pixels", f"{full_width}x{full_height} is {full_width * full_height:,} pixels; "
+                                             f"{_limit_text(max_pixels)}")
+    im.load()  # first frame only for animations: we never seek
+    # EXIF only after load: for PNG, reading it may load the pixels, and a failure there must not be swallowed.
+    exif = _read_exif(im)
+    orientation = exif.get(EXIF_ORIENTATION, 1) if exif is not None else 1
+    if orientation in QUARTER_TURNS:
+        full_width, full_height = full_height, full_width
+    if orientation not in (None, 1):
+        im = ImageOps.exif_transpose(im)
+    try:
+        rgb = to_rgb(im)
+    except UnsupportedMode as exc:
+        raise DecodeError("unsupported_format", str(exc)) from None
+    rgb = fit_working_size(rgb, min_side, min_long_side)
+    return DecodedImage(image=rgb, format=file_format, width=full_width, height=full_height,
+                        taken_at=_taken_at(exif))
+
+
+def working_scale(width: int, height: int, min_side: int, min_long_side: int = 0) -> float:
+    """The factor (≤ 1) that brings the shorter side to `min_side` and the longer to at least `min_long_side`."""
+    return min(1.0, max(min_side / min(width, height), min_long_side / max(width, height)))
+
+
+def fit_working_size(im: Image.Image, min_side: int, min_long_side: int = 0) -> Image.Image:
+    """Downscale to the working size (aspect kept) when the image is over 1.5 times it; else return it as is."""
+    width, height = im.size
+    scale = working_scale(width, height, min_side, min_long_side)
+    if scale * RESIZE_ABOVE >= 1.0:
+        return im
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # reducing_gap: a cheap box reduction first, then a good filter for the last step.
+    return im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def _read_exif(im: Image.Image):
+    try:
+        return im.getexif()
+    except Exception:  # damaged EXIF must not cost the picture
+        return None
+
+
+def _taken_at(exif) -> str | None:
+    """EXIF DateTimeOriginal (else DateTime) as an ISO date-time, or None when absent or malformed."""
+    if exif is None:
+        return None
+    try:
+        raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
+    except Exception:
+        return None
+    return parse_exif_datetime(raw)
+
+
+def parse_exif_datetime(raw) -> str | None:
+    """'2021:07:04 18:30:00' → '2021-07-04T18:30:00'; anything unparseable → None."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "ignore")
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip().rstrip("\x00")[:19]
+    try:
+        return datetime.strptime(text, "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+def _classify(exc: Exception) -> tuple[str, str]:
+    message = str(exc) or type(exc).__name__
+    lowered = message.lower()
+    if "truncated" in lowered or isinstance(exc, EOFError):
+        return "truncated", message
+    if "decoder" in lowered and "not available" in lowered:
+        return "unsupported_format", message
+    return "corrupt", message
+
+
+def _limit_text(max_pixels: int) -> str:
+    return f"the limit (IMGSEARCH_MAX_IMAGE_PIXELS) is {max_pixels:,}"
+
+
+def _pillow_bomb_message(exc: Image.DecompressionBombError, max_pixels: int) -> str:
+    """Pillow's own refusal (from the header, at over twice `Image.MAX_IMAGE_PIXELS`) told in our setting's terms.
+
+    Pillow's message quotes its built-in limit, which the user never set and cannot find in our docs.
+    """
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow accepts"
+    message = f"{size}; {_limit_text(max_pixels)}"
+    hard_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    if hard_limit and max_pixels > hard_limit:
+        message += f", but Pillow refuses anything over {hard_limit:,} pixels whatever the setting"
+    return message
+
+
+def decode_upload(data: bytes, settings: Settings) -> Image.Image:
+    """Decode uploaded bytes the way the ingest decodes files (pixel limit before decoding, EXIF orientation, RGB).
+
+    Returns the working-size PIL image. Any failure is an UploadRejected whose code is the decoder's reason.
+    Only bytes are taken: a string would be read as a path on this host.
+    """
+    if not isinstance(data, bytes):
+        raise UploadRejected("unreadable", "the upload must be the image's bytes")
+    try:
+        return decode_image(data, settings).image
+    except DecodeError as exc:
+        raise UploadRejected(exc.reason, f"cannot use the uploaded image ({exc.reason}): {exc.message}") from None
