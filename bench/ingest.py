@@ -133,7 +133,7 @@ def run_baseline(settings, es, folder: Path, count: int) -> dict:
     """The tutorial way: one image at a time through the model, every document kept for one bulk at the end."""
     from elasticsearch import helpers
 
-    from es_search.encoders.local import load_sentence_transformer
+    from es_search.model_loading import load_sentence_transformer
 
     model = load_sentence_transformer(settings.image_model, "cpu", "IMGSEARCH_IMAGE_MODEL")
     model.encode([Image.new("RGB", (640, 480))], show_progress_bar=False)  # warm-up, like the pipeline's

@@ -2,7 +2,8 @@
 
 One table: the console command ends a known failure with `exit_code` and one line on stderr, the web app
 answers `http_status` with `code` and the message. Anything that is not an `ImgsearchError` is a bug: a
-traceback for the command line, a logged 500 for the web app.
+traceback for the command line, a logged 500 for the web app. One exception to that: `FileFailure`, at
+the end, is a per-file failure that a run reports and goes past.
 """
 
 from __future__ import annotations
@@ -87,3 +88,17 @@ class EncoderUnsupported(ImgsearchError):
     """The encoder cannot do this (e.g. a text-only encoder asked for image vectors)."""
 
     exit_code, http_status, code = EXIT_MODEL, 400, "unsupported"
+
+
+class FileFailure(Exception):
+    """One file or uploaded image that cannot be used, for a known `reason` code; deliberately not an ImgsearchError.
+
+    It ends no command and answers no request by itself: the ingest reports it and goes on with the next
+    file, the upload search turns it into UploadRejected. The decoder raises its subclass `DecodeError`
+    (es_search.decode); the ingest's reason codes are listed in `ingest.failures.REASONS`.
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message

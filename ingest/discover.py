@@ -1,6 +1,8 @@
 """Discover stage: the image files under some folders, or listed in a file, as a stream in a stable order.
 
 Nothing here holds the whole collection: paths are yielded one by one while the folders are walked.
+Files of a known image type that the pipeline cannot read (SVG, camera raw, Photoshop, HEIC without a
+plugin...) are not yielded but reported as `unsupported_format`, so a user learns why they are missing.
 """
 
 from __future__ import annotations
@@ -9,7 +11,31 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+from PIL import Image, features
+
+# Photo formats Pillow reads only when built with, or given a plugin for, their decoder.
+BUILD_DEPENDENT_EXTENSIONS = frozenset({".avif", ".heic", ".heif", ".jxl"})
+
+# Image types found beside photos that the pipeline does not decode, by what they are.
+_UNREADABLE_KINDS = {
+    "a vector drawing": (".svg", ".svgz", ".ai", ".eps"),
+    "a camera raw file": (".raw", ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf",
+                          ".rw2", ".raf", ".pef", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".mrw", ".rwl", ".iiq"),
+    "an image editor's document": (".psd", ".psb", ".xcf", ".kra"),
+}
+
+
+def _pillow_reads(extension: str) -> bool:
+    Image.init()
+    format_name = Image.registered_extensions().get(extension)
+    if format_name is None:
+        return False
+    # Pillow registers AVIF even when built without libavif; only the feature check tells.
+    return format_name != "AVIF" or bool(features.check("avif"))
+
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+                             | {ext for ext in BUILD_DEPENDENT_EXTENSIONS if _pillow_reads(ext)})
 
 # Called with (path, reason, message) for a source or folder that cannot be read, so the run can report it.
 OnError = Callable[[str, str, str], None]
@@ -20,13 +46,29 @@ def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
+def unreadable_image_reason(name: str) -> str | None:
+    """Why a file of a known image type will not be indexed (reported as `unsupported_format`), or None when
+    the name is of an indexed type or of no image type at all."""
+    extension = os.path.splitext(name)[1].lower()
+    if extension in IMAGE_EXTENSIONS:
+        return None
+    if extension in BUILD_DEPENDENT_EXTENSIONS:
+        return (f"a {extension[1:].upper()} image: the Pillow installed here cannot decode it; convert it to JPEG, "
+                "or install a Pillow build or plugin that reads it")
+    for kind, extensions in _UNREADABLE_KINDS.items():
+        if extension in extensions:
+            return f"{kind} ({extension}): the pipeline does not decode it; export it as JPEG or PNG to index it"
+    return None
+
+
 def discover_images(root: str | Path, on_error: OnError | None = None,
                     exclude: Iterable[str | Path] = ()) -> Iterator[str]:
     """Absolute paths of the image files under `root`, depth first, each folder's entries sorted by name.
 
     Symbolic links to folders are followed, but a folder already visited (same device and inode) is not
     entered again, so link loops end. Only regular files count: FIFOs and devices named `x.jpg` would hang a reader.
-    `root` may itself be a file, which is yielded whatever its extension.
+    Known image types the pipeline cannot read go to `on_error` as `unsupported_format` instead.
+    `root` may itself be a file, which is yielded whatever its extension: the decoder says what it is.
     """
     root = os.path.abspath(root)
     excluded = {os.path.abspath(p) for p in exclude}
@@ -59,8 +101,11 @@ def discover_images(root: str | Path, on_error: OnError | None = None,
             try:
                 if entry.is_dir():
                     subfolders.append(entry.path)
-                elif entry.is_file() and is_image_name(entry.name):
-                    yield entry.path
+                elif entry.is_file():
+                    if is_image_name(entry.name):
+                        yield entry.path
+                    elif on_error is not None and (why := unreadable_image_reason(entry.name)):
+                        on_error(entry.path, "unsupported_format", why)
             except OSError as exc:  # a broken entry must not end the walk
                 _report(on_error, entry.path, exc)
         # Reversed onto the stack so that folders come off it in name order.

@@ -12,6 +12,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from es_search.vectors import l2_normalise
+
 # Colour statistics need no detail: a small copy makes them cheap and stable.
 ANALYSIS_SIDE = 64
 DOMINANT_COLORS = 5
@@ -102,7 +104,7 @@ class CategoryScorer:
         if len(labels) != len(label_vectors) or not len(labels):
             raise ValueError("one vector per label, and at least one label")
         self.labels = list(labels)
-        self.label_vectors = _normalise(np.asarray(label_vectors, dtype=np.float32))
+        self.label_vectors = l2_normalise(label_vectors)
 
     @classmethod
     def from_text_encoder(cls, encoder, labels: Sequence[str], prompt: str = CATEGORY_PROMPT) -> CategoryScorer:
@@ -111,7 +113,7 @@ class CategoryScorer:
 
     def score(self, image_vectors: np.ndarray) -> list[tuple[str, float]]:
         """(best label, its softmax probability) for each row of `image_vectors`."""
-        vectors = _normalise(np.asarray(image_vectors, dtype=np.float32))
+        vectors = l2_normalise(image_vectors)
         if vectors.shape[1] != self.label_vectors.shape[1]:
             raise ValueError(f"image vectors have {vectors.shape[1]} dims, label vectors {self.label_vectors.shape[1]}: "
                              "the image and text models must share one space")
@@ -122,9 +124,3 @@ class CategoryScorer:
         best = probs.argmax(axis=1)
         return [(self.labels[i], round(float(probs[row, i]), 4)) for row, i in enumerate(best)]
 
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    if vectors.ndim != 2:
-        raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)

@@ -1,6 +1,14 @@
-"""Why a file was not indexed: one exception with a short reason code and a message for people."""
+"""Why a file was not indexed: a short reason code and a message for people, one report line per file.
+
+The exception itself, `FileFailure`, lives in the core (`es_search.errors`) because the decoder, which the
+upload search shares, raises it too; it is re-exported here for the ingest stages.
+"""
 
 from __future__ import annotations
+
+from es_search.errors import FileFailure
+
+__all__ = ["REASONS", "FileFailure"]
 
 # Every reason code a report can hold, with what it means.
 REASONS = {
@@ -19,12 +27,3 @@ REASONS = {
     "index_rejected": "Elasticsearch rejected the document",
     "io_error": "a file of ours (the thumbnail) could not be written",
 }
-
-
-class FileFailure(Exception):
-    """A file that cannot be indexed, for a known reason; the run reports it and goes on."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message

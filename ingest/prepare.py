@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from es_search.config import Settings
-from ingest.decode import decode_bytes, working_size
+from es_search.decode import decode_bytes, working_size
 from ingest.enrich import ColorFacts, analysis_image, color_facts, perceptual_hash
 from ingest.fingerprint import FileFacts, read_verified
 from ingest.thumbnails import write_thumbnail

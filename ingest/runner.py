@@ -13,7 +13,7 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 
 from es_search.config import Settings
-from ingest.discover import discover_all
+from ingest.discover import OnError, discover_all
 from ingest.enrich import CategoryScorer
 from ingest.pipeline import IngestOptions, IngestRun
 from ingest.report import FailureReport, IngestSummary, report_path
@@ -56,7 +56,8 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
                     metadata_for=metadata_for)
     exclude = [settings.thumbnails_dir]  # our own thumbnails are images too; never index them
     if bar is not None:
-        _count_in_background(lambda: discover_all(sources, list_files, exclude=exclude), bar)
+        _count_in_background(lambda on_error: discover_all(sources, list_files, on_error=on_error, exclude=exclude),
+                             bar)
     summary = None
     try:
         summary = run.run(discover_all(sources, list_files, on_error=_folder_failure(run), exclude=exclude))
@@ -81,14 +82,24 @@ def _progress_bar():
     return tqdm(total=None, unit="img", desc="ingest", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
 
 
-def _count_in_background(walk: Callable[[], Iterable[str]], bar) -> None:
-    """A second, cheap walk that only counts, so the bar can show a total without a list in memory."""
+def _count_in_background(walk: Callable[[OnError], Iterable[str]], bar) -> None:
+    """A second, cheap walk that only counts, so the bar can show a total without a list in memory.
+
+    What the walk reports (unsupported files, unreadable folders) counts too: the real run moves the bar
+    for each of those failures as well.
+    """
+    reported = 0
+
+    def on_error(path: str, reason: str, message: str) -> None:
+        nonlocal reported
+        reported += 1
+
     def count() -> None:
         try:
-            total = sum(1 for _ in walk())
+            total = sum(1 for _ in walk(on_error))
         except Exception:  # the count is a nicety; the real walk reports problems
             return
-        bar.total = total
+        bar.total = total + reported
         bar.refresh()
 
     threading.Thread(target=count, name="imgsearch-count", daemon=True).start()

@@ -60,7 +60,7 @@ def build_text_encoder(settings: Settings, es=None) -> Encoder:
 
 
 def clear_encoder_cache() -> None:
-    """Forget cached encoders (tests; loaded torch models stay cached in `local`)."""
+    """Forget cached encoders (tests; loaded torch models stay cached in `loading`)."""
     with _CACHE_LOCK:
         _CACHE.clear()
 

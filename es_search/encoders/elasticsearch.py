@@ -19,6 +19,7 @@ from es_search.ml.errors import MLUnavailable
 from es_search.ml.infer import infer_texts
 from es_search.ml.messages import LOCAL_HINT, model_missing_message
 from es_search.ml.models import embedding_size, get_model_config
+from es_search.vectors import l2_normalise
 
 # Texts per `_infer` call: each is run separately on the ML node, so larger calls only risk the timeout.
 MAX_TEXTS_PER_CALL = 16
@@ -78,11 +79,3 @@ class ElasticsearchTextEncoder:
         except ESConnectionError as exc:
             raise EncoderUnavailable(f"cannot reach Elasticsearch at {self._url} to encode text: {exc.message}; "
                                      f"check ES_URL, or {LOCAL_HINT}") from None
-
-
-# TODO(merge): es_search.vectors.l2_normalise
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (all-zero rows stay zero) as contiguous float32."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.ascontiguousarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)

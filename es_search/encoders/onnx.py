@@ -2,8 +2,8 @@
 
 The export (fp32, and int8 by dynamic quantization) lives under `settings.data_dir / "onnx"`, keyed by the
 model's name and a hash of its files, with the image processor's settings beside it; a cache hit needs
-no PyTorch at all. Preprocessing is done here in PIL/numpy the way CLIP's image processor does it, so
-fp32 vectors agree with the PyTorch ones. Texts go to the local (PyTorch) text encoder.
+no PyTorch at all. Preprocessing is done in PIL/numpy (`transforms.py`) the way CLIP's image processor does
+it, so fp32 vectors agree with the PyTorch ones. Texts go to the text encoder it is given.
 """
 
 from __future__ import annotations
@@ -15,92 +15,29 @@ import shutil
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from es_search.config import Settings
-from es_search.encoders.base import EncoderUnavailable
-from es_search.encoders.local import (
-    _as_rgb,
+from es_search.encoders.base import Encoder, EncoderUnavailable, EncoderUnsupported
+from es_search.encoders.transforms import ClipPreprocessing, preprocess_image
+from es_search.model_loading import (
+    clip_parts,
     load_sentence_transformer,
     looks_like_path,
     model_display_name,
+    usable_cores,
 )
+from es_search.vectors import l2_normalise
 
 # Bump when the exported graph or the cache layout changes.
 EXPORT_VERSION = "1"
 OPSET = 17
 PRECISIONS = ("fp32", "int8")
 _SESSIONS_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class ClipPreprocessing:
-    """The image processor's settings that matter for CLIP: resize, centre crop, rescale, normalise."""
-
-    resize_shortest_edge: int | None  # None: resize to (resize_height, resize_width) exactly
-    resize_height: int
-    resize_width: int
-    resample: int
-    crop_height: int | None  # None: no centre crop
-    crop_width: int | None
-    rescale_factor: float | None
-    mean: tuple[float, float, float] | None
-    std: tuple[float, float, float] | None
-
-    @classmethod
-    def from_image_processor(cls, proc) -> ClipPreprocessing:
-        size = dict(proc.size) if proc.do_resize else {}
-        crop = dict(proc.crop_size) if getattr(proc, "do_center_crop", False) else {}
-        return cls(
-            resize_shortest_edge=size.get("shortest_edge"),
-            resize_height=int(size.get("height", 0)),
-            resize_width=int(size.get("width", 0)),
-            resample=int(proc.resample),
-            crop_height=crop.get("height"),
-            crop_width=crop.get("width"),
-            rescale_factor=float(proc.rescale_factor) if proc.do_rescale else None,
-            mean=tuple(float(x) for x in proc.image_mean) if proc.do_normalize else None,
-            std=tuple(float(x) for x in proc.image_std) if proc.do_normalize else None,
-        )
-
-
-def preprocess_image(image: Image.Image, p: ClipPreprocessing) -> np.ndarray:
-    """One image → (3, H, W) float32, as CLIPImageProcessor makes it (bicubic resize, centre crop, normalise)."""
-    image = _as_rgb(image)
-    if p.resize_shortest_edge:
-        width, height = image.size
-        short, long = (width, height) if width <= height else (height, width)
-        new_short, new_long = p.resize_shortest_edge, int(p.resize_shortest_edge * long / short)
-        target = (new_short, new_long) if width <= height else (new_long, new_short)  # (w, h)
-        image = image.resize(target, resample=p.resample)
-    elif p.resize_height and p.resize_width:
-        image = image.resize((p.resize_width, p.resize_height), resample=p.resample)
-    pixels = np.asarray(image, dtype=np.uint8)
-    if p.crop_height and p.crop_width:
-        pixels = _center_crop(pixels, p.crop_height, p.crop_width)
-    array = pixels.astype(np.float64) * p.rescale_factor if p.rescale_factor else pixels.astype(np.float64)
-    array = array.astype(np.float32)
-    if p.mean is not None and p.std is not None:
-        array = (array - np.asarray(p.mean, dtype=np.float32)) / np.asarray(p.std, dtype=np.float32)
-    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
-
-
-def _center_crop(pixels: np.ndarray, crop_h: int, crop_w: int) -> np.ndarray:
-    # Same arithmetic as transformers' center_crop, zero padding included for images smaller than the crop.
-    height, width = pixels.shape[:2]
-    if height < crop_h or width < crop_w:
-        new_h, new_w = max(height, crop_h), max(width, crop_w)
-        padded = np.zeros((new_h, new_w, pixels.shape[2]), dtype=pixels.dtype)
-        top_pad, left_pad = -(-(new_h - height) // 2), -(-(new_w - width) // 2)
-        padded[top_pad:top_pad + height, left_pad:left_pad + width] = pixels
-        top, left = (height - crop_h) // 2 + top_pad, (width - crop_w) // 2 + left_pad
-        return padded[max(0, top):min(new_h, top + crop_h), max(0, left):min(new_w, left + crop_w)]
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    return pixels[top:top + crop_h, left:left + crop_w]
 
 
 # --------------------------------------------------------------------------- export and cache
@@ -148,10 +85,9 @@ def _export_fp32(settings: Settings, folder: Path) -> None:
     import torch
 
     model = load_sentence_transformer(settings.image_model, "cpu", "IMGSEARCH_IMAGE_MODEL")
-    clip, processor = _clip_parts(model, settings.image_model)
+    clip, processor = clip_parts(model, settings.image_model)
     prep = ClipPreprocessing.from_image_processor(processor)
-    height = prep.crop_height or prep.resize_height or prep.resize_shortest_edge
-    width = prep.crop_width or prep.resize_width or prep.resize_shortest_edge
+    height, width = prep.input_size
 
     class VisionTower(torch.nn.Module):
         def __init__(self, clip_model):
@@ -186,19 +122,6 @@ def _export_fp32(settings: Settings, folder: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _clip_parts(model, name: str):
-    """The transformers CLIPModel and its image processor inside a sentence-transformers CLIP."""
-    first = model[0]
-    clip = getattr(first, "auto_model", None) or getattr(first, "model", None)
-    processor = getattr(first, "processor", None)
-    image_processor = getattr(processor, "image_processor", None)
-    if clip is None or image_processor is None or not hasattr(clip, "vision_model") \
-            or not hasattr(clip, "visual_projection"):
-        raise EncoderUnavailable(f"{name!r} is not a CLIP model with a vision tower; the ONNX image backend "
-                                 "needs one (e.g. clip-ViT-B-32). Use IMGSEARCH_IMAGE_BACKEND=torch otherwise.")
-    return clip, image_processor
-
-
 def _quantize_int8(fp32_path: Path, int8_path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -217,9 +140,12 @@ def _quantize_int8(fp32_path: Path, int8_path: Path) -> None:
 
 
 class OnnxImageEncoder:
-    """Image vectors from the ONNX export (fp32 or int8) on CPU; texts from the local text encoder."""
+    """Image vectors from the ONNX export (fp32 or int8) on CPU; texts from `text_encoder` (the local one).
 
-    def __init__(self, settings: Settings, text_encoder=None, quantize: str | None = None):
+    The text encoder is passed in, not built here, so this module never imports the torch backend.
+    """
+
+    def __init__(self, settings: Settings, text_encoder: Encoder | None = None, quantize: str | None = None):
         self._settings = settings
         self._quantize = quantize or ("int8" if settings.image_backend == "onnx-int8" else "fp32")
         self._text_encoder = text_encoder
@@ -261,13 +187,13 @@ class OnnxImageEncoder:
         """Preprocessed (n, 3, H, W) pixels → unit-length float32 vectors."""
         self._load()
         (raw,) = self._session.run(["image_embeds"], {"pixel_values": np.ascontiguousarray(pixels, np.float32)})
-        return _normalise(raw)
+        return l2_normalise(raw)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts through the text encoder given at construction, checked to land in the image vectors' space."""
         if self._text_encoder is None:
-            from es_search.encoders.local import LocalEncoder
-
-            self._text_encoder = LocalEncoder(self._settings)
+            raise EncoderUnsupported("this ONNX encoder was built without a text encoder; "
+                                     "es_search.encoders.build_image_encoder(settings) gives one with it")
         vectors = self._text_encoder.encode_texts(texts)
         if vectors.shape[1] != self.dims:
             raise EncoderUnavailable(
@@ -289,19 +215,10 @@ class OnnxImageEncoder:
             for key in ("mean", "std"):
                 prep[key] = tuple(prep[key]) if prep[key] is not None else None
             options = ort.SessionOptions()
-            options.intra_op_num_threads = _usable_cores()
+            options.intra_op_num_threads = usable_cores()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._prep = ClipPreprocessing(**prep)
             self._dims = int(meta["dims"])
             # CPU only on purpose: this backend is for hosts without a GPU; with one, the torch backend is faster.
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-
-def _usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = vectors.astype(np.float32, copy=False)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)

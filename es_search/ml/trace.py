@@ -45,7 +45,7 @@ def parse_version(text: str) -> tuple[int, int, int]:
 def eland_model_source(name_or_path: str) -> str:
     """What eland loads: a local folder as an absolute path, or a hub id ("clip-ViT-B-32-multilingual-v1" is a
     sentence-transformers model, so its hub id gains that organisation, as sentence-transformers itself does)."""
-    from es_search.encoders.local import looks_like_path
+    from es_search.model_loading import looks_like_path
 
     if looks_like_path(name_or_path):
         return str(Path(name_or_path).expanduser().resolve())
@@ -73,7 +73,7 @@ def load_eland_model(source: str, *, max_length: int, es_version: tuple[int, int
     """eland's TransformerModel for a text-embedding model, with the truncation made explicit."""
     from eland.ml.pytorch.transformers import TransformerModel
 
-    from es_search.encoders.local import unavailable_message
+    from es_search.model_loading import unavailable_message
 
     try:
         model = TransformerModel(model_id=source, task_type="text_embedding", es_version=es_version,

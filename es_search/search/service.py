@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exceptions
 
 from es_search.config import Settings
+from es_search.decode import decode_upload
 from es_search.elastic_errors import missing_index_message, search_error, translate
 from es_search.errors import ClusterUnavailable, ImageNotFound, QueryError, UploadRejected
 from es_search.fields import VECTOR_FIELD, FieldRegistry, registry_for
@@ -32,6 +33,7 @@ from es_search.search.filters import SearchFilters, build_facets_search, parse_f
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
 from es_search.search.request import SearchRequest, check_image_id
 from es_search.search.results import SearchHit, SearchResult
+from es_search.vectors import l2_normalise
 
 EncoderFactory = Callable[[Settings], object]
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
@@ -318,21 +320,8 @@ class SearchService:
 
 
 def _normalised(vector: np.ndarray) -> np.ndarray:
-    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-    norm = float(np.linalg.norm(vector))
-    if not np.isfinite(norm) or norm == 0.0:
+    """The query vector at unit length; a zero or non-finite vector cannot rank anything."""
+    unit = l2_normalise(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+    if not np.all(np.isfinite(unit)) or not unit.any():
         raise QueryError("the query vector must be non-zero and finite")
-    return vector / norm
-
-
-def decode_upload(data: bytes, settings: Settings):
-    """Decode uploaded bytes with the ingest decoder (pixel limit before decoding, EXIF orientation, RGB);
-    returns the PIL image. Any failure is an UploadRejected carrying the decoder's reason."""
-    from ingest.decode import DecodeError, decode_image
-
-    if not isinstance(data, bytes):
-        raise UploadRejected("unreadable", "the upload must be the image's bytes")
-    try:
-        return decode_image(data, settings).image
-    except DecodeError as exc:
-        raise UploadRejected(exc.reason, f"cannot use the uploaded image ({exc.reason}): {exc.message}") from None
+    return unit

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from dotenv import dotenv_values
 
+from es_search.decode import decode_image
 from es_search.index import delete_index
 from es_search.tiny_model import is_random_model
-from ingest.decode import decode_image
 from ingest.demo import TINY_ALIAS_SUFFIX, demo_env_path, run_demo
 from ingest.samples import PACKAGE_PHOTOS, SCENES, catalog, ensure_samples, sample_metadata, scene_bytes
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from es_search.cli import EXIT_MODEL, main
 from es_search.encoders import EncoderUnavailable, build_image_encoder, build_text_encoder
 from es_search.encoders.base import Encoder
 from es_search.encoders.local import LocalEncoder
+from es_search.encoders.transforms import to_rgb
 from es_search.tiny_model import make_random_multilingual_text_model
 from tests.support.encoder_cases import sample_images
 
@@ -102,7 +106,7 @@ def test_factory_caches_one_encoder_per_configuration(tiny_local_settings):
 
 
 def test_concurrent_first_use_loads_the_model_once(tiny_local_settings, tiny_models, tmp_path):
-    from es_search.encoders import local
+    from es_search import model_loading as loading
 
     # A private copy gives a cache key no other test has loaded yet.
     folder = shutil.copytree(tiny_models.image, tmp_path / "clip-copy")
@@ -122,7 +126,7 @@ def test_concurrent_first_use_loads_the_model_once(tiny_local_settings, tiny_mod
     for t in threads:
         t.join()
     assert not errors
-    assert len([key for key in local._MODELS if key[0] == str(folder)]) == 1
+    assert len([key for key in loading._MODELS if key[0] == str(folder)]) == 1
     for r in results[1:]:
         np.testing.assert_allclose(r, results[0], atol=1e-6)
 
@@ -170,3 +174,33 @@ def test_cli_reports_a_missing_model_as_one_line_and_exit_code(tmp_path, monkeyp
     assert main(["model", "export-onnx", "--precision", "fp32"]) == EXIT_MODEL
     err = capsys.readouterr().err
     assert err.startswith("error: cannot load the model") and "Traceback" not in err
+
+
+def sixteen_bit_ramp() -> Image.Image:
+    """A 16-bit greyscale ramp: Pillow's own RGB conversion would clip nearly all of it to white."""
+    ramp = Image.fromarray(np.tile(np.linspace(0, 65535, 96).astype(np.uint16), (64, 1)))
+    assert ramp.mode.startswith("I;16")
+    return ramp
+
+
+def test_images_of_any_mode_are_converted_the_way_the_decoder_converts_them(tiny_local_settings):
+    encoder = build_image_encoder(tiny_local_settings)
+    ramp = sixteen_bit_ramp()
+    vectors = encoder.encode_images([ramp, to_rgb(ramp), ramp.convert("RGB")])
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)  # the one conversion, scaled not clipped
+    assert cosine(vectors[0], vectors[2]) < 0.999
+    pixels = encoder.preprocess([ramp, to_rgb(ramp)])  # the workers' path goes through the same conversion
+    np.testing.assert_array_equal(pixels[0], pixels[1])
+    # Transparency is laid over white for the model as for thumbnails.
+    clear = Image.new("RGBA", (64, 48), (200, 10, 10, 0))
+    white = Image.new("RGB", (64, 48), (255, 255, 255))
+    np.testing.assert_allclose(*encoder.encode_images([clear, white]), atol=1e-6)
+
+
+@pytest.mark.parametrize("module, other", [("es_search.encoders.local", "es_search.encoders.onnx"),
+                                           ("es_search.encoders.onnx", "es_search.encoders.local")])
+def test_the_torch_and_onnx_backends_do_not_import_each_other(module, other):
+    code = f"import sys, {module}; print({other!r} in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "False"

@@ -20,7 +20,7 @@ from es_search.cli_model import register as register_model_commands
 from es_search.client import build_client
 from es_search.config import REPO_ROOT
 from es_search.encoders.base import EncoderUnavailable, EncoderUnsupported
-from es_search.encoders.elasticsearch import ElasticsearchTextEncoder, l2_normalise
+from es_search.encoders.elasticsearch import ElasticsearchTextEncoder
 from es_search.ml.deployment import deployment_progress, deployment_started, deployment_state, parse_deployment_state
 from es_search.ml.errors import MLUnavailable, failure_of, parse_failure
 from es_search.ml.infer import InferError, parse_infer_response
@@ -30,6 +30,7 @@ from es_search.ml.model_id import check_model_id
 from es_search.ml.models import embedding_size, parse_model_config
 from es_search.ml.trace import eland_model_source, parse_version, trace_text_model
 from es_search.ml.upload import cluster_version
+from es_search.vectors import l2_normalise
 from tests.support.ml_responses import (
     ERROR_LICENCE,
     ERROR_NO_HANDLER,
@@ -263,7 +264,8 @@ def _elasticsearch_style_inputs(traced, texts: list[str]):
 def test_torchscript_matches_the_local_encoder(traced, tiny_models, base_settings):
     import torch
 
-    from es_search.encoders.local import LocalEncoder, load_sentence_transformer
+    from es_search.encoders.local import LocalEncoder
+    from es_search.model_loading import load_sentence_transformer
 
     module = torch.jit.load(str(traced.model_path))
     texts = list(TEXTS.values())

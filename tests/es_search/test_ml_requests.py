@@ -22,12 +22,13 @@ import pytest
 
 from es_search.cli_model import register as register_model_commands
 from es_search.client import build_client
-from es_search.encoders.elasticsearch import ElasticsearchTextEncoder, l2_normalise
+from es_search.encoders.elasticsearch import ElasticsearchTextEncoder
 from es_search.ml.deployment import deployment_started, deployment_state, start_deployment, wait_until_started
 from es_search.ml.errors import MLUnavailable
 from es_search.ml.infer import infer_texts
 from es_search.ml.licence import check_ml_available
 from es_search.ml.models import delete_model, get_model_config
+from es_search.vectors import l2_normalise
 from tests.support.ml_responses import (
     ERROR_LICENCE,
     ERROR_NO_HANDLER,

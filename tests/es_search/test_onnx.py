@@ -6,15 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from es_search.encoders import EncoderUnavailable, build_image_encoder, build_text_encoder
-from es_search.encoders.local import LocalEncoder, load_sentence_transformer
-from es_search.encoders.onnx import (
-    ClipPreprocessing,
-    OnnxImageEncoder,
-    ensure_onnx_model,
-    onnx_cache_dir,
-    preprocess_image,
-)
+from es_search.encoders import EncoderUnavailable, EncoderUnsupported, build_image_encoder, build_text_encoder
+from es_search.encoders.local import LocalEncoder
+from es_search.encoders.onnx import OnnxImageEncoder, ensure_onnx_model, onnx_cache_dir
+from es_search.encoders.transforms import ClipPreprocessing, preprocess_image
+from es_search.model_loading import load_sentence_transformer
 from es_search.tiny_model import make_random_clip
 from tests.support.encoder_cases import sample_images
 
@@ -92,14 +88,23 @@ def test_export_is_cached_and_keyed_by_the_model(onnx_settings, tmp_path):
 
 def test_cached_export_knows_dims_and_encodes_texts_through_the_text_model(onnx_settings, tiny_models):
     ensure_onnx_model(onnx_settings, "fp32")
-    encoder = OnnxImageEncoder(onnx_settings.with_overrides(image_backend="onnx-fp32"))
-    assert encoder.dims == tiny_models.dims
     texts = ["a dog", "一只狗", "собака"]
     expected = LocalEncoder(onnx_settings).encode_texts(texts)
+    encoder = OnnxImageEncoder(onnx_settings.with_overrides(image_backend="onnx-fp32"),
+                               text_encoder=LocalEncoder(onnx_settings))
+    assert encoder.dims == tiny_models.dims
     np.testing.assert_allclose(encoder.encode_texts(texts), expected, atol=1e-6)
     # With an ONNX image backend, the text encoder is that same object.
     settings = onnx_settings.with_overrides(image_backend="onnx-fp32")
     assert build_text_encoder(settings) is build_image_encoder(settings)
+
+
+def test_an_onnx_encoder_built_without_a_text_encoder_says_so(onnx_settings):
+    # It is given its text encoder rather than building one, so this module never imports the torch backend.
+    encoder = OnnxImageEncoder(onnx_settings.with_overrides(image_backend="onnx-fp32"))
+    with pytest.raises(EncoderUnsupported, match="without a text encoder"):
+        encoder.encode_texts(["a dog"])
+    assert encoder.encode_images(sample_images(2)).shape == (2, encoder.dims)  # images need no text encoder
 
 
 def test_a_text_only_model_cannot_be_exported(onnx_settings, tiny_models, tmp_path):

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import os
 
-from ingest.discover import discover_all, discover_images, is_image_name, paths_from_list
+import pytest
+from PIL import Image, features
+
+from es_search.decode import decode_bytes
+from ingest.discover import (
+    BUILD_DEPENDENT_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    discover_all,
+    discover_images,
+    is_image_name,
+    paths_from_list,
+    unreadable_image_reason,
+)
 
 
 def touch(path, data: bytes = b"x"):
@@ -86,3 +99,52 @@ def test_discovery_is_lazy(tmp_path):
     # A folder is listed only when the walk reaches it: a file added now, further on, is still found.
     late = touch(tmp_path / "d49" / "late.jpg")
     assert late in list(walk)
+
+
+def test_known_image_types_the_pipeline_cannot_read_are_reported_not_silently_left_out(tmp_path):
+    good = touch(tmp_path / "a-good.jpg")
+    unreadable = [touch(tmp_path / name) for name in ("IMG_0001.CR2", "drawing.svg", "layers.psd", "scan.NEF")]
+    unreadable.append(touch(tmp_path / "deeper" / "logo.SVGZ"))
+    touch(tmp_path / "notes.txt")  # not an image type at all: still ignored without a word
+    touch(tmp_path / "backup.jpg.bak")
+    errors = []
+    found = list(discover_images(tmp_path, on_error=lambda path, reason, message: errors.append((path, reason, message))))
+    assert found == [good]
+    # Reported in walk order (names sorted, upper case first), each exactly once.
+    assert [(path, reason) for path, reason, _ in errors] == [(path, "unsupported_format") for path in unreadable]
+    messages = {os.path.basename(path): message for path, _, message in errors}
+    assert "vector drawing (.svg)" in messages["drawing.svg"] and "JPEG or PNG" in messages["drawing.svg"]
+    assert "camera raw file (.cr2)" in messages["IMG_0001.CR2"]
+    assert "image editor's document (.psd)" in messages["layers.psd"]
+    assert list(discover_images(tmp_path)) == [good]  # without a callback the walk still goes on
+
+
+def test_a_format_pillow_cannot_decode_here_is_reported_and_one_it_can_is_indexed():
+    # HEIC needs a plugin this installation does not register: reported, with what to do about it.
+    assert ".heic" not in IMAGE_EXTENSIONS
+    reason = unreadable_image_reason("IMG_1234.HEIC")
+    assert reason is not None and "HEIC image" in reason and "convert it to JPEG" in reason
+    for name in ("a.jpg", "a.TIFF", "a.txt", "a", "a.jpg.bak"):
+        assert unreadable_image_reason(name) is None, name
+    assert BUILD_DEPENDENT_EXTENSIONS >= {".avif", ".heic"}
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="this Pillow is built without AVIF")
+def test_avif_is_indexed_where_pillow_reads_it(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(buffer, "AVIF")
+    path = touch(tmp_path / "photo.avif", buffer.getvalue())
+    errors = []
+    assert list(discover_images(tmp_path, on_error=lambda *error: errors.append(error))) == [path]
+    assert errors == []
+    assert decode_bytes(buffer.getvalue(), max_pixels=1_000_000).format == "AVIF"
+
+
+def test_an_unsupported_file_in_a_listed_folder_is_reported_too(tmp_path, monkeypatch):
+    folder_svg = touch(tmp_path / "folder" / "icon.svg")
+    listing = tmp_path / "list.txt"
+    listing.write_text("folder\n")
+    monkeypatch.chdir(tmp_path)
+    errors = []
+    assert list(paths_from_list(listing, on_error=lambda path, reason, message: errors.append((path, reason)))) == []
+    assert errors == [(folder_svg, "unsupported_format")]

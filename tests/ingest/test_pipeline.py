@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from es_search.cli import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_MODEL
+from es_search.decode import decode_image
 from es_search.encoders import build_image_encoder
 from es_search.index import VECTOR_FIELD
-from ingest.decode import decode_image
 from ingest.report import read_report
 from ingest.runner import run_ingest
 from ingest.thumbnails import thumbnail_relpath

@@ -129,7 +129,7 @@ MIXED_MAX_PIXELS = 1_000_000
 
 def make_mixed_folder(root: Path) -> MixedFolder:
     """Good, duplicate, empty, truncated, corrupt, non-image, CMYK, 16-bit, animated, EXIF-rotated,
-    huge and bomb files, in nested folders with a symlink loop, a FIFO and a text file."""
+    huge, bomb, SVG and camera raw files, in nested folders with a symlink loop, a FIFO and a text file."""
     folder = MixedFolder(root=root)
 
     def put(relative: str, data: bytes) -> str:
@@ -160,6 +160,9 @@ def make_mixed_folder(root: Path) -> MixedFolder:
         ("bad/notes.jpg", b"these are my holiday notes, not a picture\n" * 20, "not_an_image"),
         ("bad/bomb.png", png_bomb(), "too_many_pixels"),
         ("bad/huge.png", encode(Image.new("RGB", (1100, 1000), (10, 200, 10)), "PNG"), "too_many_pixels"),
+        # Known image types the pipeline cannot read: reported by discovery, never silently left out.
+        ("odd/drawing.svg", b"<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'/>", "unsupported_format"),
+        ("odd/IMG_0001.CR2", b"II*\x00 not really a raw file", "unsupported_format"),
     ):
         folder.failed[put(relative, data)] = reason
 

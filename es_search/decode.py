@@ -1,23 +1,27 @@
-"""Decode stage: bytes → an upright RGB image at working size, plus what the file says about itself.
+"""Image decoding for the ingest and the upload search: bytes → an upright RGB image at working size, plus what
+the file says about itself (format, full size, capture date).
 
-Every failure becomes a `DecodeError` with a reason code; no input can crash the caller. Huge images are
-refused from their declared size before any pixel is decoded, and JPEGs are decoded near the size we need.
+Every failure becomes a `DecodeError` with a reason code of `DECODE_REASONS`; no input can crash the caller.
+Huge images are refused from their declared size before any pixel is decoded (IMGSEARCH_MAX_IMAGE_PIXELS),
+and JPEGs are decoded near the size we need. It lives in the core because both the ingest and the web
+app's upload search take untrusted bytes and must refuse them the same way.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from es_search.config import Settings
-from ingest.failures import FileFailure
+from es_search.encoders.transforms import UnsupportedMode, to_rgb
+from es_search.errors import FileFailure, UploadRejected
 
 # We enforce our own pixel limit below; Pillow's warning at 89 Mpx would only be noise.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -34,9 +38,13 @@ EXIF_DATETIME_ORIGINAL = 0x9003
 # Orientations 5–8 turn the picture a quarter, so width and height swap.
 QUARTER_TURNS = {5, 6, 7, 8}
 
+# Every reason a DecodeError can carry; the ingest report and the upload error use the same codes.
+DECODE_REASONS = ("empty", "unreadable", "not_an_image", "unsupported_format", "too_many_pixels", "truncated",
+                  "corrupt")
+
 
 class DecodeError(FileFailure):
-    """The bytes cannot be turned into an image; `reason` is a code from `ingest.failures.REASONS`."""
+    """The bytes cannot be turned into an image; `reason` is one of DECODE_REASONS."""
 
 
 @dataclass
@@ -81,7 +89,7 @@ def decode_bytes(data: bytes, max_pixels: int, min_side: int = MODEL_INPUT_SIDE,
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:
-        raise DecodeError("too_many_pixels", str(exc)) from None
+        raise DecodeError("too_many_pixels", _pillow_bomb_message(exc, max_pixels)) from None
     except UnidentifiedImageError:
         raise DecodeError("not_an_image", "not an image in any format Pillow knows") from None
     except MemoryError:
@@ -107,7 +115,7 @@ def _decode(data: bytes, max_pixels: int, min_side: int, min_long_side: int) -> 
     # The limit guards memory, so it applies to the pixels that will really be decoded.
     if im.size[0] * im.size[1] > max_pixels:
         raise DecodeError("too_many_pixels", f"{full_width}x{full_height} is {full_width * full_height:,} pixels; "
-                                             f"the limit (IMGSEARCH_MAX_IMAGE_PIXELS) is {max_pixels:,}")
+                                             f"{_limit_text(max_pixels)}")
     im.load()  # first frame only for animations: we never seek
     # EXIF only after load: for PNG, reading it may load the pixels, and a failure there must not be swallowed.
     exif = _read_exif(im)
@@ -116,46 +124,13 @@ def _decode(data: bytes, max_pixels: int, min_side: int, min_long_side: int) -> 
         full_width, full_height = full_height, full_width
     if orientation not in (None, 1):
         im = ImageOps.exif_transpose(im)
-    rgb = to_rgb(im)
+    try:
+        rgb = to_rgb(im)
+    except UnsupportedMode as exc:
+        raise DecodeError("unsupported_format", str(exc)) from None
     rgb = fit_working_size(rgb, min_side, min_long_side)
     return DecodedImage(image=rgb, format=file_format, width=full_width, height=full_height,
                         taken_at=_taken_at(exif))
-
-
-def to_rgb(im: Image.Image) -> Image.Image:
-    """Any Pillow mode as 8-bit RGB: transparency over white, 16-bit and float scaled, CMYK and palettes converted."""
-    mode = im.mode
-    if mode == "RGB":
-        return im
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    if mode.startswith("I") or mode == "F":
-        return _high_depth_to_rgb(im)
-    try:
-        return im.convert("RGB")
-    except (ValueError, OSError) as exc:
-        raise DecodeError("unsupported_format", f"cannot convert mode {mode} to RGB: {exc}") from None
-
-
-def _high_depth_to_rgb(im: Image.Image) -> Image.Image:
-    """16-bit, 32-bit and float greyscale scaled into 0..255 (Pillow's own convert would clip to white)."""
-    values = np.asarray(im, dtype=np.float32)
-    if values.ndim != 2:
-        raise DecodeError("unsupported_format", f"mode {im.mode} with shape {values.shape}")
-    finite = values[np.isfinite(values)]
-    top = float(finite.max()) if finite.size else 0.0
-    if im.mode == "F" and 0.0 <= float(finite.min() if finite.size else 0.0) and top <= 1.0:
-        scale = 255.0
-    elif im.mode.startswith("I;16") or top > 255.0:
-        # Integer data: treat it as 16-bit when it fits, otherwise stretch what is there.
-        scale = 255.0 / 65535.0 if top <= 65535.0 else 255.0 / top
-    else:
-        scale = 1.0
-    grey = np.nan_to_num(values * scale, nan=0.0, posinf=255.0, neginf=0.0).clip(0, 255).astype(np.uint8)
-    return Image.fromarray(grey).convert("RGB")
 
 
 def working_scale(width: int, height: int, min_side: int, min_long_side: int = 0) -> float:
@@ -213,3 +188,35 @@ def _classify(exc: Exception) -> tuple[str, str]:
     if "decoder" in lowered and "not available" in lowered:
         return "unsupported_format", message
     return "corrupt", message
+
+
+def _limit_text(max_pixels: int) -> str:
+    return f"the limit (IMGSEARCH_MAX_IMAGE_PIXELS) is {max_pixels:,}"
+
+
+def _pillow_bomb_message(exc: Image.DecompressionBombError, max_pixels: int) -> str:
+    """Pillow's own refusal (from the header, at over twice `Image.MAX_IMAGE_PIXELS`) told in our setting's terms.
+
+    Pillow's message quotes its built-in limit, which the user never set and cannot find in our docs.
+    """
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow accepts"
+    message = f"{size}; {_limit_text(max_pixels)}"
+    hard_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    if hard_limit and max_pixels > hard_limit:
+        message += f", but Pillow refuses anything over {hard_limit:,} pixels whatever the setting"
+    return message
+
+
+def decode_upload(data: bytes, settings: Settings) -> Image.Image:
+    """Decode uploaded bytes the way the ingest decodes files (pixel limit before decoding, EXIF orientation, RGB).
+
+    Returns the working-size PIL image. Any failure is an UploadRejected whose code is the decoder's reason.
+    Only bytes are taken: a string would be read as a path on this host.
+    """
+    if not isinstance(data, bytes):
+        raise UploadRejected("unreadable", "the upload must be the image's bytes")
+    try:
+        return decode_image(data, settings).image
+    except DecodeError as exc:
+        raise UploadRejected(exc.reason, f"cannot use the uploaded image ({exc.reason}): {exc.message}") from None

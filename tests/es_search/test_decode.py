@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.decode import DecodeError, decode_bytes, decode_image, fit_working_size, parse_exif_datetime, to_rgb
+from es_search.decode import (
+    DECODE_REASONS,
+    DecodeError,
+    decode_bytes,
+    decode_image,
+    decode_upload,
+    fit_working_size,
+    parse_exif_datetime,
+)
+from es_search.encoders.transforms import to_rgb
+from es_search.errors import FileFailure, UploadRejected
 from tests.support.ingest_cases import (
     animated_gif,
     cmyk_jpeg,
@@ -145,3 +159,63 @@ def test_the_working_size_serves_the_model_and_the_thumbnail():
     # Close enough already (the model resizes anyway), or smaller: returned as it is, never upscaled.
     assert fit_working_size(Image.new("RGB", (320, 240)), 224, 256).size == (320, 240)
     assert fit_working_size(Image.new("RGB", (100, 50)), 224, 256).size == (100, 50)
+
+
+@pytest.mark.parametrize("bomb, limit", [
+    (png_bomb(30000, 30000), LIMIT),  # refused by Pillow itself when opening: over twice its own limit
+    (png_bomb(6000, 6000), 30_000_000),  # refused by our check of the declared size
+], ids=["pillow-refuses", "we-refuse"])
+def test_the_pixel_limit_message_names_the_setting_and_its_value(bomb, limit):
+    with pytest.raises(DecodeError) as caught:
+        decode(bomb, limit)
+    failure = caught.value
+    assert failure.reason == "too_many_pixels" and failure.reason in DECODE_REASONS
+    assert f"the limit (IMGSEARCH_MAX_IMAGE_PIXELS) is {limit:,}" in failure.message
+    assert str(2 * Image.MAX_IMAGE_PIXELS) not in failure.message  # Pillow's built-in figure, which nobody set
+    assert "pixels" in failure.message and isinstance(failure, FileFailure)
+
+
+def test_a_setting_above_pillows_own_refusal_is_named_in_the_message():
+    hard_limit = 2 * Image.MAX_IMAGE_PIXELS
+    with pytest.raises(DecodeError) as caught:
+        decode(png_bomb(30000, 30000), max_pixels=hard_limit * 2)
+    assert "900,000,000 pixels" in caught.value.message
+    assert f"IMGSEARCH_MAX_IMAGE_PIXELS) is {hard_limit * 2:,}" in caught.value.message
+    assert f"Pillow refuses anything over {hard_limit:,} pixels" in caught.value.message
+
+
+def test_an_upload_decodes_like_a_file(base_settings):
+    image = decode_upload(jpeg(8, size=(1280, 960)), base_settings)
+    assert image.mode == "RGB"
+    assert image.size == decode_image(jpeg(8, size=(1280, 960)), base_settings).image.size
+    assert decode_upload(transparent_png(), base_settings).getpixel((5, 5)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty"),
+    (truncated(jpeg(3)), "truncated"),
+    (b"these are my holiday notes, not a picture\n" * 20, "not_an_image"),
+    (png_bomb(30000, 30000), "too_many_pixels"),
+], ids=["empty", "truncated", "text", "bomb"])
+def test_a_bad_upload_is_rejected_with_the_decoders_reason(base_settings, data, reason):
+    with pytest.raises(UploadRejected) as caught:
+        decode_upload(data, base_settings)
+    assert caught.value.reason == caught.value.code == reason
+    assert caught.value.http_status == 400
+    assert str(caught.value).startswith(f"cannot use the uploaded image ({reason}): ")
+
+
+def test_an_upload_given_as_a_path_is_never_read(base_settings, tmp_path):
+    path = tmp_path / "on-the-server.jpg"
+    path.write_bytes(jpeg(9))  # a real image: reading it would succeed
+    for data in (str(path), path):
+        with pytest.raises(UploadRejected) as caught:
+            decode_upload(data, base_settings)
+        assert caught.value.reason == "unreadable"
+
+
+def test_the_decoder_needs_nothing_from_the_ingest_package():
+    code = "import sys, es_search.decode; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ingest'))"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "[]"
