@@ -23,6 +23,7 @@ VECTOR_INDEX_TYPES = ("int8_hnsw", "bbq_hnsw", "hnsw")
 IMAGE_BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 TEXT_BACKENDS = ("local", "elasticsearch", "auto")
 TEXT_QUANTIZE = ("none", "int8")
+SHOW_PATHS = ("relative", "full", "hidden")
 DEFAULT_CATEGORIES = (
     "animal", "architecture", "food", "landscape", "people", "plant",
     "vehicle", "clothing", "art", "document", "object", "sky",
@@ -102,6 +103,9 @@ class Settings:
     web_workers: int = 2
     max_upload_bytes: int = 20 * 1024 * 1024
     image_roots: tuple[Path, ...] = field(default_factory=tuple)
+    # How the web app shows an image's paths to visitors: relative to the image root it is under (a file
+    # outside every root shows its name only), the full server path, or not at all.
+    show_paths: str = "relative"
     # kNN depth: num_candidates = min(10000, max(k * factor, minimum)); hybrid fusion's RRF rank constant.
     # 1000 candidates: what reached recall@10 ≥ 0.95 on 1M vectors in bench/search.py, for ~0.3 ms more than 100.
     knn_candidates_factor: int = 4
@@ -227,6 +231,8 @@ def validate(s: Settings) -> Settings:
         problems.append(f"{ENV_PREFIX}TEXT_BACKEND must be one of {TEXT_BACKENDS}, got {s.text_backend!r}")
     if s.text_quantize not in TEXT_QUANTIZE:
         problems.append(f"{ENV_PREFIX}TEXT_QUANTIZE must be one of {TEXT_QUANTIZE}, got {s.text_quantize!r}")
+    if s.show_paths not in SHOW_PATHS:
+        problems.append(f"{ENV_PREFIX}SHOW_PATHS must be one of {SHOW_PATHS}, got {s.show_paths!r}")
     if not 2 <= s.hnsw_m <= 512:
         problems.append(f"{ENV_PREFIX}HNSW_M must be between 2 and 512, got {s.hnsw_m}")
     if not s.hnsw_m <= s.hnsw_ef_construction <= 3200:

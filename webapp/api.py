@@ -29,7 +29,7 @@ def _parse(params: dict, allow_similar: bool = True):
 @api.get("/search")
 def search():
     """Search by text (`q`), like an image (`similar`), by a query vector token (`vec`), or browse."""
-    return jsonify(result_to_json(_service().search(_parse(request_params(request)))))
+    return jsonify(result_to_json(_service().search(_parse(request_params(request))), _settings()))
 
 
 @api.post("/search/image")
@@ -39,7 +39,7 @@ def search_image():
     for name in ("q", "similar", "vec"):
         if params.get(name):
             raise QueryError(f"an image search takes no {name}")
-    return jsonify(result_to_json(_service().search(_parse(params), image=data)))
+    return jsonify(result_to_json(_service().search(_parse(params), image=data), _settings()))
 
 
 @api.get("/similar/<image_id>")
@@ -47,7 +47,7 @@ def similar(image_id: str):
     """Images most like an indexed one (itself left out), with the same filters and paging."""
     params = request_params(request)
     params["similar"] = [image_id]
-    return jsonify(result_to_json(_service().search(_parse(params))))
+    return jsonify(result_to_json(_service().search(_parse(params)), _settings()))
 
 
 @api.get("/images/<image_id>")
