@@ -61,7 +61,7 @@ upload-model: setup ## import the multilingual text model into Elasticsearch ML 
 	$(CLI) model upload
 
 lint: setup
-	$(VENV)/bin/ruff check es_search ingest webapp tests bench
+	$(VENV)/bin/ruff check es_search ingest webapp demo tests bench
 
 clean:
 	rm -rf .data build *.egg-info .pytest_cache

@@ -166,7 +166,7 @@ def _fully_defined(es: Elasticsearch, model_id: str) -> bool:
 
 
 def register_model_commands(model_sub: argparse._SubParsersAction) -> None:
-    """Hook for `es_search.model_cli`: adds `imgsearch model upload`."""
+    """Hook for `es_search.cli.model`: adds `imgsearch model upload`."""
     add_upload_parser(model_sub)
 
 
@@ -189,8 +189,9 @@ def add_upload_parser(model_sub: argparse._SubParsersAction) -> None:
 
 
 def upload_command(args, settings: Settings) -> int:
-    from es_search.cli import EXIT_USAGE, _print_json, _require_cluster
-    from es_search.client import build_client
+    from es_search.cli.output import print_json
+    from es_search.client import build_client, check_cluster
+    from es_search.errors import EXIT_USAGE
 
     source = eland_model_source(args.source or settings.text_model)
     model_id = args.model_id or settings.es_model_id
@@ -202,16 +203,16 @@ def upload_command(args, settings: Settings) -> int:
     if args.export:
         traced = trace_text_model(source, args.export, max_length=settings.text_max_length,
                                   es_version=ml.parse_version(ES_VERSION))
-        _print_json({"folder": str(traced.folder), "model": str(traced.model_path), "vocabulary": str(traced.vocab_path),
-                     "config": str(traced.config_path), "embedding_size": traced.embedding_size,
-                     "tokenization": traced.tokenization})
+        print_json({"folder": str(traced.folder), "model": str(traced.model_path), "vocabulary": str(traced.vocab_path),
+                    "config": str(traced.config_path), "embedding_size": traced.embedding_size,
+                    "tokenization": traced.tokenization})
         return 0
     es = build_client(settings)
-    _require_cluster(es, settings)
+    check_cluster(es, settings)
     summary = upload_text_model(es, settings, source=source, model_id=model_id, replace=args.replace,
                                 start=not args.no_start, wait_s=args.wait, allocations=args.allocations,
                                 threads=args.threads)
-    _print_json(summary)
+    print_json(summary)
     if summary["deployment"] == "started":
         print("text can now be encoded in Elasticsearch: set IMGSEARCH_TEXT_BACKEND=elasticsearch (or auto)")
     return 0

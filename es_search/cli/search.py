@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from es_search.cli.output import print_json
 from es_search.config import Settings
+from es_search.errors import EXIT_USAGE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +56,6 @@ def params_from_args(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def search_command(args: argparse.Namespace, settings: Settings) -> int:
-    from es_search.cli import EXIT_USAGE
     from es_search.client import build_client
     from es_search.query import parse_search_request
     from es_search.search import SearchService
@@ -72,12 +72,12 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             print(f"error: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_USAGE
-    # A bad query, an unknown id or a missing index ends in es_search.cli.main with one line and its exit code.
+    # A bad query, an unknown id or a missing index ends in es_search.cli.root.main with one line and its exit code.
     request = parse_search_request(params_from_args(args), default_size=settings.default_page_size,
                                    max_size=settings.max_page_size)
     result = SearchService(build_client(settings), settings).search(request, image=image_bytes)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+        print_json(result.to_dict())
     else:
         print(format_table(result.to_dict()))
     return 0
