@@ -268,6 +268,16 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    @property
+    def demo_env_file(self) -> Path:
+        """Where `imgsearch demo` records the settings it ran with, for `imgsearch web --demo`."""
+        return self.data_dir / "demo.env"
+
+    @property
+    def samples_dir(self) -> Path:
+        """Where `imgsearch demo` writes its sample images; `imgsearch web --demo` serves originals from here."""
+        return self.data_dir / "samples"
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields (by field name) changed, validated again; ConfigError if that fails."""
         values = {name: getattr(self, name) for name in type(self).model_fields}

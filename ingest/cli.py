@@ -1,4 +1,9 @@
-"""`imgsearch ingest` (a folder of images into the index) and `imgsearch demo` (sample images, end to end)."""
+"""`imgsearch ingest`: a folder of images into the index. Registered through the `imgsearch.commands`
+entry point (setup.cfg), so the core command never imports this package.
+
+`kill` (SIGTERM) stops a run as Ctrl-C does: the summary is printed and the exit code is 130; a rerun
+resumes where the record of indexed files says it stopped.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import sys
 from contextlib import contextmanager
 
 from es_search.config import Settings
+from es_search.errors import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_USAGE, ImgsearchError, SchemaMismatch
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,26 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar (the summary still prints)")
     ingest.set_defaults(func=_ingest)
 
-    demo = sub.add_parser(
-        "demo", help="put sample images into the data folder and index them (used by `make run`)",
-        description="Writes sample photos to DATA_DIR/samples and indexes them. When the configured models "
-                    "cannot be loaded (no internet, no local copy) it says so and uses tiny random models "
-                    "instead, for this demo only, in an index of its own.")
-    demo.add_argument("--tiny-models", action="store_true",
-                      help="use the tiny random models even when the real ones could be loaded")
-    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
-    demo.set_defaults(func=_demo)
-
 
 def exit_code(summary) -> int:
     """0 for a complete run (failed files are listed in the report), else the shared exit codes."""
-    from es_search.cli import EXIT_CLUSTER, EXIT_INTERRUPTED
-
     return {None: 0, "interrupted": EXIT_INTERRUPTED, "cluster": EXIT_CLUSTER}.get(summary.stopped, 1)
 
 
 def _ingest(args, settings: Settings) -> int:
-    from es_search.cli import EXIT_CONFIG, EXIT_USAGE
     from ingest.report import format_summary
     from ingest.runner import run_ingest
 
@@ -62,27 +55,21 @@ def _ingest(args, settings: Settings) -> int:
                                                  ("bulk_chunk", args.bulk_chunk)) if value is not None}
     settings = settings.with_overrides(**overrides)
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             summary = run_ingest(settings, args.paths, args.list_files, progress=not args.no_progress,
                                  recheck=args.recheck, log=lambda line: print(line, file=sys.stderr, flush=True))
-    except ValueError as exc:  # e.g. the index holds vectors of another model
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    except ImgsearchError:
+        raise
+    except ValueError as exc:  # the index holds vectors of another model, or the alias is a plain index
+        raise SchemaMismatch(str(exc)) from None
     print(format_summary(summary))
     if summary.error:
         print(f"error: {summary.error}", file=sys.stderr)
     return exit_code(summary)
 
 
-def _demo(args, settings: Settings) -> int:
-    from ingest.demo import run_demo
-
-    with _sigterm_as_interrupt():
-        return run_demo(settings, force_tiny=args.tiny_models, progress=not args.no_progress)
-
-
 @contextmanager
-def _sigterm_as_interrupt():
+def sigterm_as_interrupt():
     """`kill` (SIGTERM) stops a run like Ctrl-C does: cleanly, with a summary, exit code 130."""
     def raise_interrupt(signum, frame):
         raise KeyboardInterrupt

@@ -38,7 +38,7 @@ def _parse(params: dict, allow_similar: bool = True):
             response=schemas.SearchResultBody, params="search", errors=(400, 404, 503))
 def search():
     """Search by text (`q`), like an image (`similar`), by a query vector token (`vec`), or browse."""
-    return jsonify(result_to_json(_service().search(_parse(request_params(request)))))
+    return jsonify(result_to_json(_service().search(_parse(request_params(request))), _settings()))
 
 
 @api.post("/search/image")
@@ -50,7 +50,7 @@ def search_image():
     for name in ("q", "similar", "vec"):
         if params.get(name):
             raise QueryError(f"an image search takes no {name}")
-    return jsonify(result_to_json(_service().search(_parse(params), image=data)))
+    return jsonify(result_to_json(_service().search(_parse(params), image=data), _settings()))
 
 
 @api.get("/similar/<image_id>")
@@ -60,7 +60,7 @@ def similar(image_id: str):
     """Images most like an indexed one (itself left out), with the same filters and paging."""
     params = request_params(request)
     params["similar"] = [image_id]
-    return jsonify(result_to_json(_service().search(_parse(params))))
+    return jsonify(result_to_json(_service().search(_parse(params)), _settings()))
 
 
 @api.get("/images/<image_id>")

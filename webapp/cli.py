@@ -1,4 +1,5 @@
-"""`imgsearch web`: the gallery and JSON API under gunicorn, a production WSGI server.
+"""`imgsearch web`: the gallery and JSON API under gunicorn, a production WSGI server. Registered through the
+`imgsearch.commands` entry point (setup.cfg), so the core command never imports this package.
 
 Workers are forked without the app (`preload_app = False`); each builds it and loads the text model
 once, right after it starts (`post_worker_init`), so no visitor waits for a model and no torch state
@@ -92,16 +93,22 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     GalleryServer().run()
 
 
-def web_command(args: argparse.Namespace, settings: Settings) -> int:
-    settings_file = args.settings_file
-    if args.demo:
-        from ingest.demo import demo_env_path
-
-        settings_file = demo_env_path(settings)
-        if not settings_file.is_file():
-            print(f"note: {settings_file} does not exist (no demo has run); serving with the configured settings")
-            settings_file = None
+def demo_web_settings(settings: Settings) -> Settings:
+    """What `imgsearch web --demo` serves with: the models and index of the last demo (DATA_DIR/demo.env),
+    and the demo's sample folder as one more image root, so its originals are shown, not only thumbnails."""
+    settings_file = settings.demo_env_file
+    if not settings_file.is_file():
+        print(f"note: {settings_file} does not exist (no demo has run); serving with the configured settings")
+        settings_file = None
     settings = web_settings(settings, settings_file)
+    samples = settings.samples_dir
+    if samples in settings.image_roots:
+        return settings
+    return settings.with_overrides(image_roots=(*settings.image_roots, samples))
+
+
+def web_command(args: argparse.Namespace, settings: Settings) -> int:
+    settings = demo_web_settings(settings) if args.demo else web_settings(settings, args.settings_file)
     print(f"serving the gallery at http://{args.host or settings.web_host}:{args.port or settings.web_port}/ "
           f"with {args.workers or settings.web_workers} workers (index alias {settings.index_alias!r}, "
           f"text model {settings.text_model!r})", flush=True)
@@ -117,5 +124,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--settings-file", type=Path, metavar="PATH",
                         help="KEY=value settings applied over the environment (e.g. DATA_DIR/demo.env)")
     parser.add_argument("--demo", action="store_true",
-                        help="serve the models and index the last `imgsearch demo` used (DATA_DIR/demo.env)")
+                        help="serve the models and index the last `imgsearch demo` used (DATA_DIR/demo.env), "
+                             "and its sample files (DATA_DIR/samples)")
     parser.set_defaults(func=web_command)

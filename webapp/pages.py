@@ -9,11 +9,11 @@ from dataclasses import replace
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 
 from es_search.errors import IndexMissing
-from es_search.search.filters import SearchFilters
+from es_search.search.filters import SearchFilters, parse_filters
 from es_search.search.request import SearchRequest, parse_search_request
 from webapp.files import resolve_original, resolve_thumbnail
 from webapp.inputs import request_params, upload_from_request
-from webapp.present import image_links, safe_colors, search_link
+from webapp.present import image_links, safe_colors, search_link, shown_source
 
 pages = Blueprint("pages", __name__)
 
@@ -66,7 +66,8 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
         # Further pages and filters carry the query vector instead of the image.
         search_request = replace(search_request, vector=tuple(float(x) for x in result.query_vector))
     preview = _preview(result.query_image) if result.query_image is not None else None
-    hits = [dict(hit.to_dict(), rank=result.offset + i + 1, links=image_links(hit.id, hit.source))
+    hits = [dict(hit.to_dict(), image=shown_source(hit.source, _settings()), rank=result.offset + i + 1,
+                 links=image_links(hit.id, hit.source, search_request.filters))
             for i, hit in enumerate(result.hits)]
     similar_source = None
     if result.kind == "similar":
@@ -93,16 +94,21 @@ def _preview(decoded) -> str:
 
 @pages.get("/image/<image_id>")
 def image(image_id: str):
-    """One image: the picture, its metadata and colours, and the images most like it."""
+    """One image: the picture, its metadata and colours, and the images most like it. Filters in the query
+    string (carried by the result links that lead here) narrow the similar images and their links."""
+    settings = _settings()
+    filters = parse_filters(request_params(request), current_app.extensions["field_registry"])
     service = _service()
     source = service.get_image(image_id)
-    original = resolve_original(source.get("paths") or [], _settings().image_roots, source.get("format"))
-    similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE)
-    similar_hits = [dict(hit.to_dict(), rank=i + 1, links=image_links(hit.id, hit.source))
+    original = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
+    similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=filters)
+    similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
+                         links=image_links(hit.id, hit.source, filters))
                     for i, hit in enumerate(similar.hits)]
-    return render_template("image.html", image_id=image_id, source=source, links=image_links(image_id, source),
-                           original_served=original is not None, colors=safe_colors(source.get("dominant_colors")),
-                           similar_hits=similar_hits, request_=SearchRequest(similar_to=image_id))
+    return render_template("image.html", image_id=image_id, source=shown_source(source, settings),
+                           links=image_links(image_id, source, filters), original_served=original is not None,
+                           colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits,
+                           request_=SearchRequest(similar_to=image_id, filters=filters))
 
 
 @pages.get("/thumbnails/<path:relative>")

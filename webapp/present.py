@@ -1,4 +1,8 @@
-"""Search results and documents as pages and JSON show them: the service's data plus links."""
+"""Search results and documents as pages and JSON show them: the service's data plus links.
+
+Links to similar images carry the active filters, so "find similar" keeps the narrowing the visitor chose.
+Image paths are shown as `show_paths` says (webapp.path_display), never as stored unless it says "full".
+"""
 
 from __future__ import annotations
 
@@ -8,31 +12,42 @@ from urllib.parse import urlencode
 
 from flask import url_for
 
+from es_search.search.filters import SearchFilters
 from es_search.search.request import SearchRequest
 from es_search.search.results import SearchResult
 from webapp.files import resolve_original
+from webapp.path_display import public_source
 
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-def image_links(image_id: str, source: dict) -> dict:
-    """Where to see an image: its thumbnail, its page, similar images (page and API), its JSON document."""
+def image_links(image_id: str, source: dict, filters: SearchFilters | None = None) -> dict:
+    """Where to see an image: its thumbnail, its page, similar images (page and API), its JSON document.
+    The page and similar-image links carry `filters`, the ones active where the link is shown."""
     thumbnail = source.get("thumbnail")
+    narrowing = _multi_pairs(filters.to_params()) if filters is not None else {}
     return {
         "thumbnail": url_for("pages.thumbnail", relative=thumbnail) if isinstance(thumbnail, str) and thumbnail
         else None,
-        "page": url_for("pages.image", image_id=image_id),
-        "similar": url_for("pages.search", similar=image_id),
-        "api_similar": url_for("api.similar", image_id=image_id),
+        "page": url_for("pages.image", image_id=image_id, **narrowing),
+        "similar": url_for("pages.search", similar=image_id, **narrowing),
+        "api_similar": url_for("api.similar", image_id=image_id, **narrowing),
         "document": url_for("api.image", image_id=image_id),
     }
 
 
-def result_to_json(result: SearchResult) -> dict:
-    """The API's body for a search: the service's result with links on every hit."""
+def shown_source(source: dict, settings) -> dict:
+    """An image document as visitors may see it: its paths as `settings.show_paths` says."""
+    return public_source(source, settings.image_roots, settings.show_paths)
+
+
+def result_to_json(result: SearchResult, settings) -> dict:
+    """The API's body for a search: the service's result with paths as visitors may see them and links
+    (carrying the search's filters) on every hit."""
     data = result.to_dict()
     for hit in data["hits"]:
-        hit["links"] = image_links(hit["id"], hit["image"])
+        hit["image"] = shown_source(hit["image"], settings)
+        hit["links"] = image_links(hit["id"], hit["image"], result.request.filters)
     if result.has_next:
         request = result.request
         if result.kind == "image":  # page an upload by its vector, without sending the image again
@@ -51,7 +66,7 @@ def document_to_json(image_id: str, source: dict, settings) -> dict:
     links = image_links(image_id, source)
     if resolve_original(source.get("paths") or [], settings.image_roots, source.get("format")):
         links["original"] = url_for("pages.original", image_id=image_id)
-    return {"id": image_id, "image": source, "links": links}
+    return {"id": image_id, "image": shown_source(source, settings), "links": links}
 
 
 def search_link(request: SearchRequest, endpoint: str = "pages.search", **changes) -> str:
@@ -68,7 +83,12 @@ def safe_colors(colors) -> list[str]:
 
 
 def _multi(request: SearchRequest, **changes) -> dict:
+    return _multi_pairs(request.to_params(**changes))
+
+
+def _multi_pairs(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Query-string pairs grouped by name, as `url_for` takes repeated parameters."""
     grouped: dict[str, list[str]] = {}
-    for key, value in request.to_params(**changes):
+    for key, value in pairs:
         grouped.setdefault(key, []).append(value)
     return grouped

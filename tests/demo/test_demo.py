@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from dotenv import dotenv_values
 
+from demo.run import TINY_ALIAS_SUFFIX, demo_env_path, run_demo
+from demo.samples import PACKAGE_PHOTOS, SCENES, catalog, ensure_samples, sample_metadata, scene_bytes
 from es_search.decode import decode_image
 from es_search.index import delete_index
 from es_search.tiny_model import is_random_model
-from ingest.demo import TINY_ALIAS_SUFFIX, demo_env_path, run_demo
-from ingest.samples import PACKAGE_PHOTOS, SCENES, catalog, ensure_samples, sample_metadata, scene_bytes
 
 
 def test_samples_are_real_photos_from_an_installed_package_plus_generated_scenes(tmp_path, base_settings):
@@ -69,5 +69,33 @@ def test_the_demo_can_be_told_to_use_the_tiny_models(settings, es):
         assert run_demo(settings, force_tiny=True, progress=False) == 0
         env = dotenv_values(demo_env_path(settings))
         assert env["IMGSEARCH_INDEX_ALIAS"] == tiny_alias
+    finally:
+        delete_index(es, tiny_alias)
+
+
+def test_web_demo_serves_the_demo_samples_themselves(settings, es):
+    from demo.run import samples_dir
+    from webapp import create_app
+    from webapp.cli import demo_web_settings
+
+    tiny_alias = settings.index_alias + TINY_ALIAS_SUFFIX
+    try:
+        assert run_demo(settings, force_tiny=True, progress=False) == 0
+        es.indices.refresh(index=tiny_alias)
+        served = demo_web_settings(settings)  # what `imgsearch web --demo` serves with
+        assert served.index_alias == tiny_alias and samples_dir(settings) in served.image_roots
+        assert settings.image_roots == ()  # nothing configured: the demo's folder is the only root
+
+        client = create_app(served).test_client()
+        [cat] = client.get("/api/search", query_string={"tag": "cat"}).json["hits"]
+        document = client.get(f"/api/images/{cat['id']}").json
+        assert document["image"]["paths"] == ["chelsea-the-cat.png"]  # relative to the samples folder
+        assert "original" in document["links"]
+        original = client.get(document["links"]["original"])
+        assert original.status_code == 200
+        assert original.data == (samples_dir(settings) / "chelsea-the-cat.png").read_bytes()
+        page = client.get(f"/image/{cat['id']}").get_data(as_text=True)
+        assert "IMGSEARCH_IMAGE_ROOTS" not in page  # no "the original is not served" note
+        assert str(samples_dir(settings)) not in page
     finally:
         delete_index(es, tiny_alias)

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from es_search.cli import EXIT_MODEL, main
+from es_search.cli import main
 from es_search.encoders import EncoderUnavailable, build_image_encoder, build_text_encoder
 from es_search.encoders.base import Encoder
 from es_search.encoders.local import LocalEncoder
 from es_search.encoders.transforms import to_rgb
+from es_search.errors import EXIT_MODEL
 from es_search.tiny_model import make_random_multilingual_text_model
 from tests.support.encoder_cases import sample_images
 

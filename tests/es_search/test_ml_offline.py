@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from elasticsearch import ApiError
 
-from es_search.cli_model import register as register_model_commands
+from es_search.cli.model import register as register_model_commands
 from es_search.client import build_client
 from es_search.config import REPO_ROOT
 from es_search.encoders.base import EncoderUnavailable, EncoderUnsupported
@@ -203,11 +203,12 @@ def test_model_upload_command_fails_clearly_without_ml(cluster_without_ml):
     The default model is a hub name that cannot be fetched here: the ML message (not a model-loading one)
     shows the cluster is checked before anything slow happens.
     """
-    from es_search.cli import EXIT_MODEL, build_parser
+    from es_search.cli import build_parser
+    from es_search.errors import EXIT_MODEL
 
     names = {a.dest: a for a in build_parser()._actions}.get("command")
     if names is None or "model" not in names.choices:
-        pytest.fail("the `model` command group is missing from es_search/cli.py COMMAND_MODULES")
+        pytest.fail("the `model` command group is missing from es_search/cli/root.py CORE_COMMAND_MODULES")
     result = subprocess.run([sys.executable, "-m", "es_search.cli", "model", "upload"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == EXIT_MODEL == 5, result.stderr

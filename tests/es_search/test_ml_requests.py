@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import pytest
 
-from es_search.cli_model import register as register_model_commands
+from es_search.cli.model import register as register_model_commands
 from es_search.client import build_client
 from es_search.encoders.elasticsearch import ElasticsearchTextEncoder
 from es_search.ml.deployment import deployment_started, deployment_state, start_deployment, wait_until_started

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from es_search.cli import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_MODEL
 from es_search.decode import decode_image
 from es_search.encoders import build_image_encoder
+from es_search.errors import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_MODEL
 from es_search.index import VECTOR_FIELD
 from ingest.report import read_report
 from ingest.runner import run_ingest
@@ -312,6 +312,29 @@ def test_an_interrupted_run_exits_non_zero_with_a_summary_and_the_rerun_finishes
 
     summary = run_ingest(stop_settings, [tmp_path / "photos"])
     assert summary.stopped is None
+    assert_each_path_indexed_once(es, stop_settings.index_alias, paths)
+
+
+def test_a_terminated_run_exits_130_with_a_summary_and_the_command_rerun_finishes(stop_settings, es, tmp_path):
+    paths = make_photos(tmp_path / "photos", PHOTOS)
+
+    def terminate_at_third_bulk(proxy, seen):
+        if seen == 3:
+            process.send_signal(signal.SIGTERM)  # what `kill` and service managers send
+
+    proxy, process = start_cli_through_proxy(stop_settings, tmp_path, tmp_path / "photos", terminate_at_third_bulk)
+    stdout, stderr = process.communicate(timeout=300)
+    proxy.cut()
+    assert process.returncode == EXIT_INTERRUPTED, stderr
+    assert "ingest INTERRUPTED" in stdout and "run the same command again" in stdout
+    assert "Traceback" not in stderr
+    indexed_before = len(all_docs(es, stop_settings.index_alias))
+    assert 0 < indexed_before < PHOTOS
+
+    rerun = run_cli(stop_settings, tmp_path, ["ingest", str(tmp_path / "photos"), "--no-progress"])
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"indexed (new documents): {PHOTOS - indexed_before}\n" in rerun.stdout
+    assert "failed:                  0" in rerun.stdout
     assert_each_path_indexed_once(es, stop_settings.index_alias, paths)
 
 

@@ -519,3 +519,89 @@ def test_pages_show_no_untranslated_keys(client, gallery, lang):
         keys = [key for key in re.findall(r"\b(?:field|facet|results|color|mode|date|min)_[a-z_]+\b", html)
                 if key not in ("date_from", "date_to", "min_width", "min_height", "min_similarity")]
         assert keys == [], (response.request.url, keys)
+
+
+# --------------------------------------------------------------------------- links keep filters, paths shown safely
+
+
+def similar_hrefs(html: str) -> list[str]:
+    return [href.replace("&amp;", "&") for href in re.findall(r'class="[^"]*similar-link[^"]*" href="([^"]+)"', html)]
+
+
+def test_find_similar_links_keep_the_active_filters(client, gallery):
+    data = client.get("/api/search", query_string={"q": "photo", "tag": "sky", "min_width": "500"}).json
+    assert len(data["hits"]) == 2
+    for hit in data["hits"]:
+        for name in ("similar", "api_similar", "page"):
+            assert "tag=sky" in hit["links"][name] and "min_width=500" in hit["links"][name], hit["links"]
+    sky = gallery.id_of("blue_sky.png")
+    [from_sky] = [hit for hit in data["hits"] if hit["id"] == sky]
+    followed = client.get(from_sky["links"]["api_similar"]).json
+    assert [h["id"] for h in followed["hits"]] == [gallery.id_of("orange_sunset.jpg")]  # still only the sky tag
+
+    html = client.get("/", query_string={"q": "photo", "tag": "sky", "min_width": "500"}).get_data(as_text=True)
+    hrefs = similar_hrefs(html)
+    assert len(hrefs) == 2 and all("tag=sky" in h and "min_width=500" in h for h in hrefs)
+    page = client.get(hrefs[0]).get_data(as_text=True)
+    assert page.count('class="card"') == 1  # the filters still apply on the similar-images page
+    assert all("tag=sky" in h for h in similar_hrefs(page))
+
+    image_page = client.get(f"/image/{sky}", query_string={"tag": "sky"}).get_data(as_text=True)
+    assert image_page.count('class="card"') == 1  # the image's own similar list is narrowed as well
+    assert all("tag=sky" in h for h in similar_hrefs(image_page)) and similar_hrefs(image_page)
+
+    unfiltered = similar_hrefs(client.get("/", query_string={"q": "photo"}).get_data(as_text=True))
+    assert unfiltered and not any("tag=" in h for h in unfiltered)
+
+
+def shown_paths_of(settings, gallery, name: str) -> tuple[dict, dict, str]:
+    """What one image's paths look like under `settings`: in its JSON document, in a search hit, on its page."""
+    web = create_app(settings).test_client()
+    image_id = gallery.id_of(name)
+    document = web.get(f"/api/images/{image_id}").json["image"]
+    [hit] = [h["image"] for h in web.get("/api/search", query_string={"size": 50}).json["hits"] if h["id"] == image_id]
+    return document, hit, web.get(f"/image/{image_id}").get_data(as_text=True)
+
+
+def test_paths_are_shown_relative_to_their_image_root_by_default(gallery):
+    full = str(gallery.photos / "red_apple.jpg")
+    under_root = gallery.settings.with_overrides(image_roots=(gallery.photos,))
+    assert under_root.show_paths == "relative"
+    document, hit, page = shown_paths_of(under_root, gallery, "red_apple.jpg")
+    assert document["paths"] == hit["paths"] == ["red_apple.jpg"]
+    assert "<code>red_apple.jpg</code>" in page and str(gallery.photos) not in page
+
+    parent_root = gallery.settings.with_overrides(image_roots=(gallery.photos.parent,))
+    document, _, _ = shown_paths_of(parent_root, gallery, "red_apple.jpg")
+    assert document["paths"] == ["photos/red_apple.jpg"]
+
+    no_root = gallery.settings  # outside every root (none configured): the file name, never the server path
+    document, hit, page = shown_paths_of(no_root, gallery, "red_apple.jpg")
+    assert document["paths"] == hit["paths"] == ["red_apple.jpg"] and str(gallery.photos) not in page
+
+    document, hit, page = shown_paths_of(gallery.settings.with_overrides(show_paths="full"), gallery, "red_apple.jpg")
+    assert document["paths"] == hit["paths"] == [full] and f"<code>{full}</code>" in page
+
+    document, hit, page = shown_paths_of(gallery.settings.with_overrides(show_paths="hidden"), gallery,
+                                         "red_apple.jpg")
+    assert "paths" not in document and "paths" not in hit
+    assert "red_apple.jpg</code>" not in page and document["file_name"] == "red_apple.jpg"
+
+
+def test_show_paths_setting_is_validated():
+    from es_search.config import ConfigError, load_settings
+
+    assert load_settings(env={"IMGSEARCH_SHOW_PATHS": "hidden"}).show_paths == "hidden"
+    with pytest.raises(ConfigError, match="IMGSEARCH_SHOW_PATHS must be one of"):
+        load_settings(env={"IMGSEARCH_SHOW_PATHS": "everything"})
+
+
+def test_relative_paths_take_the_deepest_root_and_never_a_name_prefix(tmp_path):
+    from webapp.path_display import relative_to_roots, shown_paths
+
+    outer, inner = tmp_path / "photos", tmp_path / "photos" / "2024"
+    assert relative_to_roots(str(inner / "a" / "b.jpg"), [outer, inner]) == "a/b.jpg"
+    assert relative_to_roots(str(tmp_path / "photos-private" / "c.jpg"), [outer]) == "c.jpg"  # not under photos/
+    assert relative_to_roots(str(outer / ".." / "secret" / "d.jpg"), [outer]) == "d.jpg"
+    assert shown_paths([str(outer / "x.jpg")], [outer], "full") == [str(outer / "x.jpg")]
+    assert shown_paths([str(outer / "x.jpg")], [outer], "hidden") is None

@@ -2,22 +2,17 @@
 
 Handlers take `(args, settings)` and return an exit code; known failures (EncoderUnavailable and the
 rest of es_search.errors) are turned into one line and an exit code by the console entry point.
-(This module becomes `es_search/cli/model.py` once the command line is a package.)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from es_search.cli.output import print_json
 from es_search.config import ES_VERSION, Settings
 from es_search.errors import EXIT_USAGE
-
-
-def print_json(data) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def make_tiny_command(args, settings: Settings) -> int:

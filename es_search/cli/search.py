@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from es_search.cli.output import print_json
 from es_search.config import Settings, load_settings
 from es_search.errors import ImgsearchError, QueryError
 from es_search.fields import FieldRegistry, load_registry, registry_for
@@ -110,12 +110,12 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
             image_bytes = args.image.read_bytes()
         except OSError as exc:
             raise QueryError(f"cannot read {args.image}: {exc.strerror or exc}") from None
-    # A bad query, an unknown id or a missing index ends in es_search.cli.main with one line and its exit code.
+    # A bad query, an unknown id or a missing index ends in es_search.cli.root.main with one line and its exit code.
     request = parse_search_request(params_from_args(args, registry), default_size=settings.default_page_size,
                                    max_size=settings.max_page_size, registry=registry)
     result = SearchService(build_client(settings), settings, registry=registry).search(request, image=image_bytes)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+        print_json(result.to_dict())
     else:
         print(format_table(result.to_dict()))
     return 0

@@ -3,7 +3,8 @@
 When the configured models cannot be loaded (no internet and no local copy), the demo says so loudly and
 runs with tiny random models, in an index of its own, for this command only: `imgsearch ingest` never
 swaps models. The models and index the demo used are written to DATA_DIR/demo.env so the web app that
-`make run` starts next can use the very same ones.
+`make run` starts next (`imgsearch web --demo`) can use the very same ones, and serve the sample files
+themselves from DATA_DIR/samples.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from pathlib import Path
 
 from es_search.config import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL, Settings
 
-DEMO_ENV_FILE = "demo.env"
 TINY_ALIAS_SUFFIX = "-tiny-demo"
 
 
 def demo_env_path(settings: Settings) -> Path:
     """Where the demo records the settings it ran with (shell- and dotenv-readable KEY=value lines)."""
-    return settings.data_dir / DEMO_ENV_FILE
+    return settings.demo_env_file
+
+
+def samples_dir(settings: Settings) -> Path:
+    """Where the demo writes its sample images; `imgsearch web --demo` serves originals from here."""
+    return settings.samples_dir
 
 
 def demo_env_lines(settings: Settings, tiny: bool) -> list[str]:
@@ -74,17 +79,17 @@ def unavailable_notice(reason: str, settings: Settings) -> str:
 
 def run_demo(settings: Settings, force_tiny: bool = False, progress: bool = True) -> int:
     """Samples → models (real, else tiny with a notice) → index → ingest → demo.env. Returns an exit code."""
+    from demo.samples import ensure_samples, sample_metadata
     from es_search.client import build_client, check_cluster
     from ingest.cli import exit_code
     from ingest.report import format_summary
     from ingest.runner import run_ingest
-    from ingest.samples import ensure_samples, sample_metadata
 
     es = build_client(settings)
     check_cluster(es, settings)
-    samples_dir = settings.data_dir / "samples"
-    samples = ensure_samples(samples_dir)
-    print(f"{len(samples)} sample images in {samples_dir}")
+    folder = samples_dir(settings)
+    samples = ensure_samples(folder)
+    print(f"{len(samples)} sample images in {folder}")
 
     tiny = force_tiny
     encoders = None
@@ -106,7 +111,7 @@ def run_demo(settings: Settings, force_tiny: bool = False, progress: bool = True
     env_file.parent.mkdir(parents=True, exist_ok=True)
     env_file.write_text("\n".join(demo_env_lines(settings, tiny)) + "\n", encoding="utf-8")
 
-    summary = run_ingest(settings, [samples_dir], es=es, image_encoder=image_encoder, text_encoder=text_encoder,
+    summary = run_ingest(settings, [folder], es=es, image_encoder=image_encoder, text_encoder=text_encoder,
                          progress=progress, metadata_for=sample_metadata, log=print)
     print(format_summary(summary))
     print(f"demo settings written to {env_file}; `imgsearch web --demo` (what `make run` starts next) serves "

@@ -1,0 +1,81 @@
+"""`imgsearch index create | info | delete | reindex`: the image index behind its alias.
+
+Deleting asks for `--yes`: without it the command refuses with the usage exit code and touches nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from es_search.cli.output import print_json
+from es_search.config import Settings
+from es_search.errors import EXIT_USAGE, IndexMissing, SchemaMismatch
+
+
+def _connected(settings: Settings):
+    """A client to a cluster that answers; ClusterUnavailable otherwise."""
+    from es_search.client import build_client, check_cluster
+
+    es = build_client(settings)
+    check_cluster(es, settings)
+    return es
+
+
+def create_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.encoders import build_image_encoder
+    from es_search.index import ensure_index, index_info
+
+    es = _connected(settings)
+    dims = args.dims or build_image_encoder(settings).dims
+    try:
+        ensure_index(es, settings, dims)
+    except ValueError as exc:  # the alias holds vectors of another size, or is a plain index
+        raise SchemaMismatch(str(exc)) from None
+    print_json(index_info(es, settings.index_alias))
+    return 0
+
+
+def info_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.index import index_info
+
+    info = index_info(_connected(settings), settings.index_alias)
+    print_json(info)
+    return 0 if info["exists"] else 1
+
+
+def delete_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.index import delete_index
+
+    if not args.yes:
+        print(f"this deletes every image document behind alias {settings.index_alias!r}; add --yes to confirm",
+              file=sys.stderr)
+        return EXIT_USAGE
+    deleted = delete_index(_connected(settings), settings.index_alias)
+    print(f"deleted {', '.join(deleted) if deleted else 'nothing'}")
+    return 0
+
+
+def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.index import index_info, reindex
+
+    es = _connected(settings)
+    if not index_info(es, settings.index_alias)["exists"]:
+        raise IndexMissing(f"no index behind alias {settings.index_alias!r} to re-index")
+    print_json(reindex(es, settings, delete_old=args.delete_old))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    index_p = sub.add_parser("index", help="the image index behind its alias")
+    index_sub = index_p.add_subparsers(dest="index_command", required=True)
+    create = index_sub.add_parser("create", help="create the index (no-op when it exists)")
+    create.add_argument("--dims", type=int, help="vector size; default: what the image encoder makes")
+    create.set_defaults(func=create_command)
+    index_sub.add_parser("info", help="indices, document count, vector mapping").set_defaults(func=info_command)
+    delete = index_sub.add_parser("delete", help="delete every index behind the alias")
+    delete.add_argument("--yes", action="store_true", help="confirm")
+    delete.set_defaults(func=delete_command)
+    reindex_p = index_sub.add_parser("reindex", help="copy into a new index built from current settings, swap alias")
+    reindex_p.add_argument("--delete-old", action="store_true", help="delete the old index after the swap")
+    reindex_p.set_defaults(func=reindex_command)
