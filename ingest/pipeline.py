@@ -14,10 +14,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from itertools import islice
 
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -37,6 +35,7 @@ from ingest.index_writer import (
     fetch_existing,
     send_bulk,
 )
+from ingest.pending import ClusterFailure, IngestOptions, PendingDoc, RunStop, chunked, describe_es_error
 from ingest.prepare import PreparedImage, prepare_image
 from ingest.report import FailureReport, IngestSummary, Tally
 from ingest.state import IndexedFiles
@@ -52,60 +51,6 @@ FLUSH_ON_STOP_SECONDS = 60.0
 POLL_SECONDS = 0.1
 
 _END = object()
-
-
-class ClusterFailure(RuntimeError):
-    """Elasticsearch cannot take our requests any more; the run stops."""
-
-
-@dataclass
-class PendingDoc:
-    """A content hash on its way into the index, with every file of this run that holds it (first one first)."""
-
-    sha256: str
-    kind: str  # "create": a new document; "add_paths": paths added to an existing one
-    files: list[FileFacts]
-    sent: int = 0  # how many of `files` the action in flight carries; later ones get a follow-up update
-    existing: ExistingDoc | None = None
-
-
-@dataclass
-class IngestOptions:
-    batch_size: int
-    decode_workers: int
-    bulk_chunk: int
-    recheck: bool = False  # ignore the local state: hash every file and ask Elasticsearch
-
-    @classmethod
-    def from_settings(cls, settings: Settings, recheck: bool = False) -> IngestOptions:
-        return cls(settings.batch_size, settings.decode_workers, settings.bulk_chunk, recheck)
-
-
-@dataclass
-class _Fatal:
-    kind: str = ""
-    message: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def set(self, kind: str, message: str) -> None:
-        with self.lock:
-            if not self.kind:  # the first cause is the one worth telling
-                self.kind, self.message = kind, message
-
-
-def chunked(items: Iterable, size: int) -> Iterator[list]:
-    """Lists of up to `size` items, lazily."""
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def describe_es_error(exc: Exception, url: str) -> str:
-    """One line that says what went wrong with Elasticsearch and where."""
-    if isinstance(exc, ApiError):
-        return f"Elasticsearch at {url} answered {exc.status_code}: {exc.message}"
-    text = str(exc)
-    return f"lost Elasticsearch at {url}: {type(exc).__name__}: {text[:300]}"
 
 
 class IngestRun:
@@ -127,7 +72,7 @@ class IngestRun:
         self._preprocess = pixel_preprocessor(image_encoder)
         self.tally = Tally(progress)
         self.stop = threading.Event()
-        self.fatal = _Fatal()
+        self.fatal = RunStop()
         self._pending: dict[str, PendingDoc] = {}
         self._lock = threading.Lock()
         self._decoded: queue.Queue = queue.Queue(maxsize=DECODE_AHEAD_BATCHES * self.options.batch_size)
