@@ -258,7 +258,7 @@ def load_registry(fields_file: Path | str | None = None, builtin_path: Path = BU
 
 def registry_for(settings) -> FieldRegistry:
     """The registry the settings name."""
-    return load_registry(getattr(settings, "fields_file", None))
+    return load_registry(settings.fields_file)
 
 
 # --------------------------------------------------------------------------- mapping compatibility

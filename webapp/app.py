@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     # Read (and checked) at start: a bad schema file stops the app here, not at the first search.
     registry = service.registry if service is not None else registry_for(settings)
     app.extensions["field_registry"] = registry
-    app.extensions["search_service"] = _service_provider(settings, service)
+    app.extensions["search_service"] = _service_provider(settings, service, registry)
 
     from webapp.api import api
     from webapp.pages import pages
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     return app
 
 
-def _service_provider(settings: Settings, service):
+def _service_provider(settings: Settings, service, registry):
     """A function returning the app's service; built once per process, behind a lock."""
     lock = threading.Lock()
     holder = {"service": service}
@@ -58,7 +58,7 @@ def _service_provider(settings: Settings, service):
                     from es_search.search import SearchService
 
                     holder["service"] = SearchService(build_client(settings), settings,
-                                                      registry=registry_for(settings))
+                                                      registry=registry)
         return holder["service"]
 
     return provide

@@ -117,13 +117,12 @@ def _filter_fields(registry: FieldRegistry) -> dict:
         else:
             value_type = _python_type(spec)
             what = spec.label_in("en").lower()
+            fallback = f" Images without it are judged by {spec.fallback}." if spec.fallback else ""
             fields[spec.param] = (str | None, Field(
                 None, pattern=r"^[^.]*\.\.[^.]*$",
-                description=f"A range of {what}: from..to, from.. or ..to (inclusive)."))
+                description=f"A range of {what}: from..to, from.. or ..to (inclusive).{fallback}"))
             fields[spec.from_param] = (value_type | None, Field(None, description=f"{what.capitalize()} at least this."))
             fields[spec.to_param] = (value_type | None, Field(None, description=f"{what.capitalize()} at most this."))
-            if spec.fallback:
-                fields[spec.param][1].description += f" Images without it are judged by {spec.fallback}."
     return fields
 
 

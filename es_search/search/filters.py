@@ -117,11 +117,14 @@ def convert_value(spec: FieldSpec, raw: str, param: str):
             return raw.upper() if spec.case == "upper" else raw
     except ValueError:
         raise QueryError(f"{param} must be {_type_phrase(kind)}, got {raw!r}") from None
-    low = spec.min if spec.min is not None else None
-    high = spec.max if spec.max is not None else None
+    low, high = spec.min, spec.max
     if (low is not None and value < low) or (high is not None and value > high):
-        raise QueryError(f"{param} must be between {low:g} and {high:g}, got {raw}")
+        raise QueryError(f"{param} must be between {_bound(low)} and {_bound(high)}, got {raw}")
     return value
+
+
+def _bound(value: float | None) -> str:
+    return "any" if value is None else f"{value:g}"
 
 
 def _type_phrase(kind: str) -> str:

@@ -22,7 +22,6 @@ MAX_TEXT_CHARS = 1000
 MAX_ID_CHARS = 512  # Elasticsearch's own limit on _id length
 MAX_VECTOR_DIMS = 4096
 MAX_PAGE = 10_000
-QUERY_PARAMS = ("q", "similar", "vec")
 
 
 @dataclass(frozen=True)
