@@ -23,13 +23,14 @@ _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 def image_links(image_id: str, source: dict, filters: SearchFilters | None = None) -> dict:
     """Where to see an image: its thumbnail, its page, similar images (page and API), its JSON document.
-    The page and similar-image links carry `filters`, the ones active where the link is shown."""
+    The similar-image links carry `filters`, the ones active where the link is shown; the image's own page
+    does not (it shows the image with its most similar images over the whole collection)."""
     thumbnail = source.get("thumbnail")
     narrowing = _multi_pairs(filters.to_params()) if filters is not None else {}
     return {
         "thumbnail": url_for("pages.thumbnail", relative=thumbnail) if isinstance(thumbnail, str) and thumbnail
         else None,
-        "page": url_for("pages.image", image_id=image_id, **narrowing),
+        "page": url_for("pages.image", image_id=image_id),
         "similar": url_for("pages.search", similar=image_id, **narrowing),
         "api_similar": url_for("api.similar", image_id=image_id, **narrowing),
         "document": url_for("api.image", image_id=image_id),
