@@ -210,10 +210,19 @@ def _check_registry(registry: FieldRegistry) -> None:
                 raise ConfigError(f"fields {seen[param]!r} and {spec.name!r} both filter under {param!r}")
             seen[param] = spec.name
     for spec in registry.fields:
-        if spec.type == "alias" and spec.path not in names:
+        if spec.type == "alias" and not _names_a_field(registry, spec.path):
             raise ConfigError(f"alias {spec.name!r} names {spec.path!r}, which is not a field")
         if spec.fallback and spec.fallback not in names:
             raise ConfigError(f"field {spec.name!r} falls back to {spec.fallback!r}, which is not a field")
+
+
+def _names_a_field(registry: FieldRegistry, path: str | None) -> bool:
+    """Whether `path` is a field or one of a field's multi-fields (`file_name.keyword`): what an alias may name."""
+    base, _, sub = (path or "").partition(".")
+    spec = registry.get(base)
+    if spec is None or spec.type == "alias":
+        return False
+    return not sub or sub in (spec.mapping.get("fields") or {})
 
 
 # --------------------------------------------------------------------------- schema files

@@ -4,20 +4,23 @@ The document id is the SHA-256 of the file bytes, so the same content under seve
 whose `paths` lists every name. New documents use `create`, never `index`: a document is never overwritten,
 and a conflict means someone indexed the content first, so we only add our path to it.
 Paths are merged with a partial `doc` update guarded by `if_seq_no` (optimistic concurrency): no scripts.
+`relative_path` follows `paths` item for item (each path relative to its image root), so every write of
+`paths` writes it too.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
 from elasticsearch import ConflictError, Elasticsearch, helpers
 
 from es_search.index import VECTOR_FIELD
+from es_search.paths import relative_path
 from ingest.prepare import PreparedImage
 
 MGET_CHUNK = 500
@@ -34,6 +37,13 @@ class ExistingDoc:
     paths: list[str]
     seq_no: int
     primary_term: int
+    relative_paths: list[str] = field(default_factory=list)  # as stored, item for item with `paths`
+
+    def known_relative(self) -> dict[str, str]:
+        """Stored relative path by path; empty when the document predates the field or the lists disagree."""
+        if len(self.relative_paths) != len(self.paths):
+            return {}
+        return dict(zip(self.paths, self.relative_paths, strict=True))
 
 
 def title_from_file_name(path: str) -> str:
@@ -51,15 +61,35 @@ def iso_utc(timestamp_ns: int | None = None) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+def relative_paths_for(paths: Sequence[str], roots: Sequence[str], known: Mapping[str, str] | None = None) -> list[str]:
+    """`relative_path` for each of `paths`, in order: relative to the deepest of `roots` holding it.
+
+    A path no root of this run holds keeps the relative path stored earlier (`known`), if any: a later run
+    over another folder must not turn an earlier run's relative path back into a full one.
+    """
+    result = []
+    for path in paths:
+        relative = relative_path(path, roots)
+        if relative == path and known and path in known:
+            relative = known[path]
+        result.append(relative)
+    return result
+
+
 def build_document(prepared: PreparedImage, paths: Sequence[str], vector: np.ndarray, model: str,
                    category: tuple[str, float] | None = None, extra: dict | None = None,
-                   indexed_at: str | None = None) -> dict:
-    """The `_source` of a new image document (fields of mappings/images.json); `extra` may set title/caption/tags."""
+                   indexed_at: str | None = None, roots: Sequence[str] = ()) -> dict:
+    """The `_source` of a new image document (fields of mappings/fields.json); `extra` may set title/caption/tags.
+
+    `roots` are the image roots `relative_path` is computed against (absolute, like the paths).
+    """
     facts = prepared.facts
     paths = list(dict.fromkeys(paths))  # the same file named twice (overlapping sources) is one path
     doc = {
         "sha256": facts.sha256,
+        "image_id": facts.sha256,  # the document's _id (see create_action), as a field searches can return
         "paths": paths,
+        "relative_path": relative_paths_for(paths, roots),
         "file_name": os.path.basename(paths[0]),
         "title": title_from_file_name(paths[0]),
         "color_scheme": prepared.colors.color_scheme,
@@ -103,10 +133,17 @@ def merged_paths(current: Sequence[str], new: Iterable[str]) -> list[str]:
     return merged
 
 
-def add_paths_action(alias: str, sha256: str, existing: ExistingDoc, new_paths: Iterable[str]) -> dict:
+def paths_update(existing: ExistingDoc, new_paths: Iterable[str], roots: Sequence[str] = ()) -> dict:
+    """The partial document adding `new_paths`: the merged `paths` and the `relative_path` list that matches it."""
+    merged = merged_paths(existing.paths, new_paths)
+    return {"paths": merged, "relative_path": relative_paths_for(merged, roots, existing.known_relative())}
+
+
+def add_paths_action(alias: str, sha256: str, existing: ExistingDoc, new_paths: Iterable[str],
+                     roots: Sequence[str] = ()) -> dict:
     """A bulk partial update writing the merged path list, valid only if the document did not change since read."""
     return {"_op_type": "update", "_index": alias, "_id": sha256, "if_seq_no": existing.seq_no,
-            "if_primary_term": existing.primary_term, "doc": {"paths": merged_paths(existing.paths, new_paths)}}
+            "if_primary_term": existing.primary_term, "doc": paths_update(existing, new_paths, roots)}
 
 
 def fetch_existing(es: Elasticsearch, alias: str, ids: Iterable[str]) -> dict[str, ExistingDoc]:
@@ -114,26 +151,33 @@ def fetch_existing(es: Elasticsearch, alias: str, ids: Iterable[str]) -> dict[st
     ids = list(dict.fromkeys(ids))
     found: dict[str, ExistingDoc] = {}
     for start in range(0, len(ids), MGET_CHUNK):
-        response = es.mget(index=alias, ids=ids[start:start + MGET_CHUNK], source_includes=["paths"])
+        response = es.mget(index=alias, ids=ids[start:start + MGET_CHUNK], source_includes=_PATH_FIELDS)
         for doc in response["docs"]:
             if doc.get("found"):
-                found[doc["_id"]] = ExistingDoc(paths=list(doc["_source"].get("paths", [])),
-                                                seq_no=doc["_seq_no"], primary_term=doc["_primary_term"])
+                found[doc["_id"]] = _existing(doc)
     return found
 
 
-def add_paths(es: Elasticsearch, alias: str, sha256: str, new_paths: Iterable[str]) -> bool:
+_PATH_FIELDS = ["paths", "relative_path"]
+
+
+def _existing(doc: dict) -> ExistingDoc:
+    source = doc["_source"]
+    return ExistingDoc(paths=list(source.get("paths", [])), seq_no=doc["_seq_no"], primary_term=doc["_primary_term"],
+                       relative_paths=list(source.get("relative_path", [])))
+
+
+def add_paths(es: Elasticsearch, alias: str, sha256: str, new_paths: Iterable[str], roots: Sequence[str] = ()) -> bool:
     """Read, merge, write back with if_seq_no until no one else wrote in between. True when paths were added."""
     new_paths = list(new_paths)
     for _ in range(MERGE_ATTEMPTS):
-        doc = es.get(index=alias, id=sha256, source_includes=["paths"])
-        current = list(doc["_source"].get("paths", []))
-        merged = merged_paths(current, new_paths)
-        if merged == current:
+        existing = _existing(es.get(index=alias, id=sha256, source_includes=_PATH_FIELDS))
+        update = paths_update(existing, new_paths, roots)
+        if update["paths"] == existing.paths:
             return False
         try:
-            es.update(index=alias, id=sha256, doc={"paths": merged}, if_seq_no=doc["_seq_no"],
-                      if_primary_term=doc["_primary_term"])
+            es.update(index=alias, id=sha256, doc=update, if_seq_no=existing.seq_no,
+                      if_primary_term=existing.primary_term)
             return True
         except ConflictError:
             continue  # another writer got there first: read again

@@ -11,6 +11,7 @@ A file is counted, recorded in the local state and reported only when its fate i
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -59,7 +60,7 @@ class IngestRun:
     def __init__(self, es: Elasticsearch, settings: Settings, image_encoder, *, report: FailureReport,
                  state: IndexedFiles | None = None, scorer: CategoryScorer | None = None,
                  options: IngestOptions | None = None, progress=None,
-                 metadata_for: Callable[[str], dict | None] | None = None):
+                 metadata_for: Callable[[str], dict | None] | None = None, image_roots: Iterable[str] = ()):
         self.es = es
         self.settings = settings
         self.alias = settings.index_alias
@@ -69,6 +70,9 @@ class IngestRun:
         self.scorer = scorer
         self.options = options or IngestOptions.from_settings(settings)
         self.metadata_for = metadata_for
+        # What each document's `relative_path` is relative to: the folders of this run and the configured
+        # image roots, absolute as the discover stage makes the paths.
+        self.roots = list(dict.fromkeys(os.path.abspath(root) for root in (*image_roots, *settings.image_roots)))
         self._preprocess = pixel_preprocessor(image_encoder)
         self.tally = Tally(progress)
         self.stop = threading.Event()
@@ -178,7 +182,7 @@ class IngestRun:
                 paths = [f.path for f in entry.files]
                 entry.sent = len(paths)
             extra = self.metadata_for(paths[0]) if self.metadata_for else None
-            doc = build_document(item, paths, vector, self.encoder.name, category, extra)
+            doc = build_document(item, paths, vector, self.encoder.name, category, extra, roots=self.roots)
             if not self._put(self._outgoing, create_action(self.alias, doc)):
                 return False
         return True
@@ -278,7 +282,7 @@ class IngestRun:
         if new:
             with self._lock:
                 self._pending[sha256] = PendingDoc(sha256, "add_paths", list(new), sent=len(new), existing=doc)
-            self._put(self._outgoing, add_paths_action(self.alias, sha256, doc, [f.path for f in new]))
+            self._put(self._outgoing, add_paths_action(self.alias, sha256, doc, [f.path for f in new], self.roots))
 
     # ------------------------------------------------------------------ writer thread
 
@@ -338,7 +342,7 @@ class IngestRun:
         to_add = [f.path for f in entry.files] if conflict else []
         while True:
             if to_add:
-                add_paths(self.es, self.alias, entry.sha256, to_add)
+                add_paths(self.es, self.alias, entry.sha256, to_add, self.roots)
             with self._lock:
                 extra = [f.path for f in entry.files[entry.sent:]]
                 if not extra:

@@ -53,7 +53,7 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
     bar = _progress_bar() if progress else None
     run = IngestRun(es, settings, image_encoder, report=report, state=state, scorer=scorer,
                     options=IngestOptions.from_settings(settings, recheck=recheck), progress=bar,
-                    metadata_for=metadata_for)
+                    metadata_for=metadata_for, image_roots=sources)
     exclude = [settings.thumbnails_dir]  # our own thumbnails are images too; never index them
     if bar is not None:
         _count_in_background(lambda on_error: discover_all(sources, list_files, on_error=on_error, exclude=exclude),

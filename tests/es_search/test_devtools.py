@@ -1,7 +1,9 @@
 """Every Kibana Dev Tools request in docs/devtools.md runs against the real node, in order.
 
 Blocks marked `requires: ...` (machine learning, a paid licence) are not run; the test names them instead.
-The demo index name is replaced with one of this test's own so parallel runs cannot collide.
+The demo index name is replaced with one of this test's own so parallel runs cannot collide. Blocks marked
+`index: ingested` name the real alias `images`: they run on an index with the real mapping holding
+documents the real ingest wrote, and `query-vector: stored` fills their `query_vector` from one of them.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from es_search.config import REPO_ROOT, Settings
+from es_search.fields import VECTOR_FIELD
 from es_search.ml.infer import infer_docs
+from ingest.runner import run_ingest
+from tests.support.ingest_cases import jpeg
 
 DOC_PATH = REPO_ROOT / "docs" / "devtools.md"
 DEMO_INDEX = "images-devtools-demo"
+REAL_ALIAS = "images"
 
 _FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.S | re.M)
 _MARKER = re.compile(r"<!--\s*request:\s*(?P<spec>.*?)\s*-->\s*$")
@@ -34,6 +41,7 @@ class DocRequest:
     body: str | None
     requires: str | None
     expect_ids: list[str] | None
+    marks: dict[str, str] = dataclass_field(default_factory=dict)  # every `key: value` of the marker line
 
     @property
     def is_bulk(self) -> bool:
@@ -74,7 +82,7 @@ def parse_requests(text: str) -> list[DocRequest]:
         requests.append(DocRequest(
             name=fields["name"], method=method.upper(), path="/" + path.lstrip("/"), params=params,
             body=rest.strip() or None, requires=fields.get("requires"),
-            expect_ids=[i.strip() for i in expect.split(",")] if expect else None,
+            expect_ids=[i.strip() for i in expect.split(",")] if expect else None, marks=fields,
         ))
     return requests
 
@@ -99,7 +107,8 @@ def test_devtools_file_is_well_formed(doc_requests, base_settings: Settings):
     names = [r.name for r in doc_requests]
     assert len(names) == len(set(names)), "request names must be unique"
     for wanted in ("create-index", "add-documents", "knn-with-filter", "get-vector", "find-similar", "facets",
-                   "hybrid-knn-half", "hybrid-bm25-half", "infer", "knn-query-vector-builder", "delete-index"):
+                   "hybrid-knn-half", "hybrid-bm25-half", "infer", "knn-query-vector-builder", "delete-index",
+                   "tutorial-knn-by-image", "tutorial-infer"):
         assert wanted in names, f"docs/devtools.md lacks the {wanted!r} request"
     for request in doc_requests:
         assert request.method in ("GET", "PUT", "POST", "DELETE", "HEAD"), request.name
@@ -111,6 +120,11 @@ def test_devtools_file_is_well_formed(doc_requests, base_settings: Settings):
     # (the text_embedding builder in place of query_vector, the rest as in section 2).
     assert base_settings.es_model_id in by_name["infer"].path
     assert by_name["infer"].json_body() == {"docs": infer_docs(["ein roter Fuchs im Schnee"])}  # as the app sends it
+    # The tutorials' _infer: same request shape, on the model the app uploads.
+    tutorial_infer = by_name["tutorial-infer"]
+    assert tutorial_infer.requires == "ml" and tutorial_infer.method == "POST"
+    assert tutorial_infer.path == f"/_ml/trained_models/{base_settings.es_model_id}/_infer"
+    assert tutorial_infer.json_body() == {"docs": infer_docs(["a dog playing in the snow"])}
     documented = by_name["knn-query-vector-builder"].json_body()["knn"]
     assert documented == {
         "field": "image_embedding", "k": 10, "num_candidates": 100,
@@ -123,20 +137,54 @@ def test_devtools_file_is_well_formed(doc_requests, base_settings: Settings):
     assert set(plain) - {"query_vector"} == set(documented) - {"query_vector_builder"}
 
 
-def _perform(es, request: DocRequest, index: str):
+def _perform(es, request: DocRequest, index: str, ingested: IngestedIndex):
     path = request.path.replace(DEMO_INDEX, index)
+    if request.marks.get("index") == "ingested":
+        assert path.startswith(f"/{REAL_ALIAS}/"), f"{request.name}: an ingested-index request names {REAL_ALIAS!r}"
+        path = f"/{ingested.alias}/" + path[len(REAL_ALIAS) + 2:]
     if request.is_bulk:
         body = request.body.replace(DEMO_INDEX, index) + "\n"
         headers = {"accept": "application/json", "content-type": "application/x-ndjson"}
     else:
         body = request.json_body()
+        if request.marks.get("query-vector") == "stored":
+            body["knn"]["query_vector"] = ingested.vectors[ingested.query_id]
         headers = {"accept": "application/json"}
         if body is not None:
             headers["content-type"] = "application/json"
     return es.perform_request(request.method, path, params=request.params or None, headers=headers, body=body)
 
 
-def test_devtools_requests_run_against_the_node(es, doc_requests):
+@dataclass
+class IngestedIndex:
+    """An index the real ingest filled: its alias, each document's source and vector, and the file behind it."""
+
+    alias: str
+    root: Path
+    docs: dict[str, dict]
+    vectors: dict[str, list[float]]
+    query_id: str
+
+
+@pytest.fixture
+def ingested(es, tiny_settings, tmp_path) -> IngestedIndex:
+    """A few JPEGs, some in sub-folders, ingested with the tiny models into an index with the real mapping."""
+    root = tmp_path / "pictures"
+    for seed, relative in enumerate(["fox.jpg", "holiday/beach.jpg", "holiday/2024/alps.jpg", "zoo/owl.jpg"]):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(jpeg(seed + 10))
+    summary = run_ingest(tiny_settings, [root])
+    assert summary.indexed == 4 and summary.failed == 0
+    alias = tiny_settings.index_alias
+    es.indices.refresh(index=alias)
+    hits = es.search(index=alias, size=10, source={"exclude_vectors": False})["hits"]["hits"]
+    docs = {hit["_id"]: hit["_source"] for hit in hits}
+    vectors = {doc_id: doc.pop(VECTOR_FIELD) for doc_id, doc in docs.items()}
+    query_id = next(doc_id for doc_id, doc in docs.items() if doc["file_name"] == "beach.jpg")
+    return IngestedIndex(alias, root, docs, vectors, query_id)
+
+
+def test_devtools_requests_run_against_the_node(es, doc_requests, ingested):
     index = f"test-{uuid.uuid4().hex[:12]}-devtools-demo"
     by_name = {r.name: r for r in doc_requests}
     docs = {action["index"]["_id"]: source
@@ -147,7 +195,7 @@ def test_devtools_requests_run_against_the_node(es, doc_requests):
             if request.requires:
                 not_run.append(f"{request.name} (requires {request.requires})")
                 continue
-            response = _perform(es, request, index)
+            response = _perform(es, request, index, ingested)
             assert 200 <= response.meta.status < 300, f"{request.name}: HTTP {response.meta.status}"
             responses[request.name] = response.body
             if request.expect_ids is not None:
@@ -205,7 +253,44 @@ def test_devtools_requests_run_against_the_node(es, doc_requests):
     assert responses["delete-index"]["acknowledged"] is True
     assert not es.indices.exists(index=index)
     assert not_run == ["hybrid-rrf-retriever (requires enterprise licence)", "model-state (requires ml)",
-                       "infer (requires ml)", "knn-query-vector-builder (requires ml)"]
+                       "infer (requires ml)", "knn-query-vector-builder (requires ml)",
+                       "tutorial-infer (requires ml)"]
+
+    # The tutorials' knn, as published: every hit answers with the three tutorial fields, equal to the
+    # document's id, file name and path relative to the ingested folder.
+    tutorial = by_name["tutorial-knn-by-image"].json_body()
+    assert (tutorial["knn"]["k"], tutorial["knn"]["num_candidates"]) == (5, 10)
+    assert tutorial["fields"] == ["image_id", "image_name", "relative_path"] and tutorial["_source"] is False
+    hits = responses["tutorial-knn-by-image"]["hits"]["hits"]
+    assert {hit["_id"] for hit in hits} == set(ingested.docs)  # 4 documents, k 5: all of them
+    assert hits[0]["_id"] == ingested.query_id  # its own vector: the nearest
+    for hit in hits:
+        doc = ingested.docs[hit["_id"]]
+        (path,) = doc["paths"]
+        assert "_source" not in hit
+        assert hit["fields"] == {"image_id": [hit["_id"]], "image_name": [Path(path).name],
+                                 "relative_path": [Path(path).relative_to(ingested.root).as_posix()]}
+    assert {hit["fields"]["relative_path"][0] for hit in hits} == {
+        "fox.jpg", "holiday/beach.jpg", "holiday/2024/alps.jpg", "zoo/owl.jpg"}
+
+
+def test_the_tutorial_names_work_in_queries_and_sorts(es, ingested):
+    """image_id and image_name are searchable and sortable like the fields they stand for."""
+    wanted = ingested.query_id
+    by_id = es.search(index=ingested.alias, query={"term": {"image_id": wanted}}, fields=["image_name"], source=False)
+    assert [(hit["_id"], hit["fields"]["image_name"]) for hit in by_id["hits"]["hits"]] == [(wanted, ["beach.jpg"])]
+    by_name = es.search(index=ingested.alias, query={"term": {"image_name": "owl.jpg"}}, source=False)
+    assert [hit["_id"] for hit in by_name["hits"]["hits"]] == [
+        doc_id for doc_id, doc in ingested.docs.items() if doc["file_name"] == "owl.jpg"]
+    for order in ("asc", "desc"):
+        ranked = es.search(index=ingested.alias, sort=[{"image_name": order}], fields=["image_name"], source=False)
+        names = [hit["fields"]["image_name"][0] for hit in ranked["hits"]["hits"]]
+        assert names == sorted(["fox.jpg", "beach.jpg", "alps.jpg", "owl.jpg"], reverse=order == "desc")
+        assert [hit["sort"][0] for hit in ranked["hits"]["hits"]] == names
+    by_path = es.search(index=ingested.alias, query={"prefix": {"relative_path": "holiday/"}}, source=False,
+                        fields=["relative_path"])
+    assert sorted(hit["fields"]["relative_path"][0] for hit in by_path["hits"]["hits"]) == [
+        "holiday/2024/alps.jpg", "holiday/beach.jpg"]
 
 
 def test_parser_rejects_an_unnamed_request_block():

@@ -97,3 +97,28 @@ def test_mapping_differences_tell_additions_from_conflicts():
     conflicts, additions = mapping_differences(wanted, existing)
     assert conflicts == ["brand: the index has text, the schema says keyword"]
     assert additions == {"price": {"type": "float"}}
+
+
+def test_the_tutorials_field_names_are_mapped_but_neither_shown_nor_filtered(base_settings):
+    registry = load_registry()
+    properties = render_index_body(base_settings, dims=512)["mappings"]["properties"]
+    assert properties["image_id"] == {"type": "keyword"}
+    assert properties["relative_path"] == {"type": "keyword"}
+    assert properties["image_name"] == {"type": "alias", "path": "file_name.keyword"}
+    derived = {spec.name for spec in (*registry.filters, *registry.facets, *registry.shown)}
+    assert not derived & {"image_id", "image_name", "relative_path"}
+    assert all(registry.get(name).label.keys() == {"en", "zh"} for name in ("image_id", "image_name", "relative_path"))
+
+
+@pytest.mark.parametrize(("path", "ok"), [
+    ("maker", True), ("maker.text", True), ("maker.raw", False), ("nothing", False), ("maker_alias", False)])
+def test_an_alias_may_name_a_field_or_one_of_its_multi_fields(tmp_path, path, ok):
+    fields = [{"name": "maker", "type": "keyword", "mapping": {"fields": {"text": {"type": "text"}}}},
+              {"name": "maker_alias", "type": "alias", "path": "maker"},
+              {"name": "other", "type": "alias", "path": path}]
+    schema = write_schema(tmp_path, fields)
+    if ok:
+        assert load_registry(schema).get("other").mapping_entry() == {"type": "alias", "path": path}
+    else:
+        with pytest.raises(ConfigError, match="which is not a field"):
+            load_registry(schema)
