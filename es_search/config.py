@@ -44,11 +44,13 @@ VectorIndexType = Literal["int8_hnsw", "bbq_hnsw", "hnsw"]
 ImageBackend = Literal["torch", "onnx-fp32", "onnx-int8"]
 TextBackend = Literal["local", "elasticsearch", "auto"]
 TextQuantize = Literal["none", "int8"]
+TextRuntime = Literal["onnx", "torch"]
 ShowPaths = Literal["relative", "full", "hidden"]
 VECTOR_INDEX_TYPES = get_args(VectorIndexType)
 IMAGE_BACKENDS = get_args(ImageBackend)
 TEXT_BACKENDS = get_args(TextBackend)
 TEXT_QUANTIZE = get_args(TextQuantize)
+TEXT_RUNTIMES = get_args(TextRuntime)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 AtLeastOne = Annotated[int, Field(ge=1)]
@@ -120,6 +122,9 @@ class Settings(BaseSettings):
     # int8: dynamic int8 quantisation of the local text model's linear layers on CPU (faster queries,
     # vectors at cosine ~0.9995 to fp32). Images are never affected.
     text_quantize: TextQuantize = "none"
+    # What runs the local text model on a CPU: ONNX Runtime (the same vectors, a query in well under half
+    # the time; see es_search/encoders/onnx_text.py) or PyTorch. On a GPU texts always go through PyTorch.
+    text_runtime: TextRuntime = "onnx"
 
     # Ingest. Categories are written comma-separated, not as JSON (NoDecode).
     batch_size: AtLeastOne = 32

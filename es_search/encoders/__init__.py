@@ -30,7 +30,8 @@ def build_image_encoder(settings: Settings) -> Encoder:
         return _local_encoder(settings)
     if settings.image_backend in ("onnx-fp32", "onnx-int8"):
         key = ("onnx", settings.image_backend, settings.image_model, settings.text_model, settings.device,
-               str(settings.data_dir), settings.batch_size, settings.text_max_length, settings.text_quantize)
+               str(settings.data_dir), settings.batch_size, settings.text_max_length, settings.text_quantize,
+               settings.text_runtime)
         return _cached(key, lambda: _onnx_encoder(settings))
     raise EncoderUnavailable(f"unknown image backend {settings.image_backend!r}")
 
@@ -80,7 +81,7 @@ def _local_encoder(settings: Settings) -> Encoder:
     from es_search.encoders.local import LocalEncoder
 
     key = ("local", settings.image_model, settings.text_model, settings.device, settings.batch_size,
-           settings.text_max_length, settings.text_quantize)
+           settings.text_max_length, settings.text_quantize, settings.text_runtime, str(settings.data_dir))
     return _cached(key, lambda: LocalEncoder(settings))
 
 

@@ -36,6 +36,8 @@ class LocalEncoder:
         self._batch_size = settings.batch_size
         self._text_max_length = settings.text_max_length
         self._text_quantize = settings.text_quantize
+        self._text_runtime = settings.text_runtime
+        self._settings = settings
         self._device: str | None = None
         self._clip = None
 
@@ -85,6 +87,8 @@ class LocalEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, in the image vectors' space."""
+        if self._text_runtime == "onnx" and self.device == "cpu":
+            return self._onnx_text_model().encode([str(t) for t in texts], self._batch_size)
         model = self._text_model()
         if not texts:
             return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
@@ -112,17 +116,24 @@ class LocalEncoder:
         # Compared only once the image model is loaded: an ONNX image encoder uses this one for texts alone.
         image_model = loaded_model(self._image_model_name, self.device)
         if image_model is not None and text_dims != embedding_dimension(image_model):
-            raise EncoderUnavailable(
-                f"the text model {self._text_model_name!r} makes {text_dims}-d vectors but the image model "
-                f"{self._image_model_name!r} makes {embedding_dimension(image_model)}-d ones; "
-                "pick a text model trained into that CLIP's space"
-            )
+            raise EncoderUnavailable(text_space_mismatch(self._text_model_name, text_dims, self._image_model_name,
+                                                         embedding_dimension(image_model)))
         limit = model.max_seq_length
         if limit is None or limit > self._text_max_length:
             model.max_seq_length = self._text_max_length
         if self._text_quantize == "int8" and self.device == "cpu":
             return quantized_int8(model, self._text_model_name)
         return model
+
+    def _onnx_text_model(self):
+        from es_search.encoders.onnx_text import load_onnx_text_model
+
+        runner = load_onnx_text_model(self._settings, "int8" if self._text_quantize == "int8" else "fp32")
+        image_model = loaded_model(self._image_model_name, self.device)
+        if image_model is not None and runner.dims != embedding_dimension(image_model):
+            raise EncoderUnavailable(text_space_mismatch(self._text_model_name, runner.dims, self._image_model_name,
+                                                         embedding_dimension(image_model)))
+        return runner
 
     def _encode(self, model, inputs: list) -> np.ndarray:
         import torch
@@ -131,3 +142,8 @@ class LocalEncoder:
             vectors = model.encode(inputs, batch_size=self._batch_size, convert_to_numpy=True,
                                    normalize_embeddings=False, show_progress_bar=False)
         return l2_normalise(vectors)
+
+
+def text_space_mismatch(text_model: str, text_dims: int, image_model: str, image_dims: int) -> str:
+    return (f"the text model {text_model!r} makes {text_dims}-d vectors but the image model {image_model!r} "
+            f"makes {image_dims}-d ones; pick a text model trained into that CLIP's space")

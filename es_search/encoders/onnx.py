@@ -45,11 +45,12 @@ _SESSIONS_LOCK = threading.Lock()
 
 def onnx_cache_dir(settings: Settings) -> Path:
     """The folder holding this image model's exports: data_dir/onnx/<name>-<hash of the model's files>."""
-    return settings.data_dir / "onnx" / f"{model_display_name(settings.image_model)}-{_model_fingerprint(settings.image_model)}"
+    return settings.data_dir / "onnx" / f"{model_display_name(settings.image_model)}-{model_fingerprint(settings.image_model)}"
 
 
-def _model_fingerprint(name_or_path: str) -> str:
-    digest = hashlib.sha256(f"export-v{EXPORT_VERSION}|opset{OPSET}".encode())
+def model_fingerprint(name_or_path: str, export_version: str = EXPORT_VERSION) -> str:
+    """A short hash naming one model's exports: the export format, then the files (a folder) or the hub name."""
+    digest = hashlib.sha256(f"export-v{export_version}|opset{OPSET}".encode())
     path = Path(name_or_path).expanduser()
     if looks_like_path(name_or_path) and path.is_dir():
         # Small files by content, weights by size and modification time (hashing 600 MB at every start is slow).
@@ -77,7 +78,7 @@ def ensure_onnx_model(settings: Settings, quantize: str = "fp32") -> Path:
         if not (folder / "vision-fp32.onnx").is_file() or not (folder / "meta.json").is_file():
             _export_fp32(settings, folder)
         if quantize == "int8" and not target.is_file():
-            _quantize_int8(folder / "vision-fp32.onnx", target)
+            quantize_int8(folder / "vision-fp32.onnx", target)
     return target
 
 
@@ -122,7 +123,8 @@ def _export_fp32(settings: Settings, folder: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _quantize_int8(fp32_path: Path, int8_path: Path) -> None:
+def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
+    """An int8 copy of an fp32 ONNX graph (dynamic quantisation of its matrix products), written atomically."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = int8_path.with_name(f"{int8_path.stem}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}.onnx")

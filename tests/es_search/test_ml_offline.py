@@ -270,8 +270,10 @@ def test_torchscript_matches_the_local_encoder(traced, tiny_models, base_setting
 
     module = torch.jit.load(str(traced.model_path))
     texts = list(TEXTS.values())
+    # The PyTorch runtime: this compares tokens and outputs with the sentence-transformers model itself
+    # (the ONNX runtime's parity with it is tested in test_onnx_text.py).
     local_settings = base_settings.with_overrides(image_model=str(tiny_models.image), text_model=str(tiny_models.text),
-                                                  device="cpu")
+                                                  device="cpu", text_runtime="torch")
     local = LocalEncoder(local_settings)
     local_unit = local.encode_texts(texts)  # also caps the shared model at text_max_length
     st_model = load_sentence_transformer(str(tiny_models.text), "cpu", "IMGSEARCH_TEXT_MODEL")
