@@ -9,6 +9,7 @@ one CLIP text and ~0.9 for a photo of the same scene. The rule, over the best `w
 3. The good matches end at the largest drop between neighbouring cosines among the candidates and the first
    result after them (ties go to the deeper drop, so an even slope keeps every candidate).
 
+In hybrid mode the same drop-finding runs on the fused scores (`hybrid_cutoff`).
 `sort` then orders the good matches (relevance, date or size); more results follow in relevance order.
 Pure: no Elasticsearch, no model.
 """
@@ -16,7 +17,7 @@ Pure: no Elasticsearch, no model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 
 SORT_FIELDS = ("taken_at", "file_modified_at", "indexed_at", "width", "height")  # what `sort_key` reads
@@ -59,6 +60,19 @@ def find_cutoff(similarities: Sequence[float], rule: CutoffRule) -> Cutoff:
         largest = max(gaps)
         good = max(i for i, gap in enumerate(gaps) if gap == largest) + 1
     return Cutoff(good=good, similarity=scores[good - 1], no_good_match=False, spread=spread)
+
+
+def hybrid_cutoff(vector_cutoff: Cutoff, fused: Sequence[tuple[str, float]], similarity: dict[str, float], *,
+                  keywords_found: bool, rule: CutoffRule) -> Cutoff:
+    """Hybrid mode: the same drop-finding on the fused (RRF) scores, whose scale is ranks, not cosines, so
+    without the spread test; nothing is good only when the vectors show nothing standing out and no keyword
+    matched. Good matches stay a prefix of the fused ranking."""
+    if vector_cutoff.no_good_match and not keywords_found:
+        return Cutoff(good=0, similarity=None, no_good_match=True, spread=vector_cutoff.spread)
+    fused_cut = find_cutoff([score for _, score in fused], replace(rule, min_spread=0.0))
+    known = [similarity[doc_id] for doc_id, _ in fused[:fused_cut.good] if doc_id in similarity]
+    return Cutoff(good=fused_cut.good, similarity=min(known) if known else None, no_good_match=fused_cut.good == 0,
+                  spread=fused_cut.spread)
 
 
 def sort_key(sort: str):

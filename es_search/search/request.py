@@ -126,12 +126,11 @@ def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_s
         check_image_id(similar)
     first_text = next((p for p in parts if p.kind == "text" and not p.negative), None)
     first_vector = next((p for p in parts if p.kind == "vector" and not p.negative), None)
-    given = [name for name, value in (("q", first_text), ("similar", similar), ("vec", first_vector))
-             if value is not None]
-    if len(given) > 1:
-        raise QueryError(f"give one of q, similar and vec as the main query, not {' and '.join(given)} "
-                         "(add further parts with like=, unlike=, not=)")
-    main = first_text or first_vector
+    if first_text is not None and similar is not None:
+        raise QueryError("give one of q and similar as the main query, not both "
+                         "(an indexed image beside a text is like=ID)")
+    # The main query: the first text, else the similar image, else the first vector; the rest join it.
+    main = first_text or (None if similar is not None else first_vector)
     weight = main.weight if main is not None else similar_weight
     further = tuple(p for p in parts if p is not main)
     if main is None and similar is None and further and all(p.negative for p in further):

@@ -35,7 +35,7 @@ from es_search.search.explain import explain_hit
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
 from es_search.search.parts import QueryPart, combine_parts
-from es_search.search.ranking import SORT_FIELDS, CutoffRule, find_cutoff, order_good_first
+from es_search.search.ranking import SORT_FIELDS, CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
 from es_search.vectors import l2_normalise
@@ -212,7 +212,9 @@ class SearchService:
         else:
             ranked = [(h["_id"], similarity[h["_id"]]) for h in knn_hits]
         cutoff = find_cutoff([similarity[h["_id"]] for h in knn_hits], rule)
-        good = {h["_id"] for h in knn_hits[:cutoff.good]}
+        if hybrid:
+            cutoff = hybrid_cutoff(cutoff, ranked, similarity, keywords_found=bool(keyword_ids), rule=rule)
+        good = {doc_id for doc_id, _ in ranked[:cutoff.good]}
         scores = dict(ranked)
         order = order_good_first([doc_id for doc_id, _ in ranked], good, sources, request.sort)
         page_ids = order[window.offset:window.offset + window.size]
