@@ -31,7 +31,7 @@ from es_search.search.bodies import (
     deepened,
     page_window,
 )
-from es_search.search.explain import explain_hit
+from es_search.search.explain import explain_hit, part_cosines
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
 from es_search.search.parts import QueryPart, combine_parts
@@ -239,6 +239,14 @@ class SearchService:
             hit.explain = explain_hit(hit.id, stored.get(hit.id), parts, vector_ranking=vector_ranking,
                                       keyword_ranking=keyword_ranking, highlights=highlights)
 
+    def explain_image(self, request: SearchRequest, image_id: str) -> dict:
+        """Why one image answers a query (its page, reached from a result): its cosine to the whole query
+        and to each part."""
+        vector, parts = self.query_vector(request)
+        stored = self.stored_vector(image_id)
+        unit = stored / max(float(np.linalg.norm(stored)), 1e-12)
+        return {"similarity": round(float(unit @ _normalised(vector)), 6), "parts": part_cosines(stored, parts)}
+
     def cutoff_rule(self) -> CutoffRule:
         return CutoffRule(window=self.settings.cutoff_window, margin=self.settings.cutoff_margin,
                           min_spread=self.settings.cutoff_min_spread)
@@ -315,6 +323,10 @@ class SearchService:
         return report
 
     # ------------------------------------------------------------------ Elasticsearch I/O
+
+    def sources(self, ids: list[str]) -> dict[str, dict]:
+        """Some images' documents (without vectors) by id, in one request; unknown ids are left out."""
+        return self._sources(ids)
 
     def _sources(self, ids: list[str]) -> dict[str, dict]:
         if not ids:
