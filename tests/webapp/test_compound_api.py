@@ -8,6 +8,8 @@ numpy from the stored vectors and the text encoder, never from what a model "sho
 from __future__ import annotations
 
 import base64
+import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -137,3 +139,61 @@ def test_openapi_describes_the_query_forms(client):
     hit = spec["components"]["schemas"]["Hit"]["properties"]
     assert {"good_match", "explain"} <= set(hit)
     assert {"cutoff", "no_good_match"} <= set(spec["components"]["schemas"]["SearchResultBody"]["properties"])
+
+
+def test_cli_takes_the_same_parts(gallery, monkeypatch, capsys):
+    from es_search.cli import main as cli_main
+
+    for name, value in {"IMGSEARCH_INDEX_ALIAS": gallery.settings.index_alias,
+                        "IMGSEARCH_DATA_DIR": str(gallery.settings.data_dir),
+                        "IMGSEARCH_IMAGE_MODEL": gallery.settings.image_model,
+                        "IMGSEARCH_TEXT_MODEL": gallery.settings.text_model}.items():
+        monkeypatch.setenv(name, value)
+    like, unlike = gallery.id_of("red_apple.jpg"), gallery.id_of("grey_cat.jpg")
+    assert cli_main(["search", "fruit", "--not", "a cat^0.5", "--like", like, "--unlike", unlike, "--sort", "date",
+                     "--explain", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(p["kind"], p["value"], p["weight"]) for p in data["query"]["parts"]] == [
+        ("text", "fruit", 1.0), ("text", "a cat", -0.5), ("image", like, 1.0), ("image", unlike, -1.0)]
+    assert data["query"]["sort"] == "date" and unlike not in [hit["id"] for hit in data["hits"]]
+    assert all(len(hit["explain"]["parts"]) == 4 for hit in data["hits"])
+    assert cli_main(["search", "fruit", "--like", like, "--explain"]) == 0
+    table = capsys.readouterr().out
+    assert "good matches above" in table or "no good match" in table
+    assert f"+1 image '{like[:40]}': cosine" in table
+    assert cli_main(["search", "fruit", "--like", "0" * 64]) == 1
+    assert cli_main(["search", "--not", "fruit"]) == 2
+    assert "positive part" in capsys.readouterr().err
+
+
+def test_image_page_says_why_it_matched(client, app, gallery):
+    like = gallery.id_of("red_apple.jpg")
+    results = client.get("/", query_string=[("q", "a cat"), ("like", like), ("color", "warm")])
+    assert results.status_code == 200
+    html = results.get_data(as_text=True)
+    found = re.search(r'<a class="thumb" href="(/image/(\w+)\?[^"]*)"', html)
+    link, target = found.group(1).replace("&amp;", "&"), found.group(2)
+    assert "like=" in link and "color=" not in link  # the query's parts, not its filters
+    page = client.get(link).get_data(as_text=True)
+    assert 'id="why"' in page and "a cat" in page
+    service = app.extensions["search_service"]()
+    stored = service.stored_vector(target)
+    cosine = float(np.dot(unit(service.stored_vector(like)), unit(stored)))
+    assert f"{cosine:.3f}" in page
+    plain = client.get(f"/image/{target}").get_data(as_text=True)
+    assert 'id="why"' not in plain
+
+
+def test_search_page_chips_feedback_links_and_sort_links(client, gallery):
+    unlike = gallery.id_of("grey_cat.jpg")
+    html = client.get("/", query_string=[("q", "a red apple"), ("unlike", unlike)]).get_data(as_text=True)
+    assert html.count('<li class="chip') == 2 and html.count('class="chip negative"') == 1
+    assert html.count('class="more-like"') == html.count('class="card"') == len(PHOTOS) - 1
+    assert html.count('class="less-like"') == len(PHOTOS) - 1
+    assert 'data-sort="date"' in html and 'data-sort="size"' in html
+    assert ('id="cutoff-line"' in html) != ('id="no-good-match"' in html)
+    browse = client.get("/").get_data(as_text=True)
+    # Browsing has no query: "More like this" starts one, "Less like this" could not stand alone.
+    assert 'class="more-like"' in browse and 'class="less-like"' not in browse and 'id="query-parts"' not in browse
+    chinese = client.get("/", query_string=[("q", "a red apple"), ("lang", "zh")]).get_data(as_text=True)
+    assert "多来点这样的" in chinese and "相关度" in chinese
