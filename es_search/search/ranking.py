@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import median
 
-SORT_FIELDS = ("taken_at", "file_modified_at", "indexed_at", "width", "height")  # what `sort_key` reads
-
 
 @dataclass(frozen=True)
 class CutoffRule:

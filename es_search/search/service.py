@@ -35,7 +35,7 @@ from es_search.search.explain import explain_hit, part_cosines
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
 from es_search.search.parts import QueryPart, combine_parts
-from es_search.search.ranking import SORT_FIELDS, CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
+from es_search.search.ranking import CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
 from es_search.vectors import l2_normalise
@@ -190,9 +190,8 @@ class SearchService:
         hybrid = request.mode == "hybrid" and bool(texts)
         rule = self.cutoff_rule()
         deep = deepened(window, rule.window, self.settings.knn_candidates_factor)
-        knn_source: bool | Sequence[str] = True if not hybrid else (SORT_FIELDS if request.sort != "relevance" else False)
         bodies = [build_knn_search(vector, deep, request.filters, exclude_ids=exclude,
-                                   min_similarity=request.min_similarity, with_source=knn_source, from_top=True,
+                                   min_similarity=request.min_similarity, with_source=not hybrid, from_top=True,
                                    registry=self.registry)]
         if hybrid:
             bodies.append(build_bm25_search(texts, deep.fetch, request.filters, exclude_ids=exclude,
@@ -216,10 +215,13 @@ class SearchService:
             cutoff = hybrid_cutoff(cutoff, ranked, similarity, keywords_found=bool(keyword_ids), rule=rule)
         good = {doc_id for doc_id, _ in ranked[:cutoff.good]}
         scores = dict(ranked)
+        if hybrid and request.sort != "relevance":
+            sources = self._sources(sorted(good))  # the fused good matches may come from the keywords alone
         order = order_good_first([doc_id for doc_id, _ in ranked], good, sources, request.sort)
         page_ids = order[window.offset:window.offset + window.size]
-        if hybrid:
-            sources = self._sources(page_ids)
+        missing = [doc_id for doc_id in page_ids if doc_id not in sources]
+        if missing:
+            sources = dict(sources, **self._sources(missing))
         hits = [SearchHit(id=doc_id, score=scores[doc_id], similarity=similarity.get(doc_id),
                           source=sources[doc_id], good_match=doc_id in good)
                 for doc_id in page_ids if doc_id in sources]

@@ -64,7 +64,7 @@ def build_docs() -> dict[str, tuple[list[float], dict]]:
                                             category="beach"))
     for i, cosine in enumerate(GAP_COSINES):
         docs[doc_id(f"gap{i}")] = (planted(cosine, GAP, 2 + i), dict(
-            title=f"gap {i}", category="gap", width=100 * (i + 1), height=100,
+            title=f"gap {i}" if i < 3 else f"tail {i}", category="gap", width=100 * (i + 1), height=100,
             taken_at=f"20{10 + i}-01-01T00:00:00Z"))
     for i, cosine in enumerate(FLAT_COSINES):
         docs[doc_id(f"flat{i}")] = (planted(cosine, FLAT, 2 + i), dict(title=f"flat {i}", category="flat"))
@@ -271,3 +271,14 @@ def _grouped(pairs):
     for key, value in pairs:
         grouped.setdefault(key, []).append(value)
     return grouped
+
+
+def test_hybrid_sort_orders_the_fused_good_matches(service):
+    relevance = search(service, q="gap", mode="hybrid", category="gap")
+    good = [hit.id for hit in relevance.hits if hit.good_match]
+    result = search(service, q="gap", mode="hybrid", category="gap", sort="date")
+    # The three titled "gap" are found by both rankings: the fused scores drop after them.
+    assert result.mode == "hybrid" and result.cutoff.good == len(good) == 3
+    shown = ids(result)
+    assert shown[:len(good)] == sorted(good, key=lambda k: DOCS[k][1]["taken_at"], reverse=True)
+    assert shown[len(good):] == [hit.id for hit in relevance.hits if not hit.good_match]
