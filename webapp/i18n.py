@@ -51,8 +51,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "no_good_match": {"en": "Nothing here is a good match for this query: no image stands out from the rest. "
                             "These are only the closest images.",
                       "zh": "没有与此查询真正匹配的图片：没有哪张图片明显突出。以下只是最接近的图片。"},
-    "more_results": {"en": "{count} good matches above · more results below",
-                     "zh": "以上为 {count} 个好的匹配 · 以下为更多结果"},
+    "more_results": {"en": "Good matches above ({count}) · more results below",
+                     "zh": "以上为好的匹配（{count}）· 以下为更多结果"},
     "why_title": {"en": "Why this image matched", "zh": "为什么匹配到这张图片"},
     "why_total": {"en": "Similarity to the whole query: {similarity}", "zh": "与整个查询的相似度：{similarity}"},
     "why_part": {"en": "Part", "zh": "部分"},
