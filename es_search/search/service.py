@@ -152,19 +152,12 @@ class SearchService:
         """The query's unit vector (es_search.search.parts.combine_parts) and each part with its vector:
         texts encoded (cached), indexed images read in one request, vector tokens decoded."""
         parts = request.query_parts()
-        if upload is not None:
-            parts.insert(0, QueryPart("vector", encode_vector(upload), 1.0))
         stored = self.stored_vectors([p.value for p in parts if p.kind == "image"])
-        vectors = []
-        for part in parts:
-            if part.kind == "text":
-                vectors.append(self.encode_text(part.value))
-            elif part.kind == "image":
-                vectors.append(stored[part.value])
-            elif upload is not None and part is parts[0]:
-                vectors.append(np.asarray(upload, dtype=np.float32))
-            else:
-                vectors.append(np.asarray(decode_vector(part.value), dtype=np.float32))
+        vectors = [self.encode_text(p.value) if p.kind == "text" else stored[p.value] if p.kind == "image"
+                   else np.asarray(decode_vector(p.value), dtype=np.float32) for p in parts]
+        if upload is not None:  # the upload is the main part, weighing 1
+            parts.insert(0, QueryPart("vector", encode_vector(upload), 1.0))
+            vectors.insert(0, np.asarray(upload, dtype=np.float32))
         for vector in vectors:
             self._check_dims(np.asarray(vector).reshape(-1))
         return combine_parts(vectors, [p.weight for p in parts]), list(zip(parts, vectors, strict=True))
@@ -203,7 +196,7 @@ class SearchService:
         facets = parse_facets(responses[-1].get("aggregations", {}), request.filters, self.registry) if request.with_facets else None
         knn_hits = responses[0]["hits"]["hits"]
         similarity = {h["_id"]: cosine_from_score(h["_score"]) for h in knn_hits}
-        sources = {h["_id"]: h.get("_source", {}) for h in knn_hits}
+        sources = {} if hybrid else {h["_id"]: h.get("_source", {}) for h in knn_hits}
         keyword_ids = [h["_id"] for h in responses[1]["hits"]["hits"]] if hybrid else None
         if hybrid:
             ranked = reciprocal_rank_fusion([[h["_id"] for h in knn_hits], keyword_ids],

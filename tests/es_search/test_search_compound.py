@@ -208,6 +208,7 @@ def test_hybrid_explain_reports_keyword_rank_and_the_matched_fields(service):
     matched = [hit for hit in result.hits if hit.explain["keyword_rank"] is not None]
     assert matched == []  # no title says "people": the keyword leg finds nothing
     beach = search(service, q="beach", mode="hybrid", category="beach", explain="true")
+    assert all(hit.source.get("title") for hit in beach.hits)  # documents come with fused hits too
     calm = {hit.id: hit for hit in beach.hits}[doc_id("calm")]
     assert calm.explain["keyword_rank"] is not None
     assert any("<em>beach</em>" in fragment for fragment in calm.explain["matched"]["title"])
