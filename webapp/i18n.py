@@ -57,6 +57,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "why_total": {"en": "Similarity to the whole query: {similarity}", "zh": "与整个查询的相似度：{similarity}"},
     "why_part": {"en": "Part", "zh": "部分"},
     "why_weight": {"en": "Weight", "zh": "权重"},
+    "why_keywords": {"en": "Keywords matched", "zh": "匹配的关键词"},
+    "why_no_keywords": {"en": "none (found by meaning only)", "zh": "无（仅按语义找到）"},
     "back_to_results": {"en": "Back to the results", "zh": "返回搜索结果"},
     "results_browse": {"en": "Newest images", "zh": "最新图片"},
     "mode_hybrid": {"en": "meaning and keywords", "zh": "语义与关键词"},

@@ -58,8 +58,9 @@ class Explain(_Strict):
     vector_rank: int | None = Field(description="1-based place in the vector (kNN) ranking.")
     keyword_rank: int | None = Field(None, description="Hybrid mode: 1-based place in the keyword ranking, "
                                                        "null when the keywords did not find it.")
-    matched: dict[str, list[str]] | None = Field(None, description="Hybrid mode: highlighted fragments of the "
-                                                                   "fields the keywords matched, by field.")
+    matched: dict[str, list[str]] | None = Field(None, description="Hybrid mode: fragments of the fields the "
+                                                                   "keywords matched, by field; HTML-escaped, "
+                                                                   "matches in <em>.")
 
 
 class Cutoff(_Strict):

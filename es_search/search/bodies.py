@@ -116,8 +116,21 @@ def build_bm25_search(text: str, size: int, filters: SearchFilters, *, exclude_i
         query["bool"].update(query_filter["bool"])
     body = {"query": query, "size": size, "_source": False, "track_total_hits": False}
     if highlight:
-        body["highlight"] = {"fields": {target.split("^")[0]: {} for target in registry.bm25_fields()},
-                             "number_of_fragments": 3, "fragment_size": 120}
+        body["highlight"] = keyword_highlight(registry)
+    return body
+
+
+def keyword_highlight(registry: FieldRegistry) -> dict:
+    """Highlighting of the keyword fields: HTML-escaped fragments with the matches in <em>, so a page may show
+    them as they are."""
+    return {"fields": {target.split("^")[0]: {} for target in registry.bm25_fields()}, "encoder": "html",
+            "number_of_fragments": 3, "fragment_size": 120}
+
+
+def build_keyword_match(text: str, image_id: str, registry: FieldRegistry | None = None) -> dict:
+    """Whether, and where, the keywords of `text` match one image: its highlighted fields (an image's page)."""
+    body = build_bm25_search(text, 1, SearchFilters(), registry=registry, highlight=True)
+    body["query"]["bool"]["filter"] = [{"ids": {"values": [image_id]}}]
     return body
 
 

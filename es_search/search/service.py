@@ -26,6 +26,7 @@ from es_search.search.bodies import (
     PageWindow,
     build_bm25_search,
     build_browse_search,
+    build_keyword_match,
     build_knn_search,
     build_vectors_search,
     deepened,
@@ -240,7 +241,12 @@ class SearchService:
         vector, parts = self.query_vector(request)
         stored = self.stored_vector(image_id)
         unit = stored / max(float(np.linalg.norm(stored)), 1e-12)
-        return {"similarity": round(float(unit @ _normalised(vector)), 6), "parts": part_cosines(stored, parts)}
+        why = {"similarity": round(float(unit @ _normalised(vector)), 6), "parts": part_cosines(stored, parts)}
+        texts = " ".join(part.value for part, _ in parts if part.kind == "text" and not part.negative)
+        if request.mode == "hybrid" and texts:
+            found = self._msearch([build_keyword_match(texts, image_id, self.registry)])[0]["hits"]["hits"]
+            why["matched"] = found[0].get("highlight", {}) if found else {}
+        return why
 
     def cutoff_rule(self) -> CutoffRule:
         return CutoffRule(window=self.settings.cutoff_window, margin=self.settings.cutoff_margin,

@@ -197,3 +197,14 @@ def test_search_page_chips_feedback_links_and_sort_links(client, gallery):
     assert 'class="more-like"' in browse and 'class="less-like"' not in browse and 'id="query-parts"' not in browse
     chinese = client.get("/", query_string=[("q", "a red apple"), ("lang", "zh")]).get_data(as_text=True)
     assert "多来点这样的" in chinese and "相关度" in chinese
+
+
+def test_image_page_in_hybrid_mode_shows_the_matched_keywords_escaped(client, gallery):
+    hostile = next(i for name, i in gallery.ids.items() if name.startswith("<img"))
+    apple = gallery.id_of("red_apple.jpg")
+    page = client.get(f"/image/{apple}", query_string={"q": "red apple", "mode": "hybrid"}).get_data(as_text=True)
+    assert 'id="why-keywords"' in page and "<em>apple</em>" in page
+    other = client.get(f"/image/{hostile}", query_string={"q": "img onerror", "mode": "hybrid"}).get_data(as_text=True)
+    keywords = other.split('id="why-keywords"')[1].split("</p>")[0]
+    assert "<em>img</em>" in keywords and "&lt;" in keywords
+    assert "<img src=x" not in other  # the document's own text is escaped inside the fragments
