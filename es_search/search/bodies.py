@@ -85,21 +85,16 @@ def build_knn(vector: Sequence[float], window: PageWindow, filters: SearchFilter
 
 def build_knn_search(vector: Sequence[float], window: PageWindow, filters: SearchFilters, *,
                      exclude_ids: Sequence[str] = (), min_similarity: float | None = None,
-                     with_source: bool | Sequence[str] = True, from_top: bool = False,
-                     registry: FieldRegistry | None = None) -> dict:
+                     with_source: bool = True, from_top: bool = False, registry: FieldRegistry | None = None) -> dict:
     """A search body ranking by vector similarity; `from_top` returns all `fetch` results (for fusion, the
-    cutoff and the sort). `with_source` is True (all but the vector), False, or the fields to return."""
+    cutoff and the sort)."""
     offset = 0 if from_top else window.offset
-    if isinstance(with_source, bool):
-        source: bool | dict = source_without_vector() if with_source else False
-    else:
-        source = {"includes": list(with_source)} if with_source else False
     return {
         "knn": build_knn(vector, window, filters, exclude_ids=exclude_ids, min_similarity=min_similarity,
                          registry=registry),
         "from": offset,
         "size": window.fetch - offset,
-        "_source": source,
+        "_source": source_without_vector() if with_source else False,
         "track_total_hits": False,
     }
 
