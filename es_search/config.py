@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     knn_candidates_factor: KnnBound = 4
     knn_min_candidates: KnnBound = 1000
     rrf_rank_constant: KnnBound = 60
+    # The good-match cutoff, relative to each query's own scores (rule in es_search/search/ranking.py):
+    # look at the best `window` cosines; nothing is good when best − median < min_spread; good matches are
+    # within margin × (best − median) of the best and end at the largest drop.
+    cutoff_window: KnnBound = 50
+    cutoff_margin: Annotated[float, Field(gt=0, le=1)] = 0.5
+    cutoff_min_spread: Annotated[float, Field(ge=0, le=2)] = 0.03
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

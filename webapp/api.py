@@ -6,9 +6,10 @@ from flask import Blueprint, current_app, jsonify, request
 
 from es_search.errors import QueryError
 from es_search.search.filters import parse_filters
-from es_search.search.request import parse_search_request
+from es_search.search.parts import with_weight
+from es_search.search.request import encode_vector, parse_search_request
 from webapp import schemas
-from webapp.inputs import request_params, upload_from_request
+from webapp.inputs import compound_from_json, request_params, upload_from_request
 from webapp.openapi import documented, openapi_spec
 from webapp.present import document_to_json, result_to_json
 
@@ -34,11 +35,29 @@ def _parse(params: dict, allow_similar: bool = True):
 
 
 @api.get("/search")
-@documented("Search by text, like an indexed image, or by a query vector token; browse without any",
+@documented("Search by text, like an indexed image, by a query vector token, or a compound of them; "
+            "browse without any",
             response=schemas.SearchResultBody, params="search", errors=(400, 404, 503))
 def search():
-    """Search by text (`q`), like an image (`similar`), by a query vector token (`vec`), or browse."""
+    """Search by text (`q`), like an image (`similar`), by a query vector token (`vec`), or browse. Further
+    parts make a compound query: `q` again, `not`, `like`, `unlike`, `not_vec`, each repeatable and weighted
+    by a trailing `^number`; the query vector is the normalised weighted sum (negative parts subtract)."""
     return jsonify(result_to_json(_service().search(_parse(request_params(request))), _settings()))
+
+
+@api.post("/search")
+@documented("Search with a compound query given as JSON", response=schemas.SearchResultBody, body="compound",
+            errors=(400, 404, 413, 503))
+def search_compound():
+    """A compound query as JSON: `parts`, each a text, an indexed image (`image`: its id) or an uploaded
+    image (`image_base64`), with an optional `weight` and `negative`; beside them any GET parameter."""
+    params, uploads = compound_from_json(request.get_json(silent=True), _settings().max_upload_bytes)
+    service = _service()
+    for data, weight in uploads:
+        vector, _ = service.encode_image_bytes(data)
+        params.setdefault("vec" if weight > 0 else "not_vec", []).append(
+            with_weight(encode_vector(vector), abs(weight)))
+    return jsonify(result_to_json(service.search(_parse(params)), _settings()))
 
 
 @api.post("/search/image")

@@ -9,6 +9,7 @@ import re
 from flask import Request
 
 from es_search.errors import QueryError, UploadRejected
+from es_search.search.parts import MAX_PARTS, MAX_WEIGHT, with_weight
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
 UPLOAD_FIELD = "image"
@@ -38,6 +39,61 @@ def json_params(body: dict) -> dict[str, list[str]]:
     return params
 
 
+PART_KEYS = {"text": ("q", "not"), "image": ("like", "unlike")}
+
+
+def compound_from_json(body: object, max_bytes: int) -> tuple[dict[str, list[str]], list[tuple[bytes, float]]]:
+    """POST /api/search's JSON: `parts` (each {"text"|"image"|"image_base64": ..., "weight": w, "negative":
+    bool}) beside the GET parameters. Returns the parameters (parts as q/not/like/unlike with ^weights) and
+    the uploads with their signed weights, for the caller to encode into vec/not_vec."""
+    if not isinstance(body, dict):
+        raise QueryError("the body must be a JSON object: {\"parts\": [{\"text\": \"beach\"}, ...], ...}")
+    parts = body.get("parts", [])
+    if not isinstance(parts, list) or len(parts) > MAX_PARTS:
+        raise QueryError(f"parts must be a list of at most {MAX_PARTS} objects")
+    params = json_params({key: value for key, value in body.items() if key != "parts"})
+    uploads: list[tuple[bytes, float]] = []
+    for number, part in enumerate(parts, start=1):
+        if not isinstance(part, dict):
+            raise QueryError(f"part {number} must be an object with text, image or image_base64")
+        given = [key for key in ("text", "image", BASE64_FIELD) if key in part]
+        unknown = set(part) - {"text", "image", BASE64_FIELD, "weight", "negative"}
+        if len(given) != 1 or unknown:
+            raise QueryError(f"part {number} takes exactly one of text, image, {BASE64_FIELD} "
+                             "(and optionally weight and negative)")
+        weight, negative = part.get("weight", 1.0), part.get("negative", False)
+        if (isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT
+                or not isinstance(negative, bool)):
+            raise QueryError(f"part {number}: weight is a number above 0 and at most {MAX_WEIGHT:g}, "
+                             "negative is true or false")
+        value = part[given[0]]
+        if not isinstance(value, str):
+            raise QueryError(f"part {number}: {given[0]} must be a string")
+        if given[0] == BASE64_FIELD:
+            uploads.append((decode_base64_image(value, max_bytes), -float(weight) if negative else float(weight)))
+            continue
+        name = PART_KEYS[given[0]][1 if negative else 0]
+        params.setdefault(name, []).append(with_weight(value, float(weight)))
+    return params, uploads
+
+
+def decode_base64_image(encoded: str, max_bytes: int) -> bytes:
+    """An image sent as base64 text (optionally a data: URL), bounded before and after decoding."""
+    encoded = _DATA_URL.sub("", encoded.strip(), count=1)
+    # Cheap bound before decoding: base64 takes 4 characters per 3 bytes.
+    if len(encoded) * 3 // 4 > max_bytes + 3:
+        raise _too_large(max_bytes)
+    try:
+        data = base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadRejected("bad_base64", f"{BASE64_FIELD} is not valid base64") from None
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    if not data:
+        raise UploadRejected("empty", "the uploaded image is empty")
+    return data
+
+
 def upload_from_request(request: Request, max_bytes: int) -> tuple[bytes, dict[str, list[str]]]:
     """The uploaded image's bytes and the search parameters, from a multipart form (field `image`) or a
     JSON body (`image_base64`, optionally a data: URL). Missing, malformed or oversized input is an
@@ -49,14 +105,7 @@ def upload_from_request(request: Request, max_bytes: int) -> tuple[bytes, dict[s
         encoded = body.get(BASE64_FIELD)
         if not isinstance(encoded, str) or not encoded.strip():
             raise UploadRejected("missing_image", f"give the image as base64 text in {BASE64_FIELD}")
-        encoded = _DATA_URL.sub("", encoded.strip(), count=1)
-        # Cheap bound before decoding: base64 takes 4 characters per 3 bytes.
-        if len(encoded) * 3 // 4 > max_bytes + 3:
-            raise _too_large(max_bytes)
-        try:
-            data = base64.b64decode("".join(encoded.split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise UploadRejected("bad_base64", f"{BASE64_FIELD} is not valid base64") from None
+        data = decode_base64_image(encoded, max_bytes)
         params = request_params(request)
         params.update(json_params(body))
     else:

@@ -25,7 +25,8 @@ REF = "#/components/schemas/{model}"
 def documented(summary: str, *, response: type | None, params: str | None = None, body: str | None = None,
                errors: tuple[int, ...] = (), description: str = "") -> Callable:
     """Mark a view for the OpenAPI document. `params` and `body` name a model factory of webapp/schemas.py:
-    "search", "paging" or "filters" for query parameters, "upload" for the JSON image body."""
+    "search", "paging" or "filters" for query parameters, "upload" for the JSON image body, "compound" for
+    POST /api/search's JSON parts."""
     def mark(view):
         view.openapi = {"summary": summary, "response": response, "params": params, "body": body,
                         "errors": errors, "description": description or (view.__doc__ or "").strip()}
@@ -37,7 +38,8 @@ def _param_models(settings: Settings, registry: FieldRegistry) -> dict:
     return {"search": schemas.search_params_model(settings, registry),
             "paging": schemas.paging_params_model(settings, registry),
             "filters": schemas.filters_params_model(registry),
-            "upload": schemas.upload_body_model(settings, registry)}
+            "upload": schemas.upload_body_model(settings, registry),
+            "compound": schemas.compound_body_model(settings, registry)}
 
 
 def _query_parameters(model) -> list[dict]:
@@ -88,10 +90,11 @@ def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dic
         if meta["body"]:
             body_schema = models[meta["body"]].model_json_schema(ref_template=REF)
             components.update(body_schema.pop("$defs", {}))
-            operation["requestBody"] = {"required": True, "content": {
-                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
-                    "image": {"type": "string", "format": "binary"}}}},
-                "application/json": {"schema": body_schema}}}
+            content = {"application/json": {"schema": body_schema}}
+            if meta["body"] == "upload":
+                content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"], "properties": {
+                    "image": {"type": "string", "format": "binary"}}}}
+            operation["requestBody"] = {"required": True, "content": content}
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = operation
     return {
@@ -101,7 +104,11 @@ def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dic
                                 "`score` ranks: the cosine similarity to the query in semantic mode (-1..1), "
                                 "the reciprocal-rank-fusion score in hybrid mode. `similarity` is always the "
                                 "cosine similarity when known. Filters come from the field registry: a terms "
-                                "field takes `name=value` (repeatable), a range field `name=from..to`."},
+                                "field takes `name=value` (repeatable), a range field `name=from..to`. "
+                                "A compound query sums weighted parts: `q`, `not`, `like`, `unlike`, `vec`, "
+                                "`not_vec` (repeatable, `value^weight`), or POST /api/search with JSON `parts`. "
+                                "Results are split by a cutoff relative to the query's own scores: "
+                                "`good_match` on each hit, `cutoff` and `no_good_match` on the page."},
         "paths": paths,
         "components": {"schemas": components},
     }

@@ -13,7 +13,15 @@ from es_search.search.filters import SearchFilters, parse_filters
 from es_search.search.request import SearchRequest, parse_search_request
 from webapp.files import resolve_original, resolve_thumbnail
 from webapp.inputs import request_params, upload_from_request
-from webapp.present import image_links, safe_colors, search_link, shown_source
+from webapp.present import (
+    feedback_links,
+    image_links,
+    page_link_with_query,
+    query_chips,
+    safe_colors,
+    search_link,
+    shown_source,
+)
 
 pages = Blueprint("pages", __name__)
 
@@ -67,8 +75,12 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
         search_request = replace(search_request, vector=tuple(float(x) for x in result.query_vector))
     preview = _preview(result.query_image) if result.query_image is not None else None
     hits = [dict(hit.to_dict(), image=shown_source(hit.source, _settings()), rank=result.offset + i + 1,
-                 links=image_links(hit.id, hit.source, search_request.filters))
+                 links=dict(image_links(hit.id, hit.source, search_request.filters),
+                            page=page_link_with_query(hit.id, search_request),
+                            **feedback_links(search_request, hit.id)))
             for i, hit in enumerate(result.hits)]
+    image_ids = [part.value for part in search_request.query_parts() if part.kind == "image"]
+    chips = query_chips(search_request, _service().sources(image_ids) if image_ids else {})
     similar_source = None
     if result.kind == "similar":
         try:
@@ -77,7 +89,7 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
             similar_source = None
     return render_template("search.html", result=result, hits=hits, request_=search_request,
                            facets=(result.facets or {}).get("facets"), matching=(result.facets or {}).get("matching"),
-                           similar_source=similar_source, preview=preview, notice=None,
+                           similar_source=similar_source, preview=preview, notice=None, chips=chips,
                            link=lambda **changes: search_link(search_request, **changes),
                            clear_link=search_link(replace(search_request, filters=SearchFilters(), page=1,
                                                           min_similarity=None)))
@@ -102,12 +114,16 @@ def image(image_id: str):
     source = service.get_image(image_id)
     original = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
     similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=filters)
+    query = parse_search_request(request_params(request), default_size=settings.default_page_size,
+                                 max_size=settings.max_page_size, registry=current_app.extensions["field_registry"])
+    why = service.explain_image(query, image_id) if query.query_parts() else None
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
                          links=image_links(hit.id, hit.source, filters))
                     for i, hit in enumerate(similar.hits)]
     return render_template("image.html", image_id=image_id, source=shown_source(source, settings),
                            links=image_links(image_id, source, filters), original_served=original is not None,
-                           colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits,
+                           colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits, why=why,
+                           query_link=search_link(replace(query, filters=filters)) if why else None,
                            request_=SearchRequest(similar_to=image_id, filters=filters))
 
 

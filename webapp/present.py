@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from flask import url_for
 
 from es_search.search.filters import SearchFilters
+from es_search.search.parts import PART_PARAMS, QueryPart
 from es_search.search.request import SearchRequest
 from es_search.search.results import SearchResult
 from webapp.files import resolve_original
@@ -76,6 +77,46 @@ def search_link(request: SearchRequest, endpoint: str = "pages.search", **change
     if changes.get("lang"):
         pairs.append(("lang", changes["lang"]))
     return url_for(endpoint) + ("?" + urlencode(pairs) if pairs else "")
+
+
+def feedback_links(request: SearchRequest, image_id: str) -> dict:
+    """"More like this" / "Less like this" for one result: the same search with the image as a positive or
+    negative part. "Less" only where the query already has a positive part (it cannot stand alone)."""
+    links = {"more": search_link(request.with_part(QueryPart("image", image_id, 1.0)))}
+    if request.query_parts():
+        links["less"] = search_link(request.with_part(QueryPart("image", image_id, -1.0)))
+    return links
+
+
+def query_chips(request: SearchRequest, documents: dict[str, dict]) -> list[dict]:
+    """The query's parts as the gallery shows them: label, sign, weight, thumbnail (image parts) and a link to
+    the same search without the part (None where what remains would have no positive part)."""
+    main = request.main_part()
+    chips = []
+    for part in request.query_parts():
+        if part is main:
+            rest = replace(request, text=None, similar_to=None, vector=None, weight=1.0, page=1)
+        else:
+            rest = request.without_part(part)
+        remaining = rest.query_parts()
+        valid = not remaining or any(not p.negative for p in remaining)
+        document = documents.get(part.value, {}) if part.kind == "image" else {}
+        thumbnail = document.get("thumbnail")
+        chips.append({"kind": part.kind, "negative": part.negative, "weight": abs(part.weight),
+                      "label": part.value if part.kind == "text" else (document.get("title") or document.get("file_name")
+                                                                        or part.value[:12]),
+                      "value": part.value,
+                      "thumbnail": url_for("pages.thumbnail", relative=thumbnail) if isinstance(thumbnail, str)
+                      and thumbnail else None,
+                      "remove": search_link(rest) if valid else None})
+    return chips
+
+
+def page_link_with_query(image_id: str, request: SearchRequest) -> str:
+    """An image's page, carrying the query's parts (not its filters) so the page can say why it matched."""
+    pairs = [(k, v) for k, v in replace(request, filters=SearchFilters(), page=1).to_params()
+             if k in PART_PARAMS or k in ("similar", "mode")]
+    return url_for("pages.image", image_id=image_id) + ("?" + urlencode(pairs) if pairs else "")
 
 
 def safe_colors(colors) -> list[str]:

@@ -1,4 +1,5 @@
-"""`imgsearch search "text" | --image PATH | --similar ID`, with the gallery's filters; prints a table or JSON."""
+"""`imgsearch search "text" | --image PATH | --similar ID`, with further parts (`--not`, `--like`, `--unlike`) and
+the gallery's filters; prints a table or JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("text", nargs="?", help="what to look for, in any language")
     parser.add_argument("--image", type=Path, metavar="PATH", help="find images like this file")
     parser.add_argument("--similar", metavar="ID", help="find images like this indexed image (its id)")
-    parser.add_argument("--hybrid", action="store_true", help="fuse keyword (BM25) and vector rankings (text only)")
+    parser.add_argument("--not", dest="not_", action="append", default=[], metavar="TEXT",
+                        help="away from this text (repeatable; TEXT^2 weighs it twice)")
+    parser.add_argument("--like", action="append", default=[], metavar="ID",
+                        help="towards this indexed image (repeatable; ID^0.5 weighs it half)")
+    parser.add_argument("--unlike", action="append", default=[], metavar="ID",
+                        help="away from this indexed image, which is left out (repeatable, weighted as --like)")
+    parser.add_argument("--sort", choices=("relevance", "date", "size"),
+                        help="order the good matches by relevance (default), date or size")
+    parser.add_argument("--explain", action="store_true", help="show each hit's cosine to every part of the query")
+    parser.add_argument("--hybrid", action="store_true", help="fuse keyword (BM25) and vector rankings (texts)")
     parser.add_argument("--min-similarity", help="cosine similarity from -1 to 1 a result must reach")
     parser.add_argument("--page", default="1", help="page number (default 1)")
     parser.add_argument("--size", help="results per page (default IMGSEARCH_DEFAULT_PAGE_SIZE)")
@@ -79,7 +89,10 @@ def params_from_args(args: argparse.Namespace, registry: FieldRegistry) -> dict[
             raise QueryError(f"--filter takes NAME=VALUE with a filterable field; got {item!r} (known: {known})")
         param = name.strip() if registry.by_param(name.strip()) else spec.param
         params.setdefault(param, []).append(value)
-    for name in ("min_similarity", "page", "size"):
+    for name, values in (("not", args.not_), ("like", args.like), ("unlike", args.unlike)):
+        if values:
+            params[name] = list(values)
+    for name in ("min_similarity", "page", "size", "sort"):
         value = getattr(args, name)
         if value is not None:
             params[name] = [str(value)]
@@ -91,6 +104,8 @@ def params_from_args(args: argparse.Namespace, registry: FieldRegistry) -> dict[
         params["mode"] = ["hybrid"]
     if args.facets:
         params["facets"] = ["true"]
+    if args.explain:
+        params["explain"] = ["true"]
     return params
 
 
@@ -128,13 +143,23 @@ def format_table(data: dict) -> str:
     lines = [f"{header}, page {data['page']}, {len(data['hits'])} results in {data['took_ms']:.0f} ms"]
     if not data["hits"]:
         lines.append("  no images match")
-    for hit in data["hits"]:
+    cutoff = data.get("cutoff") or {}
+    for number, hit in enumerate(data["hits"]):
+        if cutoff and not cutoff["no_good_match"] and not hit["good_match"] and (
+                number > 0 and data["hits"][number - 1]["good_match"] or number == 0 and data["page"] == 1):
+            lines.append(f"  ---- {cutoff['good_matches']} good matches above, more results below ----")
         image = hit["image"]
         score = "" if hit["score"] is None else f"{hit['score']:.4f}"
         place = (image.get("paths") or [image.get("file_name", "")])[0]
         label = image.get("title") or image.get("file_name") or ""
         extras = " ".join(x for x in (image.get("category"), image.get("color_scheme")) if x)
         lines.append(f"{hit['rank']:>4}  {score:>7}  {hit['id'][:12]}  {label[:40]:<40}  {extras:<20}  {place}")
+        for part in (hit.get("explain") or {}).get("parts", []):
+            sign = "-" if part["weight"] < 0 else "+"
+            cosine = "" if part["cosine"] is None else f"{part['cosine']:.4f}"
+            lines.append(f"{'':>6}{sign}{abs(part['weight']):g} {part['kind']} {part['value'][:40]!r}: cosine {cosine}")
+    if cutoff.get("no_good_match") and data["hits"]:
+        lines.append("no good match: nothing stands out from the rest; these are only the closest images")
     if data["has_next"]:
         lines.append(f"more: --page {data['page'] + 1}")
     for name, entries in (data.get("facets") or {}).items():

@@ -6,7 +6,7 @@ Nothing here talks to Elasticsearch; `es_search.search.service` sends what is bu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from es_search.errors import QueryError
 from es_search.fields import VECTOR_FIELD, FieldRegistry, load_registry
@@ -55,6 +55,14 @@ def page_window(page: int, size: int, *, max_depth: int, candidates_factor: int 
                       num_candidates=num_candidates, max_depth=max_depth)
 
 
+def deepened(window: PageWindow, depth: int, candidates_factor: int = 4) -> PageWindow:
+    """The same page ranked `depth` deep (at least as deep as it was, never past max_depth): the cutoff and
+    the sort need the best results of the query whichever page is shown."""
+    depth = min(max(depth, window.fetch), window.max_depth)
+    candidates = min(MAX_NUM_CANDIDATES, max(window.num_candidates, depth * candidates_factor))
+    return replace(window, fetch=depth, k=depth, num_candidates=candidates)
+
+
 def source_without_vector() -> dict:
     """`_source` filter for hits: the vector is large and no page shows it."""
     return {"excludes": [VECTOR_FIELD]}
@@ -78,7 +86,8 @@ def build_knn(vector: Sequence[float], window: PageWindow, filters: SearchFilter
 def build_knn_search(vector: Sequence[float], window: PageWindow, filters: SearchFilters, *,
                      exclude_ids: Sequence[str] = (), min_similarity: float | None = None,
                      with_source: bool = True, from_top: bool = False, registry: FieldRegistry | None = None) -> dict:
-    """A search body ranking by vector similarity; `from_top` returns all `fetch` results (for fusion)."""
+    """A search body ranking by vector similarity; `from_top` returns all `fetch` results (for fusion, the
+    cutoff and the sort)."""
     offset = 0 if from_top else window.offset
     return {
         "knn": build_knn(vector, window, filters, exclude_ids=exclude_ids, min_similarity=min_similarity,
@@ -91,16 +100,40 @@ def build_knn_search(vector: Sequence[float], window: PageWindow, filters: Searc
 
 
 def build_bm25_search(text: str, size: int, filters: SearchFilters, *, exclude_ids: Sequence[str] = (),
-                      registry: FieldRegistry | None = None) -> dict:
+                      registry: FieldRegistry | None = None, highlight: bool = False) -> dict:
     """A keyword search over the registry's searched fields (titles and tags weigh most, file names least)
-    with the same filters, ids only."""
+    with the same filters, ids only; with `highlight`, the matched fragments of each field too."""
     registry = registry or load_registry()
     query: dict = {"bool": {"must": [{"multi_match": {"query": text, "fields": registry.bm25_fields(),
                                                        "type": "best_fields"}}]}}
     query_filter = build_filter(filters, exclude_ids, registry)
     if query_filter is not None:
         query["bool"].update(query_filter["bool"])
-    return {"query": query, "size": size, "_source": False, "track_total_hits": False}
+    body = {"query": query, "size": size, "_source": False, "track_total_hits": False}
+    if highlight:
+        body["highlight"] = keyword_highlight(registry)
+    return body
+
+
+def keyword_highlight(registry: FieldRegistry) -> dict:
+    """Highlighting of the keyword fields: HTML-escaped fragments with the matches in <em>, so a page may show
+    them as they are."""
+    return {"fields": {target.split("^")[0]: {} for target in registry.bm25_fields()}, "encoder": "html",
+            "number_of_fragments": 3, "fragment_size": 120}
+
+
+def build_keyword_match(text: str, image_id: str, registry: FieldRegistry | None = None) -> dict:
+    """Whether, and where, the keywords of `text` match one image: its highlighted fields (an image's page)."""
+    body = build_bm25_search(text, 1, SearchFilters(), registry=registry, highlight=True)
+    body["query"]["bool"]["filter"] = [{"ids": {"values": [image_id]}}]
+    return body
+
+
+def build_vectors_search(ids: Sequence[str]) -> dict:
+    """The stored vectors of some images, in one request: Elasticsearch 9 leaves vectors out of `_source`
+    unless asked with `exclude_vectors: false`."""
+    return {"query": {"ids": {"values": list(ids)}}, "size": len(ids), "track_total_hits": False,
+            "_source": {"includes": [VECTOR_FIELD], "exclude_vectors": False}}
 
 
 def build_browse_search(window: PageWindow, filters: SearchFilters, registry: FieldRegistry | None = None) -> dict:

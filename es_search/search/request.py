@@ -10,14 +10,16 @@ import base64
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from es_search.errors import QueryError
 from es_search.fields import FieldRegistry
 from es_search.search.filters import SearchFilters, parse_filters, single_value
+from es_search.search.parts import QueryPart, parse_parts, split_weight, with_weight
 
 # Limits on what one request may ask, in one place.
 SEARCH_MODES = ("semantic", "hybrid")
+SORTS = ("relevance", "date", "size")  # how the good matches are ordered (es_search.search.ranking)
 MAX_TEXT_CHARS = 1000
 MAX_ID_CHARS = 512  # Elasticsearch's own limit on _id length
 MAX_VECTOR_DIMS = 4096
@@ -26,29 +28,62 @@ MAX_PAGE = 10_000
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """One search as pages, API and CLI ask for it. At most one of text, similar_to and vector is set;
-    none of them means browsing the newest images (an uploaded image is passed beside the request)."""
+    """One search as pages, API and CLI ask for it. The main query is at most one of text, similar_to and
+    vector (weighing `weight`); `parts` are the further parts of a compound query (es_search.search.parts).
+    Nothing at all means browsing the newest images (an uploaded image is passed beside the request)."""
 
     text: str | None = None
     similar_to: str | None = None
     vector: tuple[float, ...] | None = None
+    weight: float = 1.0
+    parts: tuple[QueryPart, ...] = ()
     filters: SearchFilters = field(default_factory=SearchFilters)
     page: int = 1
     size: int = 24
     mode: str = "semantic"
     min_similarity: float | None = None
     with_facets: bool = False
+    sort: str = "relevance"
+    explain: bool = False
 
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """Query-string pairs for a link to this search (e.g. `page=` another page)."""
-        values = {"q": self.text, "similar": self.similar_to,
-                  "vec": encode_vector(self.vector) if self.vector is not None else None,
-                  "mode": self.mode if self.mode != "semantic" else None,
+        main_part = self.main_part()
+        main = [] if main_part is None else [
+            ("similar" if main_part.kind == "image" else main_part.param, with_weight(main_part.value, main_part.weight))]
+        values = {"mode": self.mode if self.mode != "semantic" else None,
                   "min_similarity": None if self.min_similarity is None else f"{self.min_similarity:g}",
+                  "sort": self.sort if self.sort != "relevance" else None,
+                  "explain": "true" if self.explain else None,
                   "size": str(self.size), "page": str(self.page)}
         values.update({k: (None if v is None else str(v)) for k, v in changes.items()})
         pairs = [(k, v) for k, v in values.items() if v not in (None, "") and not (k == "page" and v == "1")]
-        return pairs + self.filters.to_params()
+        return main + [part.to_param() for part in self.parts] + pairs + self.filters.to_params()
+
+    def main_part(self) -> QueryPart | None:
+        """The main query (q, similar or vec) as a part; a vector's value is its token."""
+        if self.text:
+            return QueryPart("text", self.text, self.weight)
+        if self.similar_to:
+            return QueryPart("image", self.similar_to, self.weight)
+        if self.vector is not None:
+            return QueryPart("vector", encode_vector(self.vector), self.weight)
+        return None
+
+    def query_parts(self) -> list[QueryPart]:
+        """Every part of the query, the main one first (an uploaded image is not among them)."""
+        main = self.main_part()
+        return ([main] if main is not None else []) + list(self.parts)
+
+    def with_part(self, part: QueryPart) -> SearchRequest:
+        """This search with one more part (relevance feedback), back on page 1; a part already there with
+        the other sign is replaced rather than cancelled."""
+        kept = tuple(p for p in self.parts if (p.kind, p.value) != (part.kind, part.value))
+        return replace(self, parts=kept + (part,), page=1)
+
+    def without_part(self, part: QueryPart) -> SearchRequest:
+        """This search without one of its further parts, back on page 1."""
+        return replace(self, parts=tuple(p for p in self.parts if p != part), page=1)
 
     def kind(self, with_image: bool = False) -> str:
         """The one rule for what is searched: an uploaded image, text, an indexed image, a given vector, or
@@ -61,6 +96,8 @@ class SearchRequest:
             return "similar"
         if self.vector is not None:
             return "vector"
+        if self.parts:
+            return "compound"
         return "browse"
 
 
@@ -79,22 +116,31 @@ def _int(params, name: str, default: int | None, low: int, high: int) -> int | N
 
 def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_size: int, max_size: int,
                          allow_similar: bool = True, registry: FieldRegistry | None = None) -> SearchRequest:
-    """A SearchRequest from query parameters (q, similar, vec, page, size, mode, min_similarity, facets and
-    the filters). Raises QueryError naming the parameter at fault."""
-    text = single_value(params, "q")
-    if text is not None and len(text) > MAX_TEXT_CHARS:
-        raise QueryError(f"q is too long ({len(text)} characters; at most {MAX_TEXT_CHARS})")
-    similar = single_value(params, "similar") if allow_similar else None
-    if similar is not None:
+    """A SearchRequest from query parameters (q, similar, vec, not, like, unlike, not_vec, page, size, mode,
+    min_similarity, sort, explain, facets and the filters). Raises QueryError naming the parameter at fault."""
+    parts = parse_parts(params, check_text=_check_text, check_id=_check_id, check_vector=_check_vector)
+    similar_raw = single_value(params, "similar") if allow_similar else None
+    similar, similar_weight = (None, 1.0)
+    if similar_raw is not None:
+        similar, similar_weight = split_weight(similar_raw.strip(), "similar")
         check_image_id(similar)
-    vec_token = single_value(params, "vec")
-    vector = decode_vector(vec_token) if vec_token is not None else None
-    given = [name for name, value in (("q", text), ("similar", similar), ("vec", vector)) if value is not None]
-    if len(given) > 1:
-        raise QueryError(f"give one of q, similar and vec, not {' and '.join(given)}")
+    first_text = next((p for p in parts if p.kind == "text" and not p.negative), None)
+    first_vector = next((p for p in parts if p.kind == "vector" and not p.negative), None)
+    if first_text is not None and similar is not None:
+        raise QueryError("give one of q and similar as the main query, not both "
+                         "(an indexed image beside a text is like=ID)")
+    # The main query: the first text, else the similar image, else the first vector; the rest join it.
+    main = first_text or (None if similar is not None else first_vector)
+    weight = main.weight if main is not None else similar_weight
+    further = tuple(p for p in parts if p is not main)
+    if main is None and similar is None and further and all(p.negative for p in further):
+        raise QueryError("a query needs a positive part (q, similar, like or vec) beside not= and unlike=")
     mode = (single_value(params, "mode") or "semantic").lower()
     if mode not in SEARCH_MODES:
         raise QueryError(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
+    sort = (single_value(params, "sort") or "relevance").lower()
+    if sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
     min_similarity = None
     raw_similarity = single_value(params, "min_similarity")
     if raw_similarity is not None:
@@ -104,15 +150,41 @@ def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_s
             raise QueryError(f"min_similarity must be a number between -1 and 1, got {raw_similarity!r}") from None
         if not -1.0 <= min_similarity <= 1.0:
             raise QueryError(f"min_similarity is a cosine similarity between -1 and 1, got {min_similarity:g}")
-    facets_flag = (single_value(params, "facets") or "false").lower()
-    if facets_flag not in ("1", "true", "yes", "0", "false", "no"):
-        raise QueryError(f"facets must be true or false, got {facets_flag!r}")
     return SearchRequest(
-        text=text, similar_to=similar, vector=vector, filters=parse_filters(params, registry),
+        text=main.value if main is first_text and main is not None else None, similar_to=similar,
+        vector=decode_vector(main.value) if main is first_vector and main is not None else None,
+        weight=weight, parts=further, filters=parse_filters(params, registry),
         page=_int(params, "page", 1, 1, MAX_PAGE),
         size=_int(params, "size", default_size, 1, max_size),
-        mode=mode, min_similarity=min_similarity, with_facets=facets_flag in ("1", "true", "yes"),
+        mode=mode, min_similarity=min_similarity, with_facets=_flag(params, "facets"), sort=sort,
+        explain=_flag(params, "explain"),
     )
+
+
+def _flag(params, name: str) -> bool:
+    value = (single_value(params, name) or "false").lower()
+    if value not in ("1", "true", "yes", "0", "false", "no"):
+        raise QueryError(f"{name} must be true or false, got {value!r}")
+    return value in ("1", "true", "yes")
+
+
+def _check_text(text: str, param: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise QueryError(f"{param} is too long ({len(text)} characters; at most {MAX_TEXT_CHARS})")
+
+
+def _check_id(image_id: str, param: str) -> None:
+    try:
+        check_image_id(image_id)
+    except QueryError as exc:
+        raise QueryError(f"{param}: {exc}") from None
+
+
+def _check_vector(token: str, param: str) -> None:
+    try:
+        decode_vector(token)
+    except QueryError as exc:
+        raise QueryError(f"{param}: {exc}") from None
 
 
 def check_image_id(image_id: str) -> str:

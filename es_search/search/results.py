@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from es_search.search.parts import QueryPart
+from es_search.search.ranking import Cutoff
 from es_search.search.request import SearchRequest, encode_vector
 
 
@@ -15,10 +17,15 @@ class SearchHit:
     score: float | None  # what ranks: cosine similarity (semantic), RRF score (hybrid), None (browse)
     similarity: float | None  # cosine similarity to the query vector, when the kNN leg found the image
     source: dict
+    good_match: bool | None = None  # above the query's cutoff (es_search.search.ranking); None when browsing
+    explain: dict | None = None  # why it is here, when asked (es_search.search.explain)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "score": _rounded(self.score), "similarity": _rounded(self.similarity),
-                "image": self.source}
+        data = {"id": self.id, "score": _rounded(self.score), "similarity": _rounded(self.similarity),
+                "good_match": self.good_match, "image": self.source}
+        if self.explain is not None:
+            data["explain"] = self.explain
+        return data
 
 
 @dataclass
@@ -38,6 +45,8 @@ class SearchResult:
     query_image: object | None = field(default=None, repr=False)  # the decoded upload, for a preview
     search_ms: float | None = None  # time in Elasticsearch requests
     encode_ms: float | None = None  # time turning the text or image into a vector (0 when cached)
+    cutoff: Cutoff | None = None  # where the good matches end; None when browsing
+    parts: list[QueryPart] = field(default_factory=list)  # every part, an upload first as a vector part
 
     @property
     def offset(self) -> int:
@@ -53,12 +62,16 @@ class SearchResult:
     def to_dict(self) -> dict:
         query = {"kind": self.kind, "mode": self.mode, "text": self.request.text,
                  "similar": self.request.similar_to, "vector": self.vector_token,
+                 "parts": [part.to_dict() for part in self.parts], "sort": self.request.sort,
                  "min_similarity": self.request.min_similarity, "filters": self.request.filters.to_dict()}
         timings = {"encode_ms": self.encode_ms, "search_ms": self.search_ms}
         data = {"query": query, "page": self.page, "size": self.size, "has_next": self.has_next,
                 "max_page": self.max_page, "took_ms": round(self.took_ms, 2),
                 "timings_ms": {k: round(v, 2) for k, v in timings.items() if v is not None},
                 "hits": [dict(hit.to_dict(), rank=self.offset + i + 1) for i, hit in enumerate(self.hits)]}
+        if self.cutoff is not None:
+            data["cutoff"] = self.cutoff.to_dict()
+            data["no_good_match"] = self.cutoff.no_good_match
         if self.total is not None:
             data["total"] = self.total
         if self.facets is not None:

@@ -26,12 +26,18 @@ from es_search.search.bodies import (
     PageWindow,
     build_bm25_search,
     build_browse_search,
+    build_keyword_match,
     build_knn_search,
+    build_vectors_search,
+    deepened,
     page_window,
 )
+from es_search.search.explain import explain_hit, part_cosines
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
-from es_search.search.request import SearchRequest, check_image_id
+from es_search.search.parts import QueryPart, combine_parts
+from es_search.search.ranking import CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
+from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
 from es_search.vectors import l2_normalise
 
@@ -119,30 +125,43 @@ class SearchService:
     # ------------------------------------------------------------------ searching
 
     def search(self, request: SearchRequest, image: bytes | None = None) -> SearchResult:
-        """Run one search: an uploaded image, text, similar-to-id, a given vector, or (none) browse."""
+        """Run one search: the query's parts (an uploaded image, texts, indexed images, vectors) summed into
+        one vector, or (none of them) browse."""
         started = time.perf_counter()
         window = self._window(request)
-        exclude: Sequence[str] = ()
-        decoded = None
+        decoded = upload = None
         if image is not None:
             if request.text or request.similar_to or request.vector is not None:
-                raise QueryError("an image search takes no q, similar or vec as well")
-            kind, (vector, decoded) = "image", self.encode_image_bytes(image)
-        elif request.text:
-            kind, vector = "text", self.encode_text(request.text)
-        elif request.similar_to:
-            kind, vector = "similar", self.stored_vector(request.similar_to)
-            exclude = (request.similar_to,)
-        elif request.vector is not None:
-            kind, vector = "vector", np.asarray(request.vector, dtype=np.float32)
-        else:
+                raise QueryError("an image search takes no q, similar or vec as well "
+                                 "(add further parts with like=, unlike=, not=)")
+            upload, decoded = self.encode_image_bytes(image)
+        kind = request.kind(with_image=image is not None)
+        if kind == "browse":
             return self._browse(request, window, started)
+        vector, parts = self.query_vector(request, upload)
         encoded = time.perf_counter()
-        result = self._vector_search(request, window, kind, vector, exclude, started)
+        exclude = tuple(dict.fromkeys(([request.similar_to] if request.similar_to else []) +
+                                      [p.value for p in request.parts if p.kind == "image" and p.negative]))
+        result = self._vector_search(request, window, kind, vector, parts, exclude, started)
         result.query_image = decoded
-        if kind in ("text", "image"):
+        if any(part.kind == "text" for part, _ in parts) or upload is not None:
             result.encode_ms = (encoded - started) * 1000
         return result
+
+    def query_vector(self, request: SearchRequest, upload: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, list[tuple[QueryPart, np.ndarray]]]:
+        """The query's unit vector (es_search.search.parts.combine_parts) and each part with its vector:
+        texts encoded (cached), indexed images read in one request, vector tokens decoded."""
+        parts = request.query_parts()
+        stored = self.stored_vectors([p.value for p in parts if p.kind == "image"])
+        vectors = [self.encode_text(p.value) if p.kind == "text" else stored[p.value] if p.kind == "image"
+                   else np.asarray(decode_vector(p.value), dtype=np.float32) for p in parts]
+        if upload is not None:  # the upload is the main part, weighing 1
+            parts.insert(0, QueryPart("vector", encode_vector(upload), 1.0))
+            vectors.insert(0, np.asarray(upload, dtype=np.float32))
+        for vector in vectors:
+            self._check_dims(np.asarray(vector).reshape(-1))
+        return combine_parts(vectors, [p.weight for p in parts]), list(zip(parts, vectors, strict=True))
 
     def similar(self, image_id: str, size: int = 12, filters: SearchFilters | None = None) -> SearchResult:
         """The images most like an indexed one, the image itself left out."""
@@ -156,52 +175,82 @@ class SearchService:
                            min_candidates=self.settings.knn_min_candidates)
 
     def _vector_search(self, request: SearchRequest, window: PageWindow, kind: str, vector: np.ndarray,
-                       exclude: Sequence[str], started: float) -> SearchResult:
+                       parts: list[tuple[QueryPart, np.ndarray]], exclude: Sequence[str],
+                       started: float) -> SearchResult:
+        """kNN (fused with BM25 in hybrid mode) ranked from the top as deep as the cutoff needs; the good
+        matches first (sorted when asked), then the rest; one page of that, explained when asked."""
         vector = _normalised(vector)
-        self._check_dims(vector)
-        hybrid = request.mode == "hybrid" and kind == "text"
-        bodies = []
+        texts = " ".join(part.value for part, _ in parts if part.kind == "text" and not part.negative)
+        hybrid = request.mode == "hybrid" and bool(texts)
+        rule = self.cutoff_rule()
+        deep = deepened(window, rule.window, self.settings.knn_candidates_factor)
+        bodies = [build_knn_search(vector, deep, request.filters, exclude_ids=exclude,
+                                   min_similarity=request.min_similarity, with_source=not hybrid, from_top=True,
+                                   registry=self.registry)]
         if hybrid:
-            bodies.append(build_knn_search(vector, window, request.filters, exclude_ids=exclude,
-                                           min_similarity=request.min_similarity, with_source=False, from_top=True,
-                                           registry=self.registry))
-            bodies.append(build_bm25_search(request.text, window.fetch, request.filters, exclude_ids=exclude,
-                                            registry=self.registry))
-        else:
-            bodies.append(build_knn_search(vector, window, request.filters, exclude_ids=exclude,
-                                           min_similarity=request.min_similarity, registry=self.registry))
+            bodies.append(build_bm25_search(texts, deep.fetch, request.filters, exclude_ids=exclude,
+                                            registry=self.registry, highlight=request.explain))
         if request.with_facets:
             bodies.append(build_facets_search(request.filters, self.registry))
         search_started = time.perf_counter()
         responses = self._msearch(bodies)
         facets = parse_facets(responses[-1].get("aggregations", {}), request.filters, self.registry) if request.with_facets else None
+        knn_hits = responses[0]["hits"]["hits"]
+        similarity = {h["_id"]: cosine_from_score(h["_score"]) for h in knn_hits}
+        sources = {} if hybrid else {h["_id"]: h.get("_source", {}) for h in knn_hits}
+        keyword_ids = [h["_id"] for h in responses[1]["hits"]["hits"]] if hybrid else None
         if hybrid:
-            hits, has_next = self._fuse(responses[0], responses[1], window)
+            ranked = reciprocal_rank_fusion([[h["_id"] for h in knn_hits], keyword_ids],
+                                            rank_constant=self.settings.rrf_rank_constant)[:window.max_depth]
         else:
-            found = responses[0]["hits"]["hits"]
-            hits = [SearchHit(id=h["_id"], score=cosine_from_score(h["_score"]),
-                              similarity=cosine_from_score(h["_score"]), source=h.get("_source", {}))
-                    for h in found[:window.size]]
-            has_next = len(found) > window.size
+            ranked = [(h["_id"], similarity[h["_id"]]) for h in knn_hits]
+        cutoff = find_cutoff([similarity[h["_id"]] for h in knn_hits], rule)
+        if hybrid:
+            cutoff = hybrid_cutoff(cutoff, ranked, similarity, keywords_found=bool(keyword_ids), rule=rule)
+        good = {doc_id for doc_id, _ in ranked[:cutoff.good]}
+        scores = dict(ranked)
+        if hybrid and request.sort != "relevance":
+            sources = self._sources(sorted(good))  # the fused good matches may come from the keywords alone
+        order = order_good_first([doc_id for doc_id, _ in ranked], good, sources, request.sort)
+        page_ids = order[window.offset:window.offset + window.size]
+        missing = [doc_id for doc_id in page_ids if doc_id not in sources]
+        if missing:
+            sources = dict(sources, **self._sources(missing))
+        hits = [SearchHit(id=doc_id, score=scores[doc_id], similarity=similarity.get(doc_id),
+                          source=sources[doc_id], good_match=doc_id in good)
+                for doc_id in page_ids if doc_id in sources]
+        if request.explain:
+            highlights = {h["_id"]: h.get("highlight", {}) for h in responses[1]["hits"]["hits"]} if hybrid else None
+            self._explain(hits, parts, [h["_id"] for h in knn_hits], keyword_ids, highlights)
         finished = time.perf_counter()
         return SearchResult(request=request, kind=kind, mode="hybrid" if hybrid else "semantic", hits=hits,
-                            page=window.page, size=window.size, has_next=has_next, max_page=window.max_page,
-                            took_ms=(finished - started) * 1000, facets=facets, query_vector=vector,
-                            search_ms=(finished - search_started) * 1000)
+                            page=window.page, size=window.size, has_next=len(order) > window.offset + window.size,
+                            max_page=window.max_page, took_ms=(finished - started) * 1000, facets=facets,
+                            query_vector=vector, search_ms=(finished - search_started) * 1000, cutoff=cutoff,
+                            parts=[part for part, _ in parts])
 
-    def _fuse(self, knn_response: dict, bm25_response: dict, window: PageWindow) -> tuple[list[SearchHit], bool]:
-        knn_hits = knn_response["hits"]["hits"]
-        bm25_hits = bm25_response["hits"]["hits"]
-        similarity = {h["_id"]: cosine_from_score(h["_score"]) for h in knn_hits}
-        fused = reciprocal_rank_fusion([[h["_id"] for h in knn_hits], [h["_id"] for h in bm25_hits]],
-                                       rank_constant=self.settings.rrf_rank_constant)
-        # Fused lists can run longer than `fetch` (the union of two lists); never page past max_depth.
-        fused = fused[:window.max_depth]
-        page = fused[window.offset:window.offset + window.size]
-        sources = self._sources([doc_id for doc_id, _ in page])
-        hits = [SearchHit(id=doc_id, score=score, similarity=similarity.get(doc_id), source=sources[doc_id])
-                for doc_id, score in page if doc_id in sources]
-        return hits, len(fused) > window.offset + window.size
+    def _explain(self, hits: list[SearchHit], parts, vector_ranking: list[str], keyword_ranking, highlights) -> None:
+        stored = self.stored_vectors([hit.id for hit in hits], required=False)
+        for hit in hits:
+            hit.explain = explain_hit(hit.id, stored.get(hit.id), parts, vector_ranking=vector_ranking,
+                                      keyword_ranking=keyword_ranking, highlights=highlights)
+
+    def explain_image(self, request: SearchRequest, image_id: str) -> dict:
+        """Why one image answers a query (its page, reached from a result): its cosine to the whole query
+        and to each part."""
+        vector, parts = self.query_vector(request)
+        stored = self.stored_vector(image_id)
+        unit = stored / max(float(np.linalg.norm(stored)), 1e-12)
+        why = {"similarity": round(float(unit @ _normalised(vector)), 6), "parts": part_cosines(stored, parts)}
+        texts = " ".join(part.value for part, _ in parts if part.kind == "text" and not part.negative)
+        if request.mode == "hybrid" and texts:
+            found = self._msearch([build_keyword_match(texts, image_id, self.registry)])[0]["hits"]["hits"]
+            why["matched"] = found[0].get("highlight", {}) if found else {}
+        return why
+
+    def cutoff_rule(self) -> CutoffRule:
+        return CutoffRule(window=self.settings.cutoff_window, margin=self.settings.cutoff_margin,
+                          min_spread=self.settings.cutoff_min_spread)
 
     def _browse(self, request: SearchRequest, window: PageWindow, started: float) -> SearchResult:
         bodies = [build_browse_search(window, request.filters, self.registry)]
@@ -232,15 +281,22 @@ class SearchService:
         return response["_source"]
 
     def stored_vector(self, image_id: str) -> np.ndarray:
-        """The vector indexed for an image. Asked for explicitly: Elasticsearch 9 leaves vectors out of _source."""
-        check_image_id(image_id)
-        response = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
-                                                  source_includes=[VECTOR_FIELD], source_exclude_vectors=False),
-                              image_id)
-        vector = response.get("_source", {}).get(VECTOR_FIELD)
-        if not vector:
-            raise ImageNotFound(f"image {image_id} has no stored vector to search with")
-        return np.asarray(vector, dtype=np.float32)
+        """The vector indexed for an image; ImageNotFound when there is none."""
+        return self.stored_vectors([image_id])[image_id]
+
+    def stored_vectors(self, image_ids: Sequence[str], *, required: bool = True) -> dict[str, np.ndarray]:
+        """The vectors indexed for some images, in one request. With `required`, an id without one is
+        ImageNotFound (a query part naming an unknown image)."""
+        ids = list(dict.fromkeys(check_image_id(image_id) for image_id in image_ids))
+        if not ids:
+            return {}
+        response = self._msearch([build_vectors_search(ids)])[0]
+        found = {h["_id"]: np.asarray(h["_source"][VECTOR_FIELD], dtype=np.float32)
+                 for h in response["hits"]["hits"] if h.get("_source", {}).get(VECTOR_FIELD)}
+        missing = [image_id for image_id in ids if image_id not in found]
+        if required and missing:
+            raise ImageNotFound(f"no indexed image with id {missing[0]} (or it has no stored vector)")
+        return found
 
     def health(self) -> dict:
         """Cluster, index and model state for /api/health; `ok` is False when searching cannot work."""
@@ -268,6 +324,10 @@ class SearchService:
         return report
 
     # ------------------------------------------------------------------ Elasticsearch I/O
+
+    def sources(self, ids: list[str]) -> dict[str, dict]:
+        """Some images' documents (without vectors) by id, in one request; unknown ids are left out."""
+        return self._sources(ids)
 
     def _sources(self, ids: list[str]) -> dict[str, dict]:
         if not ids:

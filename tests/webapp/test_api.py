@@ -247,7 +247,8 @@ def test_unknown_things_are_404_json(client):
     assert_json_error(client.get("/api/similar/" + "0" * 64), 404)
     assert_json_error(client.get("/api/images/" + "x" * 600), 400)
     assert_json_error(client.get("/api/nothing-here"), 404)
-    assert_json_error(client.post("/api/search"), 405)
+    assert_json_error(client.delete("/api/search"), 405)
+    assert_json_error(client.post("/api/search"), 400, "JSON object")
 
 
 def test_missing_index_is_503_and_health_says_why(gallery):

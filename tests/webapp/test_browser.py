@@ -138,3 +138,53 @@ def test_search_find_similar_filter_upload_and_language(browser, server_url, gal
     assert errors == []
     for name in ("1-search", "2-similar", "3-filtered", "4-upload", "5-chinese", "6-image"):
         assert Path(tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def test_more_and_less_like_this_build_the_query_as_chips_in_the_url(browser, server_url, gallery, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server_url + "/?q=a+red+apple")
+    page.wait_for_selector("#results .card")
+    assert page.locator("#query-parts .chip").count() == 1  # the text alone
+
+    # More like this on the second result: it becomes a positive chip and a like= in the address.
+    liked = card_ids(page)[1]
+    with page.expect_navigation():
+        page.locator(f"#results .card[data-id='{liked}'] .more-like").click()
+    page.wait_for_selector("#results .card")
+    assert f"like={liked}" in page.url and "q=a+red+apple" in page.url
+    chips = page.locator("#query-parts .chip")
+    assert chips.count() == 2
+    assert chips.nth(1).get_attribute("data-value") == liked
+    assert chips.nth(1).get_attribute("data-negative") == "false"
+
+    # Less like this on another result: a negative chip, unlike= in the address, and the image leaves the grid.
+    unliked = next(i for i in card_ids(page) if i != liked)
+    with page.expect_navigation():
+        page.locator(f"#results .card[data-id='{unliked}'] .less-like").click()
+    page.wait_for_selector("#results .card")
+    assert f"unlike={unliked}" in page.url and f"like={liked}" in page.url
+    assert [c.get_attribute("data-negative") for c in page.locator("#query-parts .chip").all()] == [
+        "false", "false", "true"]
+    assert unliked not in card_ids(page)
+    page.screenshot(path=str(tmp_path / "feedback.png"), full_page=True)
+
+    # The address is the whole query: opened afresh, it shows the same chips and results.
+    shown = card_ids(page)
+    fresh = context.new_page()
+    fresh.goto(page.url)
+    fresh.wait_for_selector("#results .card")
+    assert card_ids(fresh) == shown and fresh.locator("#query-parts .chip").count() == 3
+
+    # Removing the liked chip drops it from the address and keeps the rest.
+    with page.expect_navigation():
+        page.locator(f"#query-parts .chip[data-value='{liked}'] .remove").click()
+    page.wait_for_selector("#results .card")
+    assert f"like={liked}" not in page.url and f"unlike={unliked}" in page.url
+    assert page.locator("#query-parts .chip").count() == 2
+    # Either the good-match line or the plain no-good-match notice is drawn.
+    assert page.locator("#cutoff-line").count() + page.locator("#no-good-match").count() >= 1
+    context.close()
+    assert errors == []
