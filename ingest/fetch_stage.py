@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from es_search.remote import is_remote
 from ingest.failures import FileFailure
 from ingest.fingerprint import FileFacts, hash_file, sha256_bytes, stat_file
-from ingest.records import REMOTE_SCHEMES, Record, RecordProblem
+from ingest.records import Record, RecordProblem
 from ingest.state import IndexedFiles
 
 Reader = Callable[[str], bytes]
@@ -43,14 +44,15 @@ class FetchFailed:
     message: str
 
 
-def is_remote(location: str) -> bool:
-    return location.startswith(REMOTE_SCHEMES)
-
-
-def fetch_record(record: Record, read_remote: Reader | None, state: IndexedFiles | None) -> Fetched:
+def fetch_record(record: Record, read_remote: Reader, state: IndexedFiles | None) -> Fetched:
     """The image's identity, reading as little as possible; raises FileFailure with a reason."""
     if not is_remote(record.location):
-        facts = stat_file(record.location)
+        try:
+            facts = stat_file(record.location)
+        except FileFailure as failure:
+            if failure.reason == "vanished":  # a records file naming a file that is not there: it never was
+                raise FileFailure("not_found", f"{record.location}: no such file") from None
+            raise
         known = state.known_hash(facts) if state is not None else None
         if known:
             return Fetched(record, FileFacts(facts.path, facts.size, facts.mtime_ns, known))
@@ -61,15 +63,13 @@ def fetch_record(record: Record, read_remote: Reader | None, state: IndexedFiles
         known = state.known_hash(listed)
         if known:
             return Fetched(record, FileFacts(listed.path, listed.size, listed.mtime_ns, known))
-    if read_remote is None:
-        raise FileFailure("unsupported_location", "remote images need the remote reader, which is not available")
     data = read_remote(record.location)
     if not data:
         raise FileFailure("empty", "the image has no bytes")
     return Fetched(record, FileFacts(record.location, len(data), record.modified_ns or 0, sha256_bytes(data)), data)
 
 
-def fetch_ahead(items: Iterable[Record | RecordProblem], read_remote: Reader | None, state: IndexedFiles | None,
+def fetch_ahead(items: Iterable[Record | RecordProblem], read_remote: Reader, state: IndexedFiles | None,
                 workers: int, ahead: int) -> Iterator[Fetched | FetchFailed | RecordProblem]:
     """Fetch up to `ahead` records at once on `workers` threads; results in input order."""
     pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="imgsearch-fetch")

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from es_search.errors import ConfigError
+from es_search.errors import ConfigError, FileFailure
 from es_search.fields import FieldRegistry, FieldSpec
+from es_search.remote.locations import parse_location
 
 # Built-in fields a record may set; the others are computed by the pipeline.
 SETTABLE_BUILTINS = ("title", "caption", "tags")
-REMOTE_SCHEMES = ("http://", "https://", "s3://")
 MAX_ID_BYTES = 512  # Elasticsearch's limit for a document _id
 INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on"})
@@ -174,12 +174,15 @@ def _date(raw: object) -> str:
 
 
 def resolve_location(raw: str, base_dir: Path) -> str:
-    """A local path (relative ones from the records file's folder, so a catalogue moves as one), or a URL."""
+    """A local path (relative ones from the records file's folder, so a catalogue moves as one), an http(s)
+    URL or s3://bucket/key; ValueError for anything else."""
     location = raw.strip()
-    if location.startswith(REMOTE_SCHEMES):
+    try:
+        parsed = parse_location(location)
+    except FileFailure as failure:
+        raise ValueError(failure.message) from None
+    if parsed.kind != "local":
         return location
-    if "://" in location:
-        raise ValueError(f"unsupported location {location!r}: use a local path, http(s)://... or s3://bucket/key")
     return os.path.abspath(base_dir / os.path.expanduser(location))
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from elasticsearch import Elasticsearch
 
-from ingest.fetch_stage import Fetched, FetchFailed, Reader, fetch_ahead, is_remote
+from es_search.remote import is_remote
+from ingest.fetch_stage import Fetched, FetchFailed, Reader, fetch_ahead
 from ingest.index_writer import add_paths, remove_paths
 from ingest.pending import ClusterFailure
 from ingest.pipeline import IngestRun
@@ -78,7 +79,7 @@ class RecordsRun(IngestRun):
     """One run over a stream of records (from a records file or an object listing) for one source."""
 
     def __init__(self, es: Elasticsearch, settings, image_encoder, *, source: str, settable: Sequence[str],
-                 seen: SeenKeys, read_remote: Reader | None = None, **kwargs):
+                 seen: SeenKeys, read_remote: Reader, **kwargs):
         super().__init__(es, settings, image_encoder, **kwargs)
         self.source = source
         self.settable = tuple(settable)
@@ -88,7 +89,7 @@ class RecordsRun(IngestRun):
         self._inflight: dict[str, InFlight] = {}
 
     def run(self, records: Iterable[Record | RecordProblem]):  # type: ignore[override]
-        workers = self.settings.fetch_workers if hasattr(self.settings, "fetch_workers") else 8
+        workers = self.settings.fetch_concurrency
         items = fetch_ahead(records, self.read_remote, self.state, workers,
                             ahead=max(2 * workers, 2 * self.options.batch_size))
         return super().run(items)

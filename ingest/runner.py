@@ -7,6 +7,7 @@ may end with a prune of its source (`prune=True`), only when the run completed.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from es_search.config import Settings
 from es_search.errors import ConfigError
 from es_search.fields import registry_for
 from es_search.index import indices_behind
+from es_search.remote import RemoteReader, list_s3
 from ingest.discover import OnError, discover_all, is_image_name
 from ingest.enrich import CategoryScorer
 from ingest.pipeline import IngestOptions, IngestRun
@@ -140,8 +142,9 @@ def _run_records(settings: Settings, records: Iterable, source: str, scope: Prun
     state = IndexedFiles(state_path(settings.data_dir), ready.index_name)
     seen = SeenKeys(settings.data_dir)  # always: it also finds ids named twice
     bar = _progress_bar(total) if progress else None
+    reader = RemoteReader(settings)  # one for the run: warm HTTP connections, one S3 client
     run = RecordsRun(ready.es, settings, ready.image_encoder, source=source, settable=list(columns.settable),
-                     seen=seen, read_remote=remote_reader(settings), report=report, state=state,
+                     seen=seen, read_remote=reader.read, report=report, state=state,
                      scorer=ready.scorer, options=IngestOptions.from_settings(settings, recheck=recheck),
                      progress=bar)
     summary = None
@@ -155,6 +158,7 @@ def _run_records(settings: Settings, records: Iterable, source: str, scope: Prun
         state.close()
         report.close(summary)
         seen.close()
+        reader.close()
     return summary
 
 
@@ -164,24 +168,24 @@ def run_prefix_ingest(settings: Settings, prefix_url: str, *, es: Elasticsearch 
     """Index the images under an object-storage prefix (s3://bucket/prefix/) the way a folder is indexed: the
     content hash is the id, a copy under another key adds its location. The listing's size and modification
     time let a rerun skip unchanged objects without downloading them."""
-    return _run_records(settings, listed_records(settings, prefix_url), prefix_url, PruneScope("location", prefix_url),
+    listing = listed_records(settings, prefix_url)
+    first = next(listing, None)  # a bucket that cannot be listed stops the command here (SourceUnavailable)
+    records = itertools.chain([first] if first else [], listing)
+    return _run_records(settings, records, prefix_url, PruneScope("location", prefix_url),
                         RecordColumns(), total=None, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
                         progress=progress, recheck=recheck, prune=prune, log=log)
 
 
 def listed_records(settings: Settings, prefix_url: str) -> Iterator[Record]:
     """The image objects under a prefix as records without ids or fields, in listing order."""
-    from es_search.remote import list_s3
-
     line = 0
     for listed in list_s3(prefix_url, settings):
         if not is_image_name(listed.location):
             continue
         line += 1
-        modified = listed.last_modified
-        modified_ns = int(modified.timestamp() * 1e9) if hasattr(modified, "timestamp") else int(modified or 0)
         yield Record(line=line, location=listed.location, record_id=None, fields={},
-                     digest=record_digest(listed.location, {}), size=listed.size, modified_ns=modified_ns or None)
+                     digest=record_digest(listed.location, {}), size=listed.size,
+                     modified_ns=int(listed.last_modified.timestamp() * 1e9))
 
 
 def plan_prefix_prune(settings: Settings, prefix_url: str, es: Elasticsearch | None = None) -> list[PruneChange]:
@@ -234,15 +238,6 @@ def plan_prune(settings: Settings, *, folders: Iterable[str | Path] = (), record
         return [change for scope in scopes for change in find_stale(es, settings.index_alias, scope, seen)]
     finally:
         seen.close()
-
-
-def remote_reader(settings: Settings):
-    """What reads http(s):// and s3:// images, or None while the remote reader is not part of the project."""
-    try:
-        from es_search.remote import RemoteReader
-    except ImportError:
-        return None
-    return RemoteReader(settings).read
 
 
 def _prune(es: Elasticsearch, alias: str, scopes: list[PruneScope], seen: SeenKeys, summary: IngestSummary) -> None:

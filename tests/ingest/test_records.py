@@ -77,7 +77,7 @@ def test_a_row_becomes_a_record_with_a_resolved_location_and_a_digest(columns, t
 
 @pytest.mark.parametrize(("row", "words"), [
     ({"id": "1", "image": ""}, "no image"),
-    ({"id": "1", "image": "ftp://host/a.jpg"}, "unsupported location"),
+    ({"id": "1", "image": "ftp://host/a.jpg"}, "unsupported scheme"),
     ({"id": "1", "image": "a.jpg", "price": "x"}, r"column 'price' \(float\): expected a number"),
     ({"id": "x" * 600, "image": "a.jpg"}, "at most 512 bytes"),
 ])
