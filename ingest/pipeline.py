@@ -37,7 +37,7 @@ from ingest.index_writer import (
     remove_paths,
     send_bulk,
 )
-from ingest.pending import ClusterFailure, IngestOptions, PendingDoc, RunStop, chunked, describe_es_error
+from ingest.pending import ClusterFailure, IngestOptions, PendingDoc, RunStop, bulk_outcome, chunked, describe_es_error
 from ingest.prepare import PreparedImage, prepare_image
 from ingest.report import FailureReport, IngestSummary, Tally
 from ingest.state import IndexedFiles
@@ -327,25 +327,16 @@ class IngestRun:
         return chunk, False
 
     def _settle(self, ok: bool, item: dict) -> None:
-        sha256, status = item["_id"], item.get("status")
+        sha256 = item["_id"]
         with self._lock:
             entry = self._pending.get(sha256)
         if entry is None:
             return
-        if ok:
-            self._complete(entry, conflict=False)
-        elif status == 409:
-            # create: someone indexed this content first; update: the document changed since we read it.
-            # Either way the content is there: merge our paths into it.
-            self._complete(entry, conflict=True)
-        elif status == 429:
-            raise ClusterFailure(f"Elasticsearch at {self.settings.node_url} is overloaded (429) even after "
-                                 "retries with backoff; try a smaller IMGSEARCH_BULK_CHUNK")
-        else:
-            error = item.get("error") or {}
-            message = f"{status}: {error.get('type', '')}: {error.get('reason', error)}" if isinstance(error, dict) \
-                else f"{status}: {error}"
+        outcome, message = bulk_outcome(ok, item, self.settings.node_url)
+        if outcome == "rejected":
             self._fail_pending(sha256, "index_rejected", message)
+        else:  # on a conflict the content is there (someone indexed it first, or changed it): merge our paths
+            self._complete(entry, conflict=outcome == "conflict")
 
     def _complete(self, entry: PendingDoc, conflict: bool) -> None:
         """The action for `entry` is acknowledged: add any paths that joined it meanwhile, then count its files."""

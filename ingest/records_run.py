@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch
 from es_search.remote import is_remote
 from ingest.fetch_stage import Fetched, FetchFailed, Reader, fetch_ahead
 from ingest.index_writer import add_paths, remove_paths
-from ingest.pending import ClusterFailure
+from ingest.pending import bulk_outcome
 from ingest.pipeline import IngestRun
 from ingest.prepare import PreparedImage
 from ingest.record_docs import (
@@ -232,18 +232,13 @@ class RecordsRun(IngestRun):
     # ------------------------------------------------------------------ writer thread
 
     def _settle(self, ok: bool, item: dict) -> None:
-        doc_id, status = item["_id"], item.get("status")
+        doc_id = item["_id"]
         with self._lock:
             entry = self._inflight.get(doc_id)
         if entry is None:
             return
-        if not ok and status == 429:
-            raise ClusterFailure(f"Elasticsearch at {self.settings.node_url} is overloaded (429) even after "
-                                 "retries with backoff; try a smaller IMGSEARCH_BULK_CHUNK")
-        if not ok and status != 409:
-            error = item.get("error") or {}
-            message = f"{status}: {error.get('type', '')}: {error.get('reason', error)}" \
-                if isinstance(error, dict) else f"{status}: {error}"
+        outcome, message = bulk_outcome(ok, item, self.settings.node_url)
+        if outcome == "rejected":
             with self._lock:
                 self._inflight.pop(doc_id, None)
             for member in entry.members:
