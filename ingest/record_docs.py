@@ -47,11 +47,11 @@ def content_fields(prepared: PreparedImage, vector: np.ndarray, model: str,
     return doc
 
 
-def record_fields(record: Record, settable: Sequence[str], paths: Sequence[str], roots: Sequence[str],
+def record_fields(record: Record, paths: Sequence[str], roots: Sequence[str],
                   known_relative: Mapping[str, str] | None = None) -> dict:
-    """What a record sets: its locations and every settable field (None clears one the record no longer has)."""
-    values = {name: record.fields.get(name) for name in settable}
-    if "title" in settable and not values.get("title"):
+    """What a record sets: its locations and the fields it has columns for (None clears one)."""
+    values = dict(record.fields)
+    if "title" in values and not values["title"]:
         values["title"] = title_from_file_name(record.location)
     return {
         **values,
@@ -62,21 +62,21 @@ def record_fields(record: Record, settable: Sequence[str], paths: Sequence[str],
     }
 
 
-def new_document(content: Mapping, record: Record, doc_id: str, source: str, settable: Sequence[str],
-                 paths: Sequence[str], roots: Sequence[str], sources: Sequence[str] = ()) -> dict:
+def new_document(content: Mapping, record: Record, doc_id: str, source: str, paths: Sequence[str],
+                 roots: Sequence[str], sources: Sequence[str] = ()) -> dict:
     """A whole document for a record (new, or replacing one whose image changed)."""
-    doc = {**content, "title": title_from_file_name(record.location), **record_fields(record, settable, paths, roots),
+    doc = {**content, "title": title_from_file_name(record.location), **record_fields(record, paths, roots),
            "image_id": doc_id,
            "sources": merged(sources, [source]), "indexed_at": iso_utc()}
     return {key: value for key, value in doc.items() if value is not None}
 
 
-def update_document(record: Record, indexed: IndexedRecord, source: str, settable: Sequence[str],
-                    paths: Sequence[str], roots: Sequence[str]) -> dict:
+def update_document(record: Record, indexed: IndexedRecord, source: str, paths: Sequence[str],
+                    roots: Sequence[str]) -> dict:
     """The partial document for a record whose image bytes are unchanged: fields, locations, source."""
     known = dict(zip(indexed.paths, indexed.relative_paths, strict=False)) \
         if len(indexed.paths) == len(indexed.relative_paths) else {}
-    return {**record_fields(record, settable, paths, roots, known), "sources": merged(indexed.sources, [source]),
+    return {**record_fields(record, paths, roots, known), "sources": merged(indexed.sources, [source]),
             "indexed_at": iso_utc()}
 
 

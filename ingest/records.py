@@ -59,7 +59,11 @@ class RecordProblem(Exception):
 
 @dataclass(frozen=True)
 class Record:
-    """One row: where its image is, its own id (None: the content hash is the id), and its converted fields."""
+    """One row: where its image is, its own id (None: the content hash is the id), and its converted fields.
+
+    `fields` holds every settable column the row has; None for an empty cell, which clears the field. A field
+    the row has no column for is left as it is on the document (so a catalogue of prices can be laid over
+    documents that already have titles and tags)."""
 
     line: int
     location: str
@@ -208,8 +212,7 @@ def record_from_row(row: Mapping[str, object], line: int, columns: RecordColumns
             value = convert_value(spec, raw)
         except ValueError as exc:
             raise RecordProblem(line, f"column {name!r} ({spec.type}): {exc}", record_id) from None
-        if value is not None:
-            values[name] = value
+        values[name] = value  # None: the row clears the field (a column it lacks leaves the field alone)
     return Record(line=line, location=location, record_id=record_id, fields=values,
                   digest=record_digest(location, values))
 

@@ -16,7 +16,7 @@ A record is counted, recorded in the local state and reported only when its fate
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,11 +78,10 @@ class InFlight:
 class RecordsRun(IngestRun):
     """One run over a stream of records (from a records file or an object listing) for one source."""
 
-    def __init__(self, es: Elasticsearch, settings, image_encoder, *, source: str, settable: Sequence[str],
-                 seen: SeenKeys, read_remote: Reader, **kwargs):
+    def __init__(self, es: Elasticsearch, settings, image_encoder, *, source: str, seen: SeenKeys,
+                 read_remote: Reader, **kwargs):
         super().__init__(es, settings, image_encoder, **kwargs)
         self.source = source
-        self.settable = tuple(settable)
         self.seen = seen
         self.read_remote = read_remote
         self._cache: OrderedDict[str, dict] = OrderedDict()
@@ -158,7 +157,7 @@ class RecordsRun(IngestRun):
             return
         if plan != "encode":
             paths = merged(indexed.paths, locations) if id_less else [lead.record.location]
-            doc = update_document(lead.record, indexed, self.source, self.settable, paths, self.roots)
+            doc = update_document(lead.record, indexed, self.source, paths, self.roots)
             action = {"_op_type": "update", "_index": self.alias, "_id": doc_id, "doc": doc}
             if id_less:  # several writers may add locations to a content's document: only on the version read
                 action.update(if_seq_no=indexed.seq_no, if_primary_term=indexed.primary_term)
@@ -217,7 +216,7 @@ class RecordsRun(IngestRun):
         lead = plan.members[-1]
         id_less = lead.record.record_id is None
         paths = merged([], [m.record.location for m in plan.members]) if id_less else [lead.record.location]
-        doc = new_document(content, lead.record, doc_id, self.source, self.settable, paths, self.roots,
+        doc = new_document(content, lead.record, doc_id, self.source, paths, self.roots,
                            plan.indexed.sources if plan.indexed else ())
         doc["byte_size"] = lead.facts.size
         # Without an id the document is the content's, maybe another writer's: create, never overwrite.

@@ -130,11 +130,11 @@ def run_records_ingest(settings: Settings, records_file: str | Path, *, source: 
     checked = check_records_file(Path(records_file), columns)
     source = source or str(Path(records_file).resolve())
     return _run_records(settings, read_records(checked, columns), source, PruneScope("records", source),
-                        columns, total=checked.rows, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
+                        total=checked.rows, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
                         progress=progress, recheck=recheck, prune=prune, log=log)
 
 
-def _run_records(settings: Settings, records: Iterable, source: str, scope: PruneScope, columns: RecordColumns, *,
+def _run_records(settings: Settings, records: Iterable, source: str, scope: PruneScope, *,
                  total: int | None, es, image_encoder, text_encoder, progress: bool, recheck: bool, prune: bool,
                  log) -> IngestSummary:
     ready = prepare_run(settings, es, image_encoder, text_encoder, log)
@@ -143,8 +143,7 @@ def _run_records(settings: Settings, records: Iterable, source: str, scope: Prun
     seen = SeenKeys(settings.data_dir)  # always: it also finds ids named twice
     bar = _progress_bar(total) if progress else None
     reader = RemoteReader(settings)  # one for the run: warm HTTP connections, one S3 client
-    run = RecordsRun(ready.es, settings, ready.image_encoder, source=source, settable=list(columns.settable),
-                     seen=seen, read_remote=reader.read, report=report, state=state,
+    run = RecordsRun(ready.es, settings, ready.image_encoder, source=source, seen=seen, read_remote=reader.read, report=report, state=state,
                      scorer=ready.scorer, options=IngestOptions.from_settings(settings, recheck=recheck),
                      progress=bar)
     summary = None
@@ -171,9 +170,9 @@ def run_prefix_ingest(settings: Settings, prefix_url: str, *, es: Elasticsearch 
     listing = listed_records(settings, prefix_url)
     first = next(listing, None)  # a bucket that cannot be listed stops the command here (SourceUnavailable)
     records = itertools.chain([first] if first else [], listing)
-    return _run_records(settings, records, prefix_url, PruneScope("location", prefix_url),
-                        RecordColumns(), total=None, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
-                        progress=progress, recheck=recheck, prune=prune, log=log)
+    return _run_records(settings, records, prefix_url, PruneScope("location", prefix_url), total=None, es=es,
+                        image_encoder=image_encoder, text_encoder=text_encoder, progress=progress, recheck=recheck,
+                        prune=prune, log=log)
 
 
 def listed_records(settings: Settings, prefix_url: str) -> Iterator[Record]:

@@ -74,7 +74,7 @@ def test_a_csv_catalogue_is_searchable_and_filterable_by_its_fields_and_bad_rows
     assert summary.stopped is None
     assert (summary.indexed, summary.failed) == (10, 4)
     failures, _ = read_report(Path(summary.report))
-    assert {(f["line"], f["reason"]) for f in failures} == {(12, "bad_record"), (13, "vanished"),
+    assert {(f["line"], f["reason"]) for f in failures} == {(12, "bad_record"), (13, "not_found"),
                                                             (14, "duplicate_id"), (15, "bad_record")}
     assert "price" in next(f["message"] for f in failures if f["line"] == 12)
     docs = docs_by_id(es, shop.index_alias)
@@ -216,3 +216,20 @@ def test_the_command_line_takes_records_and_a_dry_run(shop, es, tmp_path):
     assert len(docs_by_id(es, shop.index_alias)) == 3
     alone = run_cli(shop, tmp_path, ["ingest", "--dry-run", str(tmp_path)], extra_env=env)
     assert alone.returncode == 2 and "--dry-run goes with --prune" in alone.stderr
+
+
+def test_an_empty_cell_clears_a_field_and_a_missing_column_leaves_it(shop, es, tmp_path):
+    images = make_images(tmp_path / "images", range(2))
+    catalogue = tmp_path / "rows.csv"
+    write_csv(catalogue, [product_row(n, str(images[n])) for n in range(2)])
+    run_records_ingest(shop, catalogue)
+
+    write_csv(catalogue, [{"id": "SKU-0000", "image": str(images[0]), "price": "", "brand": "acme"},
+                          {"id": "SKU-0001", "image": str(images[1]), "price": "", "brand": "acme"}],
+              columns=["id", "image", "price", "brand"])
+    summary = run_records_ingest(shop, catalogue)
+
+    assert summary.updated == 2
+    docs = docs_by_id(es, shop.index_alias)
+    assert docs["SKU-0000"].get("price") is None and docs["SKU-0000"]["brand"] == "acme"
+    assert docs["SKU-0001"]["description"] == "product number 1"  # no column: left as it was
