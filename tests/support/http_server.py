@@ -47,6 +47,7 @@ class ScriptedHTTPServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self._routes: dict[str, Route] = {}
         self._hits: dict[str, int] = {}
+        self._headers: dict[str, list[dict[str, str]]] = {}
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._server = _Server((host, port), _Handler)
@@ -72,6 +73,11 @@ class ScriptedHTTPServer:
         with self._lock:
             return self._hits.get(path, 0)
 
+    def request_headers(self, path: str) -> list[dict[str, str]]:
+        """The headers of every request `path` has had, oldest first."""
+        with self._lock:
+            return list(self._headers.get(path, []))
+
     def start(self) -> ScriptedHTTPServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -91,13 +97,14 @@ class ScriptedHTTPServer:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def _take(self, path: str) -> tuple[Route | None, int]:
+    def _take(self, path: str, headers: dict[str, str]) -> tuple[Route | None, int]:
         """The route for `path` and how many requests it had before this one."""
         with self._lock:
             route = self._routes.get(path)
             seen = self._hits.get(path, 0)
             if route is not None:
                 self._hits[path] = seen + 1
+                self._headers.setdefault(path, []).append(headers)
             return route, seen
 
 
@@ -105,6 +112,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the benchmark opens many connections at once
     owner: ScriptedHTTPServer
+
+    def handle_error(self, request, client_address):
+        # Connections that a route drops, or that a client closes at its size cap, end in OSError: expected.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -116,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - the stdlib's name
         owner = self.server.owner
-        route, seen = owner._take(self.path.split("?", 1)[0])
+        route, seen = owner._take(self.path.split("?", 1)[0], dict(self.headers.items()))
         if route is None:
             return self._answer(404, b"no such route", "text/plain")
         if route.latency:
