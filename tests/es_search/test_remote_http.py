@@ -210,3 +210,10 @@ def test_one_reader_serves_many_threads(http_server, reader):
     for thread in threads:
         thread.join()
     assert results == bodies
+
+
+def test_connections_are_kept_alive_between_reads(http_server, reader):
+    url = http_server.add("/a.jpg", Route(body=IMAGE))
+    for _ in range(10):
+        assert reader.read(url) == IMAGE
+    assert http_server.hits("/a.jpg") == 10 and http_server.connections == 1

@@ -48,6 +48,7 @@ class ScriptedHTTPServer:
         self._routes: dict[str, Route] = {}
         self._hits: dict[str, int] = {}
         self._headers: dict[str, list[dict[str, str]]] = {}
+        self.connections = 0  # connections accepted so far: shows whether clients keep them alive
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._server = _Server((host, port), _Handler)
@@ -124,6 +125,12 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+
+    def setup(self):
+        super().setup()
+        owner = self.server.owner
+        with owner._lock:
+            owner.connections += 1
 
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
         pass  # quiet: tests read hits(), not logs
