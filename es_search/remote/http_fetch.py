@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from urllib.parse import urljoin
 
 import urllib3
 from urllib3.exceptions import (
@@ -202,8 +203,6 @@ class HttpFetcher:
 
 
 def _join(base: str, location: str) -> str:
-    from urllib.parse import urljoin
-
     return urljoin(base, location.strip())
 
 
