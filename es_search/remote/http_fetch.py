@@ -33,20 +33,11 @@ from urllib3.util import Timeout, parse_url
 from es_search.config import Settings
 from es_search.errors import FileFailure
 from es_search.remote.address_guard import resolve_checked
-from es_search.remote.retry_policy import parse_retry_after, retry_delay, should_retry_status
+from es_search.remote.retry_policy import Retryable, parse_retry_after, retry_delay, should_retry_status
 
 CHUNK = 64 * 1024
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "es-image-search"
-
-
-class Retryable(Exception):
-    """A failure worth another try; `failure` is what is raised once the tries run out."""
-
-    def __init__(self, failure: FileFailure, retry_after: float | None = None):
-        super().__init__(failure.message)
-        self.failure = failure
-        self.retry_after = retry_after
 
 
 class CappedBody:

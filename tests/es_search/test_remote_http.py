@@ -217,3 +217,14 @@ def test_connections_are_kept_alive_between_reads(http_server, reader):
     for _ in range(10):
         assert reader.read(url) == IMAGE
     assert http_server.hits("/a.jpg") == 10 and http_server.connections == 1
+
+
+def test_a_body_cut_short_then_whole_is_read_whole(http_server, reader):
+    url = http_server.add("/cut.jpg", Route(body=IMAGE, truncate_times=2))
+    assert reader.read(url) == IMAGE
+    assert http_server.hits("/cut.jpg") == 3
+    # A stream already handed on cannot be tried again: open() ends with the failure instead.
+    http_server.add("/cut-once.jpg", Route(body=IMAGE, truncate_times=1))
+    with pytest.raises(FileFailure) as caught:
+        b"".join(reader.open(http_server.url("/cut-once.jpg")))
+    assert caught.value.reason == "download_failed"

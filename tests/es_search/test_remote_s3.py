@@ -13,6 +13,7 @@ import pytest
 from es_search.config import REPO_ROOT, Settings, load_settings
 from es_search.errors import FileFailure, SourceUnavailable
 from es_search.remote import RemoteObject, RemoteReader, list_s3, presigned_url
+from tests.support.http_server import Route
 from tests.support.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer, free_port
 
 IMAGE = os.urandom(40_000)
@@ -155,3 +156,18 @@ def test_the_config_command_hides_the_s3_secret():
     assert done.returncode == 0, done.stderr
     assert '"s3_secret_access_key": "***"' in done.stdout
     assert SECRET_KEY not in done.stdout and SECRET_KEY not in done.stderr
+
+
+def test_an_object_body_cut_short_is_fetched_again(http_server):
+    # botocore retries requests, not bodies: an S3 endpoint (the scripted server speaking path-style S3)
+    # that cuts the body short twice must still give the whole object.
+    http_server.add("/shop/cut.jpg", Route(body=IMAGE, truncate_times=2, content_type="image/jpeg"))
+    settings = Settings(s3_endpoint_url=http_server.base_url, s3_region=REGION, s3_access_key_id=ACCESS_KEY,
+                        s3_secret_access_key=SECRET_KEY, s3_addressing_style="path", fetch_backoff=0.01)
+    with RemoteReader(settings) as reader:
+        assert reader.read("s3://shop/cut.jpg") == IMAGE
+    assert http_server.hits("/shop/cut.jpg") == 3
+    http_server.add("/shop/always-cut.jpg", Route(body=IMAGE, truncate_times=100))
+    with RemoteReader(settings.with_overrides(fetch_retries=1)) as reader:
+        assert failure_of(reader, "s3://shop/always-cut.jpg").reason == "download_failed"
+    assert http_server.hits("/shop/always-cut.jpg") == 2

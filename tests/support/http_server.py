@@ -9,7 +9,8 @@ so concurrent fetches really overlap and latency is paid in parallel, as from a 
         server.hits("/flaky.jpg")  # how many requests that path has had
 
 A route answers, in this order: `drop_times` requests have their connection closed without an answer;
-then `fail_times` requests get `fail_status` (with `Retry-After` when given); then every request gets
+then `fail_times` requests get `fail_status` (with `Retry-After` when given); then `truncate_times` requests get
+the status and headers but only half the body before the connection closes; then every request gets
 `redirect_to` (a 3xx) or `status` with `body`. `latency` delays every answer. `stall` sends the headers and
 half the body, then nothing until the server stops. `content_length=False` sends the body chunked, with no
 length announced; `declared_length` announces a length other than the true one.
@@ -34,6 +35,7 @@ class Route:
     drop_times: int = 0
     fail_times: int = 0
     fail_status: int = 503
+    truncate_times: int = 0
     retry_after: str | None = None
     redirect_to: str | None = None
     redirect_status: int = 302
@@ -153,6 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
         if seen < route.drop_times + route.fail_times:
             extra = {"Retry-After": route.retry_after} if route.retry_after is not None else {}
             return self._answer(route.fail_status, b"try again", "text/plain", extra)
+        if seen < route.drop_times + route.fail_times + route.truncate_times:
+            return self._answer(route.status, route.body[: len(route.body) // 2], route.content_type,
+                                route.headers, declared_length=len(route.body))
         if route.redirect_to is not None:
             return self._answer(route.redirect_status, b"", "text/plain", {"Location": route.redirect_to})
         if route.stall:
