@@ -46,6 +46,7 @@ TextBackend = Literal["local", "elasticsearch", "auto"]
 TextQuantize = Literal["none", "int8"]
 ShowPaths = Literal["relative", "full", "hidden"]
 S3AddressingStyle = Literal["auto", "path", "virtual"]
+RemoteOriginals = Literal["proxy", "presigned", "off"]
 VECTOR_INDEX_TYPES = get_args(VectorIndexType)
 IMAGE_BACKENDS = get_args(ImageBackend)
 TEXT_BACKENDS = get_args(TextBackend)
@@ -166,7 +167,9 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(5, ge=0, le=30)
     # Loopback, private, link-local and reserved addresses are refused for URLs unless this is set.
     allow_private_addresses: bool = False
-    serve_remote_originals: bool = True
+    # How the web app serves an original kept at a URL or in S3 (webapp/remote_originals.py says why).
+    remote_originals: RemoteOriginals = "proxy"
+    presigned_expiry: int = Field(300, ge=1, le=7 * 24 * 3600)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from urllib.parse import urljoin
 
 import urllib3
 from urllib3.exceptions import (
@@ -32,20 +33,11 @@ from urllib3.util import Timeout, parse_url
 from es_search.config import Settings
 from es_search.errors import FileFailure
 from es_search.remote.address_guard import resolve_checked
-from es_search.remote.retry_policy import parse_retry_after, retry_delay, should_retry_status
+from es_search.remote.retry_policy import Retryable, parse_retry_after, retry_delay, should_retry_status
 
 CHUNK = 64 * 1024
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "es-image-search"
-
-
-class Retryable(Exception):
-    """A failure worth another try; `failure` is what is raised once the tries run out."""
-
-    def __init__(self, failure: FileFailure, retry_after: float | None = None):
-        super().__init__(failure.message)
-        self.failure = failure
-        self.retry_after = retry_after
 
 
 class CappedBody:
@@ -175,29 +167,33 @@ class HttpFetcher:
         if parts.auth:
             raise FileFailure("bad_location", "URLs carrying user:password are not supported")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = resolve_checked(parts.host, port, settings.allow_private_addresses)[0]
+        addresses = resolve_checked(parts.host, port, settings.allow_private_addresses)
         host_name = parts.host.strip("[]")
         pool_kwargs = {"server_hostname": host_name, "assert_hostname": host_name} if parts.scheme == "https" else {}
-        pool = self._pools.connection_from_host(str(address), port, parts.scheme, pool_kwargs=pool_kwargs)
-        left = max(deadline - time.monotonic(), 0.001)
-        timeout = Timeout(connect=min(settings.fetch_connect_timeout, left), read=min(settings.fetch_read_timeout, left))
         headers = {"Host": parts.netloc, "User-Agent": USER_AGENT, "Accept": "image/*, */*;q=0.5"}
-        try:
-            return pool.urlopen("GET", parts.request_uri, headers=headers, redirect=False, retries=False,
-                                preload_content=False, timeout=timeout, assert_same_host=False, release_conn=False)
-        except NewConnectionError as exc:
-            raise Retryable(FileFailure("download_failed", f"{url}: cannot connect ({_short(exc)})")) from None
-        except (ReadTimeoutError, TimeoutError):
-            raise FileFailure("timeout", f"{url}: no answer in time") from None
-        except SSLError as exc:
-            raise FileFailure("download_failed", f"{url}: TLS failed ({_short(exc)})") from None
-        except (ProtocolError, HTTPError, OSError) as exc:
-            raise Retryable(FileFailure("download_failed", f"{url}: connection dropped ({_short(exc)})")) from None
+        for index, address in enumerate(addresses):  # in the resolver's order; the next one if one refuses
+            pool = self._pools.connection_from_host(str(address), port, parts.scheme, pool_kwargs=pool_kwargs)
+            left = max(deadline - time.monotonic(), 0.001)
+            timeout = Timeout(connect=min(settings.fetch_connect_timeout, left),
+                              read=min(settings.fetch_read_timeout, left))
+            try:
+                return pool.urlopen("GET", parts.request_uri, headers=headers, redirect=False, retries=False,
+                                    preload_content=False, timeout=timeout, assert_same_host=False,
+                                    release_conn=False)
+            except NewConnectionError as exc:
+                if index + 1 < len(addresses):
+                    continue
+                raise Retryable(FileFailure("download_failed", f"{url}: cannot connect ({_short(exc)})")) from None
+            except (ReadTimeoutError, TimeoutError):
+                raise FileFailure("timeout", f"{url}: no answer in time") from None
+            except SSLError as exc:
+                raise FileFailure("download_failed", f"{url}: TLS failed ({_short(exc)})") from None
+            except (ProtocolError, HTTPError, OSError) as exc:
+                raise Retryable(FileFailure("download_failed", f"{url}: connection dropped ({_short(exc)})")) from None
+        raise FileFailure("download_failed", f"{url}: no address to connect to")
 
 
 def _join(base: str, location: str) -> str:
-    from urllib.parse import urljoin
-
     return urljoin(base, location.strip())
 
 

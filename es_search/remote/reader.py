@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from es_search.config import Settings
 from es_search.errors import FileFailure
-from es_search.remote.http_fetch import HttpFetcher, Retryable
+from es_search.remote.http_fetch import HttpFetcher
 from es_search.remote.locations import parse_location
+from es_search.remote.retry_policy import Retryable, retry_delay
 from es_search.remote.s3 import build_s3_client, open_s3
 
 REASONS = ("download_failed", "not_found", "forbidden", "timeout", "too_large", "refused_address", "bad_location",
@@ -38,7 +40,8 @@ class RemoteReader:
         if parsed.kind == "http":
             return self._http.read(location)
         if parsed.kind == "s3":
-            return b"".join(open_s3(self._s3_client(), location, self.settings.download_byte_cap))
+            cap = self.settings.download_byte_cap
+            return self._retrying(lambda: b"".join(open_s3(self._s3_client(), location, cap)))
         return _read_local(location, self.settings.download_byte_cap)
 
     def open(self, location: str) -> Iterator[bytes]:
@@ -47,10 +50,9 @@ class RemoteReader:
         Close the iterator (`.close()`) if it is not read to the end."""
         parsed = parse_location(location)
         if parsed.kind == "http":
-            body = self._http.open(location)
-            return _closing(body)
+            return _final(self._http.open(location))
         if parsed.kind == "s3":
-            return open_s3(self._s3_client(), location, self.settings.download_byte_cap)
+            return _final(open_s3(self._s3_client(), location, self.settings.download_byte_cap))
         raise FileFailure("bad_location", f"{location!r} is not a remote location")
 
     def close(self) -> None:
@@ -66,6 +68,18 @@ class RemoteReader:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    def _retrying(self, action: Callable[[], bytes]) -> bytes:
+        """`action` tried again after a dropped body, as often as `fetch_retries` says, with backoff."""
+        settings = self.settings
+        for attempt in range(settings.fetch_retries + 1):
+            try:
+                return action()
+            except Retryable as retry:
+                if attempt == settings.fetch_retries:
+                    raise retry.failure from None
+                time.sleep(retry_delay(attempt, settings.fetch_backoff, cap=settings.fetch_retry_after_cap))
+        raise AssertionError("unreachable")
+
     def _s3_client(self):
         with self._lock:
             if self._s3 is None:
@@ -73,12 +87,16 @@ class RemoteReader:
             return self._s3
 
 
-def _closing(body) -> Iterator[bytes]:
-    with body:
-        try:
-            yield from body
-        except Retryable as dropped:  # too late to try again: bytes have been handed on
-            raise dropped.failure from None
+def _final(chunks) -> Iterator[bytes]:
+    """`chunks`, closed at the end; a dropped body is final here (bytes have been handed on already)."""
+    try:
+        yield from chunks
+    except Retryable as dropped:
+        raise dropped.failure from None
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _read_local(path: str, cap: int) -> bytes:

@@ -13,6 +13,18 @@ import random
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+from es_search.errors import FileFailure
+
+
+class Retryable(Exception):
+    """A failure worth another try; `failure` is what is raised once the tries run out."""
+
+    def __init__(self, failure: FileFailure, retry_after: float | None = None):
+        super().__init__(failure.message)
+        self.failure = failure
+        self.retry_after = retry_after
+
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 507, 508, 509, 520, 521, 522, 523, 524, 529})
 
 

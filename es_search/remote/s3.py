@@ -23,13 +23,16 @@ from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    IncompleteReadError,
     NoCredentialsError,
     ReadTimeoutError,
+    ResponseStreamingError,
 )
 
 from es_search.config import Settings
 from es_search.errors import FileFailure, SourceUnavailable
 from es_search.remote.locations import parse_location, s3_location
+from es_search.remote.retry_policy import Retryable
 
 CHUNK = 64 * 1024
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404"})
@@ -68,7 +71,8 @@ _BUILD_LOCK = threading.Lock()
 
 def open_s3(client, location: str, cap: int) -> Iterator[bytes]:
     """The object's bytes as chunks, refused early when larger than `cap` and stopped past it.
-    The object is requested before this returns, so a missing key fails here, not at the first chunk."""
+    The object is requested before this returns, so a missing key fails here, not at the first chunk;
+    a body cut short raises Retryable (its `failure` is the FileFailure to give up with)."""
     parsed = parse_location(location)
     try:
         answer = client.get_object(Bucket=parsed.bucket, Key=parsed.key)
@@ -81,11 +85,6 @@ def open_s3(client, location: str, cap: int) -> Iterator[bytes]:
     return _capped_chunks(answer["Body"], location, cap)
 
 
-def read_s3(client, location: str, cap: int) -> bytes:
-    """The whole object at `location` (s3://bucket/key), at most `cap` bytes; FileFailure otherwise."""
-    return b"".join(open_s3(client, location, cap))
-
-
 def _capped_chunks(body, location: str, cap: int) -> Iterator[bytes]:
     received = 0
     try:
@@ -94,6 +93,9 @@ def _capped_chunks(body, location: str, cap: int) -> Iterator[bytes]:
             if received > cap:
                 raise FileFailure("too_large", f"{location} is larger than {cap} bytes")
             yield chunk
+    except (IncompleteReadError, ResponseStreamingError) as exc:
+        # botocore retries the request, not a body cut short: the reader tries again (reader.py).
+        raise Retryable(FileFailure("download_failed", f"{location}: connection dropped ({exc})")) from None
     except (ClientError, BotoCoreError) as exc:
         raise object_failure(exc, location) from None
     finally:

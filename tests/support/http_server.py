@@ -9,7 +9,8 @@ so concurrent fetches really overlap and latency is paid in parallel, as from a 
         server.hits("/flaky.jpg")  # how many requests that path has had
 
 A route answers, in this order: `drop_times` requests have their connection closed without an answer;
-then `fail_times` requests get `fail_status` (with `Retry-After` when given); then every request gets
+then `fail_times` requests get `fail_status` (with `Retry-After` when given); then `truncate_times` requests get
+the status and headers but only half the body before the connection closes; then every request gets
 `redirect_to` (a 3xx) or `status` with `body`. `latency` delays every answer. `stall` sends the headers and
 half the body, then nothing until the server stops. `content_length=False` sends the body chunked, with no
 length announced; `declared_length` announces a length other than the true one.
@@ -17,6 +18,7 @@ length announced; `declared_length` announces a length other than the true one.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ class Route:
     drop_times: int = 0
     fail_times: int = 0
     fail_status: int = 503
+    truncate_times: int = 0
     retry_after: str | None = None
     redirect_to: str | None = None
     redirect_status: int = 302
@@ -47,6 +50,8 @@ class ScriptedHTTPServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self._routes: dict[str, Route] = {}
         self._hits: dict[str, int] = {}
+        self._headers: dict[str, list[dict[str, str]]] = {}
+        self.connections = 0  # connections accepted so far: shows whether clients keep them alive
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._server = _Server((host, port), _Handler)
@@ -72,6 +77,11 @@ class ScriptedHTTPServer:
         with self._lock:
             return self._hits.get(path, 0)
 
+    def request_headers(self, path: str) -> list[dict[str, str]]:
+        """The headers of every request `path` has had, oldest first."""
+        with self._lock:
+            return list(self._headers.get(path, []))
+
     def start(self) -> ScriptedHTTPServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -91,13 +101,14 @@ class ScriptedHTTPServer:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def _take(self, path: str) -> tuple[Route | None, int]:
+    def _take(self, path: str, headers: dict[str, str]) -> tuple[Route | None, int]:
         """The route for `path` and how many requests it had before this one."""
         with self._lock:
             route = self._routes.get(path)
             seen = self._hits.get(path, 0)
             if route is not None:
                 self._hits[path] = seen + 1
+                self._headers.setdefault(path, []).append(headers)
             return route, seen
 
 
@@ -106,17 +117,33 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the benchmark opens many connections at once
     owner: ScriptedHTTPServer
 
+    def handle_error(self, request, client_address):
+        # Connections that a route drops, or that a client closes at its size cap, end in OSError: expected.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle and delayed ACKs add ~40 ms to each
+        # answer on a kept-alive connection, latency no real image host has.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        owner = self.server.owner
+        with owner._lock:
+            owner.connections += 1
 
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
         pass  # quiet: tests read hits(), not logs
 
     def do_GET(self):  # noqa: N802 - the stdlib's name
         owner = self.server.owner
-        route, seen = owner._take(self.path.split("?", 1)[0])
+        route, seen = owner._take(self.path.split("?", 1)[0], dict(self.headers.items()))
         if route is None:
             return self._answer(404, b"no such route", "text/plain")
         if route.latency:
@@ -128,6 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
         if seen < route.drop_times + route.fail_times:
             extra = {"Retry-After": route.retry_after} if route.retry_after is not None else {}
             return self._answer(route.fail_status, b"try again", "text/plain", extra)
+        if seen < route.drop_times + route.fail_times + route.truncate_times:
+            return self._answer(route.status, route.body[: len(route.body) // 2], route.content_type,
+                                route.headers, declared_length=len(route.body))
         if route.redirect_to is not None:
             return self._answer(route.redirect_status, b"", "text/plain", {"Location": route.redirect_to})
         if route.stall:
