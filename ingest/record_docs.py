@@ -15,12 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from es_search.fields import VECTOR_FIELD
 from ingest.index_writer import build_document, iso_utc, relative_paths_for, title_from_file_name
 from ingest.prepare import PreparedImage
 from ingest.records import Record
 
 # Keys of a built document that belong to its locations or its record, not to its content.
 _RECORD_KEYS = ("paths", "relative_path", "file_name", "title", "image_id", "indexed_at")
+# What the pipeline derives from the bytes: what a document of the same content already indexed can lend.
+CONTENT_KEYS = ("sha256", "color_scheme", "dominant_colors", "brightness", "saturation", "width", "height", "format",
+                "byte_size", "phash", "thumbnail", "taken_at", "file_modified_at", "category", "category_score",
+                "model", VECTOR_FIELD)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,14 @@ def update_document(record: Record, indexed: IndexedRecord, source: str, paths: 
         if len(indexed.paths) == len(indexed.relative_paths) else {}
     return {**record_fields(record, paths, roots, known), "sources": merged(indexed.sources, [source]),
             "indexed_at": iso_utc()}
+
+
+def content_from_document(source: Mapping, model: str) -> dict | None:
+    """The content part of an indexed document (its `_source` with the vector), or None when it was made by
+    another model or lacks its vector: then the image is encoded again."""
+    if source.get("model") != model or not source.get(VECTOR_FIELD):
+        return None
+    return {key: source[key] for key in CONTENT_KEYS if source.get(key) is not None}
 
 
 def merged(current: Sequence[str], new: Sequence[str]) -> list[str]:

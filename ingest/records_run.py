@@ -8,8 +8,10 @@ feeds it records instead of paths and decides per record what to write:
   and the same record digest means nothing to write; the same content hash with another digest is a
   partial update of the record's fields (no decode, no encode); another content hash, or no document,
   needs the content's vector;
-- a content is decoded and encoded once per run however many records show it: records wait on the
-  content in flight, and later ones reuse its derived fields from a bounded in-memory cache.
+- a content is decoded and encoded once however many records show it: records wait on the content in
+  flight, later ones reuse its derived fields from a bounded in-memory cache, and a content indexed
+  already under another id (in an earlier run, or past the cache) lends its fields and vector from the
+  index (one terms search per batch).
 A record is counted, recorded in the local state and reported only when its fate is known.
 """
 
@@ -29,9 +31,11 @@ from ingest.pending import bulk_outcome
 from ingest.pipeline import IngestRun
 from ingest.prepare import PreparedImage
 from ingest.record_docs import (
+    CONTENT_KEYS,
     RECORD_SOURCE_FIELDS,
     IndexedRecord,
     content_fields,
+    content_from_document,
     indexed_record,
     merged,
     new_document,
@@ -41,8 +45,9 @@ from ingest.record_docs import (
 from ingest.records import Record, RecordProblem
 from ingest.seen import SeenKeys
 
-# Contents whose derived fields (vector included) stay at hand for later records showing the same image.
-CONTENT_CACHE_SIZE = 4096
+# Contents whose derived fields (vector included, some 16 KB each as JSON-ready floats) stay at hand for
+# later records showing the same image; older ones are found in the index again (`_borrow_contents`).
+CONTENT_CACHE_SIZE = 1024
 MGET_CHUNK = 500
 
 
@@ -89,7 +94,8 @@ class RecordsRun(IngestRun):
 
     def run(self, records: Iterable[Record | RecordProblem]):  # type: ignore[override]
         workers = self.settings.fetch_concurrency
-        items = fetch_ahead(records, self.read_remote, self.state, workers,
+        known = None if self.options.recheck else self.state  # --recheck: read every image again
+        items = fetch_ahead(records, self.read_remote, known, workers,
                             ahead=max(2 * workers, 2 * self.options.batch_size))
         return super().run(items)
 
@@ -111,6 +117,9 @@ class RecordsRun(IngestRun):
         if not by_doc:
             return
         indexed = self._fetch_indexed(list(by_doc))
+        self._borrow_contents({members[-1].facts.sha256 for doc_id, members in by_doc.items()
+                               if plan_record(members[-1].record, members[-1].facts.sha256, indexed.get(doc_id),
+                                              self.source) == "encode"})
         for doc_id, members in by_doc.items():
             if self.stop.is_set():
                 return
@@ -185,6 +194,29 @@ class RecordsRun(IngestRun):
             self._inflight[doc_id] = inflight
         self._put(self._outgoing, action)
 
+    def _borrow_contents(self, wanted: set[str]) -> None:
+        """Contents indexed already under another id (an earlier run, or earlier in this one): their derived
+        fields and vector go into the cache, so the same image is never decoded and encoded twice."""
+        with self._lock:
+            wanted -= set(self._cache) | set(self._pending)
+        if not wanted:
+            return
+        response = self.es.search(index=self.alias, query={"terms": {"sha256": sorted(wanted)}}, size=len(wanted),
+                                  collapse={"field": "sha256"}, source_includes=list(CONTENT_KEYS),
+                                  source_exclude_vectors=False)
+        for hit in response["hits"]["hits"]:
+            content = content_from_document(hit["_source"], self.encoder.name)
+            if content is not None:
+                with self._lock:
+                    self._remember(content["sha256"], content)
+
+    def _remember(self, sha256: str, content: dict) -> None:
+        """Keep a content's fields at hand (call under the lock); the oldest go when the cache is full."""
+        self._cache[sha256] = content
+        self._cache.move_to_end(sha256)
+        while len(self._cache) > CONTENT_CACHE_SIZE:
+            self._cache.popitem(last=False)
+
     def _fetch_indexed(self, ids: list[str]) -> dict[str, IndexedRecord]:
         found: dict[str, IndexedRecord] = {}
         for start in range(0, len(ids), MGET_CHUNK):
@@ -201,9 +233,7 @@ class RecordsRun(IngestRun):
         content = content_fields(item, vector, self.encoder.name, category)
         with self._lock:
             entry = self._pending.pop(item.facts.sha256)
-            self._cache[item.facts.sha256] = content
-            while len(self._cache) > CONTENT_CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self._remember(item.facts.sha256, content)
             for doc_id, plan in entry.docs.items():
                 self._inflight[doc_id] = InFlight("replace" if plan.indexed else "new", list(plan.members),
                                                   len(plan.members))

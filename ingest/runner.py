@@ -198,6 +198,7 @@ def plan_prefix_prune(settings: Settings, prefix_url: str, es: Elasticsearch | N
         seen.add_many("loc", (record.location for record in listed_records(settings, prefix_url)))
         if not indices_behind(es, settings.index_alias):
             return []
+        es.indices.refresh(index=settings.index_alias)
         return list(find_stale(es, settings.index_alias, PruneScope("location", prefix_url), seen))
     finally:
         seen.close()
@@ -234,6 +235,7 @@ def plan_prune(settings: Settings, *, folders: Iterable[str | Path] = (), record
             scopes = [PruneScope.folder(str(f)) for f in folders]
         if not indices_behind(es, settings.index_alias):
             return []
+        es.indices.refresh(index=settings.index_alias)  # the scan must see the last run's writes
         return [change for scope in scopes for change in find_stale(es, settings.index_alias, scope, seen)]
     finally:
         seen.close()

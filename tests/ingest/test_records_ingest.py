@@ -233,3 +233,24 @@ def test_an_empty_cell_clears_a_field_and_a_missing_column_leaves_it(shop, es, t
     docs = docs_by_id(es, shop.index_alias)
     assert docs["SKU-0000"].get("price") is None and docs["SKU-0000"]["brand"] == "acme"
     assert docs["SKU-0001"]["description"] == "product number 1"  # no column: left as it was
+
+
+def test_an_image_indexed_in_an_earlier_run_under_another_id_is_not_encoded_again(shop, es, encoder, tmp_path):
+    images = make_images(tmp_path / "images", range(2))
+    catalogue = tmp_path / "rows.jsonl"
+    write_jsonl(catalogue, [{"id": "a", "image": str(images[0])}, {"id": "b", "image": str(images[1])}])
+    run_records_ingest(shop, catalogue, image_encoder=encoder)
+    assert encoder.images == 2
+
+    write_jsonl(catalogue, [{"id": "a", "image": str(images[0])}, {"id": "b", "image": str(images[1])},
+                            {"id": "a-again", "image": str(images[0]), "brand": "acme"}])
+    summary = run_records_ingest(shop, catalogue, image_encoder=encoder)
+
+    assert (summary.indexed, summary.already_present) == (1, 2)
+    assert encoder.images == 2  # its vector and colours come from document "a"
+    docs = docs_by_id(es, shop.index_alias)
+    vectors = {hit["_id"]: hit["_source"]["image_embedding"] for hit in es.search(
+        index=shop.index_alias, query={"terms": {"_id": ["a", "a-again"]}}, source_exclude_vectors=False,
+        source_includes=["image_embedding"])["hits"]["hits"]}
+    assert vectors["a"] == vectors["a-again"]
+    assert docs["a-again"]["phash"] == docs["a"]["phash"] and docs["a-again"]["brand"] == "acme"
