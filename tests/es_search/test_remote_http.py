@@ -228,3 +228,20 @@ def test_a_body_cut_short_then_whole_is_read_whole(http_server, reader):
     with pytest.raises(FileFailure) as caught:
         b"".join(reader.open(http_server.url("/cut-once.jpg")))
     assert caught.value.reason == "download_failed"
+
+
+def test_https_checks_the_certificate_against_the_url_host_not_the_pinned_address(tmp_path, monkeypatch):
+    from tests.support.http_server import ScriptedHTTPServer
+    from tests.support.tls import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path, "localhost")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted as a CA by the default context
+    with ScriptedHTTPServer(tls=(str(cert), str(key))) as server, reader_with() as reader:
+        url = server.add("/a.jpg", Route(body=IMAGE))
+        assert url.startswith("https://127.0.0.1:")
+        # Connected to 127.0.0.1 (the checked address) while TLS names and verifies "localhost".
+        assert reader.read(url.replace("127.0.0.1", "localhost")) == IMAGE
+        # The same server by its address: the certificate does not name it, so TLS fails.
+        failure = failure_of(reader, url)
+        assert failure.reason == "download_failed" and "TLS" in failure.message
+    assert server.hits("/a.jpg") == 1

@@ -171,3 +171,11 @@ def test_an_object_body_cut_short_is_fetched_again(http_server):
     with RemoteReader(settings.with_overrides(fetch_retries=1)) as reader:
         assert failure_of(reader, "s3://shop/always-cut.jpg").reason == "download_failed"
     assert http_server.hits("/shop/always-cut.jpg") == 2
+
+
+def test_the_shared_remote_settings_fixture_reaches_both_servers(remote_settings, s3_server, http_server, bucket):
+    # The fixture the ingest tests use: the test S3 server's endpoint and keys, loopback URLs allowed.
+    location = s3_server.put(bucket, "fixture.jpg", IMAGE)
+    url = http_server.add("/fixture.jpg", Route(body=IMAGE))
+    with RemoteReader(remote_settings) as reader:
+        assert reader.read(location) == IMAGE and reader.read(url) == IMAGE

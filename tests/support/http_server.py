@@ -19,6 +19,7 @@ length announced; `declared_length` announces a length other than the true one.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ class Route:
 class ScriptedHTTPServer:
     """The server; `start()`/`stop()` or use it as a context manager. Routes may be added while it runs."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None):
+        """`tls`: (certificate, key) files to serve https instead of http."""
         self._routes: dict[str, Route] = {}
         self._hits: dict[str, int] = {}
         self._headers: dict[str, list[dict[str, str]]] = {}
@@ -56,12 +58,18 @@ class ScriptedHTTPServer:
         self.stopping = threading.Event()
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+        return f"{self.scheme}://{host}:{port}" if ":" not in host else f"{self.scheme}://[{host}]:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
