@@ -1,13 +1,14 @@
 """Fetch stage: each record's image bytes (or, for a local file the local state knows, just its hash).
 
-Runs in its own thread pool, `fetch_workers` wide and a bounded number of records ahead of the decoders,
-so slow downloads overlap each other and the model instead of queueing behind it; results come out in
-the records' order. A record whose image cannot be had comes out as a `FetchFailed` with the reader's
+Runs in its own thread pool, IMGSEARCH_FETCH_CONCURRENCY wide and a bounded number of records ahead of
+the decoders, so slow downloads overlap each other and the model instead of queueing behind it; results
+come out in the records' order. A record whose image cannot be had comes out as a `FetchFailed` with the reader's
 reason (download_failed, not_found, forbidden, timeout, too_large, ...): the run reports it and goes on.
 
 Local files are hashed here and read again, hash-checked, by the decoder (as in folder mode), so their
-bytes are never held while they wait; remote bytes are kept with the record until it is decoded, which
-the bounded look-ahead keeps small.
+bytes are never held while they wait; remote bytes are kept with the record until it is decoded: at most
+the look-ahead window (twice the concurrency or twice the batch size) plus the decoders' queue, each
+image at most IMGSEARCH_MAX_DOWNLOAD_BYTES.
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ class Tally:
                 self._reasons[reason] += count
             if self._progress is not None:
                 self._progress.update(count)
-                self._progress.set_postfix({"new": self._counts["indexed"], "present": self._counts["already_present"],
+                self._progress.set_postfix({"new": self._counts["indexed"], "updated": self._counts["updated"],
+                                            "present": self._counts["already_present"],
                                             "failed": self._counts["failed"]}, refresh=False)
 
     def summary(self, unfinished: int = 0, stopped: str | None = None, error: str | None = None,

@@ -254,3 +254,36 @@ def test_an_image_indexed_in_an_earlier_run_under_another_id_is_not_encoded_agai
         source_includes=["image_embedding"])["hits"]["hits"]}
     assert vectors["a"] == vectors["a-again"]
     assert docs["a-again"]["phash"] == docs["a"]["phash"] and docs["a-again"]["brand"] == "acme"
+
+
+def test_a_folder_prune_takes_vanished_paths_off_documents_and_deletes_those_left_without(shop, es, tmp_path):
+    from tests.ingest.test_pipeline import run_cli
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(jpeg(1))
+    (photos / "sub" / "a-copy.jpg").write_bytes(jpeg(1))
+    (photos / "b.jpg").write_bytes(jpeg(2))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b-copy.jpg").write_bytes(jpeg(2))
+    run_ingest(shop, [photos])
+    run_ingest(shop, [elsewhere])
+    (photos / "sub" / "a-copy.jpg").unlink()
+    (photos / "b.jpg").unlink()
+
+    dry = run_cli(shop, tmp_path, ["ingest", str(photos), "--prune", "--dry-run"])
+    assert dry.returncode == 0, dry.stderr
+    a_id = hashlib.sha256(jpeg(1)).hexdigest()
+    b_id = hashlib.sha256(jpeg(2)).hexdigest()
+    assert f"take off {a_id}: {photos / 'sub' / 'a-copy.jpg'}" in dry.stdout
+    assert f"take off {b_id}: {photos / 'b.jpg'}" in dry.stdout  # its copy in another folder keeps it
+    summary = run_ingest(shop, [photos], prune=True)
+
+    assert (summary.pruned, summary.pruned_paths) == (0, 2)
+    docs = docs_by_id(es, shop.index_alias)
+    assert docs[a_id]["paths"] == [str(photos / "a.jpg")]
+    assert docs[b_id]["paths"] == [str(elsewhere / "b-copy.jpg")]
+    (photos / "a.jpg").unlink()
+    assert run_ingest(shop, [photos], prune=True).pruned == 1
+    assert set(docs_by_id(es, shop.index_alias)) == {b_id}

@@ -156,3 +156,18 @@ def test_a_bucket_prefix_ingests_like_a_folder_and_prunes_what_left_it(shop, es,
 def test_a_bucket_that_cannot_be_listed_stops_before_anything(shop, es):
     with pytest.raises(SourceUnavailable):
         run_prefix_ingest(shop, "s3://no-such-bucket-here/photos/")
+
+
+def test_the_command_line_ingests_a_prefix_and_stops_with_exit_code_6_on_a_missing_bucket(shop, es, s3_server,
+                                                                                          tmp_path):
+    from tests.ingest.test_pipeline import run_cli
+
+    bucket = s3_server.create_bucket()
+    for n in range(3):
+        s3_server.put(bucket, f"cli/p{n}.jpg", image_bytes(n))
+    env = {f"IMGSEARCH_{name.upper()}": str(value) for name, value in s3_server.settings_overrides().items()}
+    result = run_cli(shop, tmp_path, ["ingest", f"s3://{bucket}/cli/", "--no-progress"], extra_env=env)
+    assert result.returncode == 0, result.stderr
+    assert "indexed (new documents): 3" in result.stdout
+    missing = run_cli(shop, tmp_path, ["ingest", "s3://no-such-bucket-here/x/", "--no-progress"], extra_env=env)
+    assert missing.returncode == 6 and "Traceback" not in missing.stderr
