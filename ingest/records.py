@@ -63,7 +63,8 @@ class Record:
 
     `fields` holds every settable column the row has; None for an empty cell, which clears the field. A field
     the row has no column for is left as it is on the document (so a catalogue of prices can be laid over
-    documents that already have titles and tags)."""
+    documents that already have titles and tags), unless the row's image changed: then its document is
+    written anew, from the row and the new image."""
 
     line: int
     location: str
