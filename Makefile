@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/imgsearch
 STAMP := $(VENV)/.installed
 DIR ?=
+RECORDS ?=
+PRUNE ?=
 
 .PHONY: run test setup browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
 
@@ -42,9 +44,9 @@ es-status: setup
 index: setup ## create the image index behind its alias
 	$(CLI) index create
 
-ingest: setup ## make ingest DIR=/path/to/photos
-	@test -n "$(DIR)" || { echo "usage: make ingest DIR=/path/to/images"; exit 2; }
-	$(CLI) ingest "$(DIR)"
+ingest: setup ## make ingest DIR=/path/to/photos, or RECORDS=catalogue.csv (add PRUNE=1 to remove what is gone)
+	@test -n "$(DIR)$(RECORDS)" || { echo "usage: make ingest DIR=/path/to/images (or s3://bucket/prefix/), or make ingest RECORDS=catalogue.csv"; exit 2; }
+	$(CLI) ingest $(if $(RECORDS),--records "$(RECORDS)","$(DIR)") $(if $(PRUNE),--prune)
 
 web: setup ## serve the gallery and JSON API with gunicorn
 	$(CLI) web

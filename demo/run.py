@@ -38,6 +38,8 @@ def demo_env_lines(settings: Settings, tiny: bool) -> list[str]:
         "IMGSEARCH_TEXT_BACKEND": settings.text_backend,
         "IMGSEARCH_INDEX_ALIAS": settings.index_alias,
     }
+    if settings.fields_file is not None:  # the shop's business fields, or the user's own schema
+        values["IMGSEARCH_FIELDS"] = str(settings.fields_file)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     kind = "TINY RANDOM models (real weights unavailable)" if tiny else "the configured models"
     return ([f"# Written by `imgsearch demo` at {stamp}: it ran with {kind}.",
@@ -78,13 +80,16 @@ def unavailable_notice(reason: str, settings: Settings) -> str:
 
 
 def run_demo(settings: Settings, force_tiny: bool = False, progress: bool = True) -> int:
-    """Samples → models (real, else tiny with a notice) → index → ingest → demo.env. Returns an exit code."""
+    """Samples → models (real, else tiny with a notice) → index → ingest the samples, then the print shop's
+    catalogue over them → demo.env. Returns an exit code."""
+    from demo.catalogue import SOURCE, place_products, with_shop_fields
     from demo.samples import ensure_samples, sample_metadata
     from es_search.client import build_client, check_cluster
     from ingest.cli import exit_code
     from ingest.report import format_summary
-    from ingest.runner import run_ingest
+    from ingest.runner import run_ingest, run_records_ingest
 
+    settings, shop = with_shop_fields(settings)
     es = build_client(settings)
     check_cluster(es, settings)
     folder = samples_dir(settings)
@@ -114,6 +119,14 @@ def run_demo(settings: Settings, force_tiny: bool = False, progress: bool = True
     summary = run_ingest(settings, [folder], es=es, image_encoder=image_encoder, text_encoder=text_encoder,
                          progress=progress, metadata_for=sample_metadata, log=print)
     print(format_summary(summary))
+    if summary.stopped is None and shop:
+        print("the print shop's catalogue (brand, price, in stock, collection) over the samples:")
+        summary = run_records_ingest(settings, place_products(folder), source=SOURCE, es=es,
+                                     image_encoder=image_encoder, text_encoder=text_encoder, progress=progress)
+        print(format_summary(summary))
+    elif not shop:
+        print(f"note: IMGSEARCH_FIELDS is set ({settings.fields_file}); the demo's print-shop catalogue, which "
+              "needs its own fields, is skipped")
     print(f"demo settings written to {env_file}; `imgsearch web --demo` (what `make run` starts next) serves "
           f"them at http://{settings.web_host}:{settings.web_port}")
     return exit_code(summary)

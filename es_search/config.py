@@ -46,6 +46,8 @@ TextBackend = Literal["local", "elasticsearch", "auto"]
 TextQuantize = Literal["none", "int8"]
 TextRuntime = Literal["onnx", "torch"]
 ShowPaths = Literal["relative", "full", "hidden"]
+S3AddressingStyle = Literal["auto", "path", "virtual"]
+RemoteOriginals = Literal["proxy", "presigned", "off"]
 VECTOR_INDEX_TYPES = get_args(VectorIndexType)
 IMAGE_BACKENDS = get_args(ImageBackend)
 TEXT_BACKENDS = get_args(TextBackend)
@@ -157,6 +159,29 @@ class Settings(BaseSettings):
     cutoff_margin: Annotated[float, Field(gt=0, le=1)] = 0.5
     cutoff_min_spread: Annotated[float, Field(ge=0, le=2)] = 0.03
 
+    # Remote images (es_search/remote): S3-compatible storage and http(s) URLs. S3 settings left unset fall
+    # back to boto3's own chain (AWS_ACCESS_KEY_ID, AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ~/.aws/...).
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_session_token: SecretStr | None = None
+    s3_addressing_style: S3AddressingStyle = "auto"
+    fetch_concurrency: AtLeastOne = 16
+    fetch_connect_timeout: Seconds = 5.0
+    fetch_read_timeout: Seconds = 30.0  # between two reads of the body; fetch_total_timeout bounds the whole
+    fetch_total_timeout: Seconds = 120.0
+    fetch_retries: int = Field(3, ge=0, le=20)
+    fetch_backoff: Seconds = 0.5  # first retry's delay; doubled each time, with jitter
+    fetch_retry_after_cap: Seconds = 30.0  # the longest Retry-After honoured
+    max_download_bytes: AtLeastOne | None = None  # unset: max_upload_bytes, the cap an uploaded image has
+    fetch_max_redirects: int = Field(5, ge=0, le=30)
+    # Loopback, private, link-local and reserved addresses are refused for URLs unless this is set.
+    allow_private_addresses: bool = False
+    # How the web app serves an original kept at a URL or in S3 (webapp/remote_originals.py says why).
+    remote_originals: RemoteOriginals = "proxy"
+    presigned_expiry: int = Field(300, ge=1, le=7 * 24 * 3600)
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
                                    file_secret_settings):
@@ -198,7 +223,7 @@ class Settings(BaseSettings):
             raise ValueError(f"points to {str(path)!r}, which is not a file")
         return path
 
-    @field_validator("es_url")
+    @field_validator("es_url", "s3_endpoint_url")
     @classmethod
     def _url_scheme(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -249,6 +274,8 @@ class Settings(BaseSettings):
             problems.append("set either ES_API_KEY or ES_USERNAME/ES_PASSWORD, not both")
         if bool(self.es_username) != bool(self.es_password):
             problems.append("ES_USERNAME and ES_PASSWORD must be set together")
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            problems.append(f"{ENV_PREFIX}S3_ACCESS_KEY_ID and {ENV_PREFIX}S3_SECRET_ACCESS_KEY must be set together")
         if self.hnsw_ef_construction < self.hnsw_m:
             problems.append(f"{ENV_PREFIX}HNSW_EF_CONSTRUCTION must be between HNSW_M ({self.hnsw_m}) and 3200, "
                             f"got {self.hnsw_ef_construction}")
@@ -266,6 +293,11 @@ class Settings(BaseSettings):
     @property
     def uses_local_node(self) -> bool:
         return not self.es_url
+
+    @property
+    def download_byte_cap(self) -> int:
+        """The most bytes one remote image may have: IMGSEARCH_MAX_DOWNLOAD_BYTES, else the upload cap."""
+        return self.max_download_bytes or self.max_upload_bytes
 
     @property
     def node_dir(self) -> Path:

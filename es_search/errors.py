@@ -15,6 +15,7 @@ EXIT_CONFIG = 2
 EXIT_CLUSTER = 3
 EXIT_NODE = 4
 EXIT_MODEL = 5
+EXIT_SOURCE = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -88,6 +89,28 @@ class EncoderUnsupported(ImgsearchError):
     """The encoder cannot do this (e.g. a text-only encoder asked for image vectors)."""
 
     exit_code, http_status, code = EXIT_MODEL, 400, "unsupported"
+
+
+class SourceUnavailable(ImgsearchError):
+    """A whole source of images cannot be listed: no such bucket, access denied, the endpoint is down."""
+
+    exit_code, http_status, code = EXIT_SOURCE, 502, "source_unavailable"
+
+
+class OriginalUnavailable(ImgsearchError):
+    """An image's remote original cannot be served now; `reason` is the FileFailure reason behind it.
+
+    Not found stays 404; a slow remote is a 504; any other failure of the remote is a 502 (bad gateway).
+    """
+
+    exit_code = EXIT_SOURCE
+    STATUS_BY_REASON = {"not_found": 404, "bad_location": 404, "timeout": 504}
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.code = f"original_{reason}"
+        self.http_status = self.STATUS_BY_REASON.get(reason, 502)
 
 
 class FileFailure(Exception):

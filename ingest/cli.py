@@ -32,6 +32,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("--recheck", action="store_true",
                         help="ignore the local record of indexed files: hash every file and ask Elasticsearch")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar (the summary still prints)")
+    ingest.add_argument("--records", metavar="FILE",
+                        help="a records file (CSV with a header, or JSON Lines): one image per row, with its own id "
+                             "and the fields of the schema file (IMGSEARCH_FIELDS)")
+    ingest.add_argument("--image-column", default="image", metavar="NAME",
+                        help="the records column naming each image: a path, http(s) URL or s3://bucket/key "
+                             "(default: image)")
+    ingest.add_argument("--id-column", default="id", metavar="NAME",
+                        help="the records column holding each row's id (default: id; without it the content "
+                             "hash is the id)")
+    ingest.add_argument("--source", metavar="NAME",
+                        help="the name documents of a records file carry as their source (default: the file's "
+                             "absolute path); --prune goes by it")
+    ingest.add_argument("--prune", action="store_true",
+                        help="after a complete run, remove from the index what this source no longer holds "
+                             "(never what other sources put there)")
+    ingest.add_argument("--dry-run", action="store_true",
+                        help="with --prune: only list what a prune would remove; index nothing, remove nothing")
     ingest.set_defaults(func=_ingest)
 
 
@@ -42,22 +59,33 @@ def exit_code(summary) -> int:
 
 def _ingest(args, settings: Settings) -> int:
     from ingest.report import format_summary
-    from ingest.runner import run_ingest
+    from ingest.runner import run_ingest, run_prefix_ingest, run_records_ingest
 
-    if not args.paths and not args.list_files:
-        print("error: name at least one folder or file, or --list FILE", file=sys.stderr)
+    problem = usage_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    missing = [p for p in [*args.paths, *args.list_files] if not os.path.exists(p)]
+    missing = [p for p in [*args.paths, *args.list_files, *([args.records] if args.records else [])]
+               if not is_prefix_url(p) and not os.path.exists(p)]
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     overrides = {name: value for name, value in (("batch_size", args.batch_size), ("decode_workers", args.workers),
                                                  ("bulk_chunk", args.bulk_chunk)) if value is not None}
     settings = settings.with_overrides(**overrides)
+    if args.dry_run:
+        return _dry_run(args, settings)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    common = dict(progress=not args.no_progress, recheck=args.recheck, log=log, prune=args.prune)
     try:
         with sigterm_as_interrupt():
-            summary = run_ingest(settings, args.paths, args.list_files, progress=not args.no_progress,
-                                 recheck=args.recheck, log=lambda line: print(line, file=sys.stderr, flush=True))
+            if args.records:
+                summary = run_records_ingest(settings, args.records, source=args.source,
+                                             image_column=args.image_column, id_column=args.id_column, **common)
+            elif args.paths and is_prefix_url(args.paths[0]):
+                summary = run_prefix_ingest(settings, args.paths[0], **common)
+            else:
+                summary = run_ingest(settings, args.paths, args.list_files, **common)
     except ImgsearchError:
         raise
     except ValueError as exc:  # the index holds vectors of another model, or the alias is a plain index
@@ -66,6 +94,44 @@ def _ingest(args, settings: Settings) -> int:
     if summary.error:
         print(f"error: {summary.error}", file=sys.stderr)
     return exit_code(summary)
+
+
+def is_prefix_url(text: str) -> bool:
+    return text.startswith("s3://")
+
+
+def usage_problem(args) -> str | None:
+    """What is wrong with the combination of arguments, or None."""
+    prefixes = [p for p in args.paths if is_prefix_url(p)]
+    if args.records and (args.paths or args.list_files):
+        return "--records FILE is a source of its own: name no folders or --list files with it"
+    if not args.records and not args.paths and not args.list_files:
+        return "name at least one folder or file, an s3://bucket/prefix/, --list FILE or --records FILE"
+    if prefixes and (len(args.paths) > 1 or args.list_files):
+        return "an s3://bucket/prefix/ is a source of its own: name one, and no folders or --list files with it"
+    if args.dry_run and not args.prune:
+        return "--dry-run goes with --prune (it lists what a prune would remove)"
+    if args.prune and args.list_files:
+        return "--prune works on folders, a records file or an s3:// prefix, not on --list files"
+    return None
+
+
+def _dry_run(args, settings: Settings) -> int:
+    from ingest.runner import plan_prune
+
+    if args.paths and is_prefix_url(args.paths[0]):
+        from ingest.runner import plan_prefix_prune
+
+        changes = plan_prefix_prune(settings, args.paths[0])
+    else:
+        changes = plan_prune(settings, folders=args.paths, records_file=args.records, source=args.source,
+                             image_column=args.image_column, id_column=args.id_column)
+    for change in changes:
+        print(change.describe())
+    deleted = sum(1 for c in changes if c.delete)
+    print(f"dry run: a prune would delete {deleted} documents and change {len(changes) - deleted} others; "
+          "nothing was removed")
+    return 0
 
 
 @contextmanager

@@ -26,4 +26,15 @@ REASONS = {
     "encode_failed": "the model could not encode the image",
     "index_rejected": "Elasticsearch rejected the document",
     "io_error": "a file of ours (the thumbnail) could not be written",
+    # Records and remote images.
+    "bad_record": "a row of a records file that cannot be used (a value of the wrong type, no image, not JSON)",
+    "duplicate_id": "a records file names this id on an earlier row; the earlier row is kept",
+    "bad_location": "an image location that is neither a local path, an http(s) URL nor s3://bucket/key",
+    "refused_address": "the URL leads to a loopback, private, link-local or metadata address (see "
+                       "IMGSEARCH_ALLOW_PRIVATE_ADDRESSES)",
+    "too_many_redirects": "the URL redirects more often than IMGSEARCH_FETCH_MAX_REDIRECTS allows",
+    "download_failed": "the image could not be downloaded (connection, server error after retries)",
+    "forbidden": "the server or bucket refused access to the image",
+    "timeout": "the download took longer than allowed",
+    "too_large": "the image is larger than the download size limit",
 }

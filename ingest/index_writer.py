@@ -197,3 +197,39 @@ def send_bulk(es: Elasticsearch, actions: list[dict]) -> Iterator[tuple[bool, st
     ):
         op_type, item = result.popitem()
         yield ok, op_type, item
+
+
+def paths_removal(existing: ExistingDoc, gone: Iterable[str]) -> dict | None:
+    """The partial document taking `gone` off a document's paths, or None when no path would be left."""
+    gone = set(gone)
+    known = existing.known_relative()
+    kept = [path for path in existing.paths if path not in gone]
+    if not kept:
+        return None
+    return {"paths": kept, "relative_path": [known.get(path, path) for path in kept]}
+
+
+def remove_paths(es: Elasticsearch, alias: str, doc_id: str, gone: Iterable[str]) -> str:
+    """Take paths off a document, deleting it when none is left: "deleted", "updated" or "absent".
+
+    Read, change, write with if_seq_no until no one else wrote in between, like `add_paths`.
+    """
+    gone = list(gone)
+    for _ in range(MERGE_ATTEMPTS):
+        response = es.options(ignore_status=404).get(index=alias, id=doc_id, source_includes=_PATH_FIELDS)
+        if not response.get("found"):
+            return "absent"
+        existing = _existing(response)
+        if not set(gone) & set(existing.paths):
+            return "absent"
+        update = paths_removal(existing, gone)
+        try:
+            if update is None:
+                es.delete(index=alias, id=doc_id, if_seq_no=existing.seq_no, if_primary_term=existing.primary_term)
+                return "deleted"
+            es.update(index=alias, id=doc_id, doc=update, if_seq_no=existing.seq_no,
+                      if_primary_term=existing.primary_term)
+            return "updated"
+        except ConflictError:
+            continue
+    raise RuntimeError(f"could not remove paths from {doc_id} after {MERGE_ATTEMPTS} attempts (constant conflicts)")

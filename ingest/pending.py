@@ -63,6 +63,25 @@ def chunked(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def bulk_outcome(ok: bool, item: dict, url: str) -> tuple[str, str]:
+    """("ok" | "conflict" | "rejected", message) for one bulk item; ClusterFailure when 429 outlasted the retries.
+
+    A conflict (409) means the content is there already (a `create`) or the document changed since it was
+    read (an update guarded by if_seq_no): the caller merges instead.
+    """
+    status, error = item.get("status"), item.get("error") or {}
+    if ok:
+        return "ok", ""
+    if status == 409:
+        return "conflict", ""
+    if status == 429:
+        raise ClusterFailure(f"Elasticsearch at {url} is overloaded (429) even after retries with backoff; "
+                             "try a smaller IMGSEARCH_BULK_CHUNK")
+    if isinstance(error, dict):
+        return "rejected", f"{status}: {error.get('type', '')}: {error.get('reason', error)}"
+    return "rejected", f"{status}: {error}"
+
+
 def describe_es_error(exc: Exception, url: str) -> str:
     """One line that says what went wrong with Elasticsearch and where."""
     if isinstance(exc, ApiError):

@@ -34,9 +34,10 @@ from ingest.index_writer import (
     build_document,
     create_action,
     fetch_existing,
+    remove_paths,
     send_bulk,
 )
-from ingest.pending import ClusterFailure, IngestOptions, PendingDoc, RunStop, chunked, describe_es_error
+from ingest.pending import ClusterFailure, IngestOptions, PendingDoc, RunStop, bulk_outcome, chunked, describe_es_error
 from ingest.prepare import PreparedImage, prepare_image
 from ingest.report import FailureReport, IngestSummary, Tally
 from ingest.state import IndexedFiles
@@ -106,9 +107,7 @@ class IngestRun:
                 self.stop.set()
             interrupted |= self._finish(feeder, writer)
         stopped = "interrupted" if interrupted and not self.fatal.kind else (self.fatal.kind or None)
-        with self._lock:
-            unfinished = sum(len(p.files) for p in self._pending.values())
-        return self.tally.summary(unfinished=unfinished, stopped=stopped, error=self.fatal.message or None,
+        return self.tally.summary(unfinished=self._unfinished(), stopped=stopped, error=self.fatal.message or None,
                                   report=str(self.report.path))
 
     def _finish(self, feeder: threading.Thread, writer: threading.Thread) -> bool:
@@ -151,9 +150,16 @@ class IngestRun:
             if prepared and not self._encode_and_queue(prepared):
                 return
 
-    def _prepare(self, facts: FileFacts) -> PreparedImage:
-        """Decode-pool work for one file: decode, thumbnail, pixel facts and, if the encoder allows, preprocessing."""
-        item = prepare_image(facts, self.settings)
+    def _unfinished(self) -> int:
+        with self._lock:
+            return sum(len(p.files) for p in self._pending.values())
+
+    def _prepare(self, facts: FileFacts, data: bytes | None = None) -> PreparedImage:
+        """Decode-pool work for one file: decode, thumbnail, pixel facts and, if the encoder allows, preprocessing.
+
+        `data`: the bytes when they were fetched already (a remote image); else the file is read here.
+        """
+        item = prepare_image(facts, self.settings, data)
         if self._preprocess is not None:
             try:
                 item.pixels = self._preprocess(item.image)
@@ -177,15 +183,19 @@ class IngestRun:
         categories = (self.scorer.score(np.stack([v for _, v in encoded])) if self.scorer
                       else [None] * len(encoded))
         for (item, vector), category in zip(encoded, categories, strict=True):
-            with self._lock:
-                entry = self._pending[item.facts.sha256]
-                paths = [f.path for f in entry.files]
-                entry.sent = len(paths)
-            extra = self.metadata_for(paths[0]) if self.metadata_for else None
-            doc = build_document(item, paths, vector, self.encoder.name, category, extra, roots=self.roots)
-            if not self._put(self._outgoing, create_action(self.alias, doc)):
+            if not self._queue_encoded(item, vector, category):
                 return False
         return True
+
+    def _queue_encoded(self, item: PreparedImage, vector: np.ndarray, category: tuple[str, float] | None) -> bool:
+        """The document(s) of one encoded content to the writer; False when the run is stopping."""
+        with self._lock:
+            entry = self._pending[item.facts.sha256]
+            paths = [f.path for f in entry.files]
+            entry.sent = len(paths)
+        extra = self.metadata_for(paths[0]) if self.metadata_for else None
+        doc = build_document(item, paths, vector, self.encoder.name, category, extra, roots=self.roots)
+        return self._put(self._outgoing, create_action(self.alias, doc))
 
     def _take_batch(self) -> list[tuple[str, Future]] | None:
         """Up to batch_size queued decodes; None when the feeder is done and nothing is left."""
@@ -317,25 +327,16 @@ class IngestRun:
         return chunk, False
 
     def _settle(self, ok: bool, item: dict) -> None:
-        sha256, status = item["_id"], item.get("status")
+        sha256 = item["_id"]
         with self._lock:
             entry = self._pending.get(sha256)
         if entry is None:
             return
-        if ok:
-            self._complete(entry, conflict=False)
-        elif status == 409:
-            # create: someone indexed this content first; update: the document changed since we read it.
-            # Either way the content is there: merge our paths into it.
-            self._complete(entry, conflict=True)
-        elif status == 429:
-            raise ClusterFailure(f"Elasticsearch at {self.settings.node_url} is overloaded (429) even after "
-                                 "retries with backoff; try a smaller IMGSEARCH_BULK_CHUNK")
-        else:
-            error = item.get("error") or {}
-            message = f"{status}: {error.get('type', '')}: {error.get('reason', error)}" if isinstance(error, dict) \
-                else f"{status}: {error}"
+        outcome, message = bulk_outcome(ok, item, self.settings.node_url)
+        if outcome == "rejected":
             self._fail_pending(sha256, "index_rejected", message)
+        else:  # on a conflict the content is there (someone indexed it first, or changed it): merge our paths
+            self._complete(entry, conflict=outcome == "conflict")
 
     def _complete(self, entry: PendingDoc, conflict: bool) -> None:
         """The action for `entry` is acknowledged: add any paths that joined it meanwhile, then count its files."""
@@ -372,8 +373,11 @@ class IngestRun:
             self.fail_file(facts.path, reason, message)
 
     def _record(self, files: list[FileFacts]) -> None:
-        if self.state is not None:
-            self.state.record(files)
+        if self.state is None:
+            return
+        # A file whose content changed since it was last indexed: its path leaves the old content's document.
+        for path, old_sha256 in self.state.record(files).items():
+            remove_paths(self.es, self.alias, old_sha256, [path])
 
     def _stop_run(self, kind: str, message: str) -> None:
         self.fatal.set(kind, message)

@@ -33,9 +33,13 @@ class PreparedImage:
     pixels: np.ndarray | None = None  # model-ready input, when the encoder lets workers preprocess
 
 
-def prepare_image(facts: FileFacts, settings: Settings) -> PreparedImage:
-    """Decode and enrich one hashed file; raises FileFailure (DecodeError included) with a reason."""
-    data = read_verified(facts)
+def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = None) -> PreparedImage:
+    """Decode and enrich one hashed file; raises FileFailure (DecodeError included) with a reason.
+
+    `data`: the bytes when the caller has them already (a downloaded image), else the file is read here.
+    """
+    if data is None:
+        data = read_verified(facts)
     min_side, min_long_side = working_size(settings)
     decoded = decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=min_side, min_long_side=min_long_side)
     del data  # the encoded bytes are not needed past this point; free them before the slow steps

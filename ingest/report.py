@@ -14,16 +14,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-OUTCOMES = ("indexed", "already_present", "failed")
+OUTCOMES = ("indexed", "updated", "already_present", "failed")
 
 
 @dataclass
 class IngestSummary:
-    """Counts by outcome. Every file seen ends in exactly one: indexed (its content became a new document),
+    """Counts by outcome. Every file (or record) seen ends in exactly one: indexed (a new document),
+    updated (a record's document rewritten: its fields changed, or its image, which was encoded again),
     already_present (its content was indexed before, or is a copy of another file: its path is now recorded
-    on that document), failed (see the report); `unfinished` counts files in flight when a run was stopped."""
+    on that document; for a record, nothing changed), failed (see the report); `unfinished` counts files in
+    flight when a run was stopped. `pruned`: documents `--prune` removed (None: no prune ran)."""
 
     indexed: int = 0
+    updated: int = 0
     already_present: int = 0
     failed: int = 0
     unfinished: int = 0
@@ -34,10 +37,12 @@ class IngestSummary:
     stopped: str | None = None  # None for a complete run, else "interrupted" or "cluster" or "error"
     error: str | None = None
     report: str | None = None
+    pruned: int | None = None
+    pruned_paths: int = 0  # paths taken off documents that keep others
 
     @property
     def files(self) -> int:
-        return self.indexed + self.already_present + self.failed
+        return self.indexed + self.updated + self.already_present + self.failed
 
     def to_dict(self) -> dict:
         return {**asdict(self), "files": self.files}
@@ -66,7 +71,8 @@ class Tally:
                 self._reasons[reason] += count
             if self._progress is not None:
                 self._progress.update(count)
-                self._progress.set_postfix({"new": self._counts["indexed"], "present": self._counts["already_present"],
+                self._progress.set_postfix({"new": self._counts["indexed"], "updated": self._counts["updated"],
+                                            "present": self._counts["already_present"],
                                             "failed": self._counts["failed"]}, refresh=False)
 
     def summary(self, unfinished: int = 0, stopped: str | None = None, error: str | None = None,
@@ -77,7 +83,7 @@ class Tally:
             reasons = dict(sorted(self._reasons.items()))
         done = sum(counts.get(k, 0) for k in OUTCOMES)
         return IngestSummary(
-            indexed=counts.get("indexed", 0), already_present=counts.get("already_present", 0),
+            indexed=counts.get("indexed", 0), updated=counts.get("updated", 0), already_present=counts.get("already_present", 0),
             failed=counts.get("failed", 0), unfinished=unfinished,
             skipped_unchanged=counts.get("skipped_unchanged", 0), failure_reasons=reasons,
             seconds=round(seconds, 3), images_per_second=round(done / seconds, 2) if seconds > 0 else 0.0,
@@ -100,8 +106,11 @@ class FailureReport:
         self._fh = open(self.path, "w", encoding="utf-8")
         self._lock = threading.Lock()
 
-    def add(self, path: str, reason: str, message: str) -> None:
-        line = json.dumps({"path": path, "reason": reason, "message": message}, ensure_ascii=False)
+    def add(self, path: str, reason: str, message: str, **extra) -> None:
+        """One failure; `extra` adds keys (a record's `line` and `id`)."""
+        entry = {"path": path, "reason": reason, "message": message}
+        entry.update({key: value for key, value in extra.items() if value is not None})
+        line = json.dumps(entry, ensure_ascii=False)
         with self._lock:
             self._fh.write(line + "\n")
             self._fh.flush()  # a killed run keeps every line written so far
@@ -133,11 +142,15 @@ def format_summary(summary: IngestSummary) -> str:
     lines = [
         f"{head} in {summary.seconds:.1f} s ({summary.images_per_second:.1f} files/s)",
         f"  indexed (new documents): {summary.indexed}",
+        *([f"  updated:                 {summary.updated}"] if summary.updated else []),
         f"  already present:         {summary.already_present}"
         + (f" ({summary.skipped_unchanged} unchanged since the last run, not read)" if summary.skipped_unchanged else ""),
         f"  failed:                  {summary.failed}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in summary.failure_reasons.items()) + ")" if summary.failed else ""),
     ]
+    if summary.pruned is not None:
+        lines.append(f"  pruned:                  {summary.pruned} documents removed"
+                     + (f", {summary.pruned_paths} paths taken off documents" if summary.pruned_paths else ""))
     if summary.unfinished:
         lines.append(f"  unfinished:              {summary.unfinished}")
     if summary.error:

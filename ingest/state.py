@@ -60,14 +60,32 @@ class IndexedFiles:
         return {path for path, size, mtime_ns in rows
                 if by_path[path].size == size and by_path[path].mtime_ns == mtime_ns}
 
-    def record(self, files: Iterable[FileFacts]) -> None:
-        """Remember these hashed files as indexed (call only after Elasticsearch acknowledged them)."""
+    def known_hash(self, facts: FileFacts) -> str | None:
+        """The recorded content hash of this file when its size and modification time still match, else None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sha256 FROM indexed_files WHERE index_name = ? AND path = ? AND size = ? AND mtime_ns = ?",
+                [self.index_name, facts.path, facts.size, facts.mtime_ns]).fetchone()
+        return row[0] if row else None
+
+    def record(self, files: Iterable[FileFacts]) -> dict[str, str]:
+        """Remember these hashed files as indexed (call only after Elasticsearch acknowledged them).
+
+        Returns {path: previous hash} for the files recorded before with other content: the documents of
+        those hashes still list the path, and the caller takes it off them.
+        """
         rows = [(self.index_name, f.path, f.size, f.mtime_ns, f.sha256) for f in files]
         if not rows:
-            return
+            return {}
+        by_path = {f.path: f.sha256 for f in files}
+        marks = ",".join("?" * len(by_path))
         with self._lock:
+            before = self._db.execute(
+                f"SELECT path, sha256 FROM indexed_files WHERE index_name = ? AND path IN ({marks})",
+                [self.index_name, *by_path]).fetchall()
             self._db.executemany("INSERT OR REPLACE INTO indexed_files VALUES (?, ?, ?, ?, ?)", rows)
             self._db.commit()
+        return {path: old for path, old in before if old != by_path[path]}
 
     def count(self) -> int:
         with self._lock:

@@ -67,3 +67,35 @@ def tiny_models(base_settings) -> TinyModels:
 def tiny_settings(settings, tiny_models) -> Settings:
     """`settings` with the image and text models pointing at the tiny random folders."""
     return settings.with_overrides(image_model=str(tiny_models.image), text_model=str(tiny_models.text))
+
+
+# --------------------------------------------------------------------------- remote images: S3 and HTTP servers
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3 server on a free loopback port, for the whole session (tests/support/s3_server.py)."""
+    from tests.support.s3_server import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def http_server():
+    """A scripted HTTP server on loopback for one test (tests/support/http_server.py)."""
+    from tests.support.http_server import ScriptedHTTPServer
+
+    with ScriptedHTTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def remote_settings(settings, s3_server) -> Settings:
+    """`settings` pointed at the test S3 server, with loopback URLs allowed and quick retries."""
+    return settings.with_overrides(**s3_server.settings_overrides(), **QUICK_FETCH)
+
+
+# Retries that do not slow the tests down, and timeouts short enough for the stall routes.
+QUICK_FETCH = {"allow_private_addresses": True, "fetch_backoff": 0.01, "fetch_read_timeout": 2.0,
+               "fetch_connect_timeout": 2.0, "fetch_total_timeout": 20.0}

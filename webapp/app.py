@@ -9,6 +9,7 @@ from flask import Flask, g, jsonify, render_template, request, url_for
 
 from es_search.config import Settings, load_settings
 from es_search.fields import registry_for
+from es_search.remote.reader import RemoteReader
 from es_search.search.request import SearchRequest
 from webapp import i18n
 from webapp.errors import describe_error
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     registry = service.registry if service is not None else registry_for(settings)
     app.extensions["field_registry"] = registry
     app.extensions["search_service"] = _service_provider(settings, service, registry)
+    # Remote originals (webapp/remote_originals.py): one thread-safe reader, its connections kept warm.
+    app.extensions["remote_reader"] = RemoteReader(settings)
 
     from webapp.api import api
     from webapp.pages import pages
@@ -89,9 +92,11 @@ def _finish_response(response):
     if wanted and request.cookies.get(i18n.COOKIE_NAME) != wanted:
         response.set_cookie(i18n.COOKIE_NAME, wanted, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     # Nothing inline and nothing from elsewhere: scripts, styles and images come from this server only.
+    # An image page whose original is a presigned redirect adds that storage origin (pages.image sets it).
+    image_sources = " ".join(filter(None, ("'self' data:", getattr(g, "image_origin", None))))
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; object-src 'none'; "
+        f"default-src 'self'; img-src {image_sources}; script-src 'self'; style-src 'self'; object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -6,7 +6,7 @@ import base64
 import io
 from dataclasses import replace
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, current_app, g, render_template, request, send_file
 
 from es_search.errors import IndexMissing
 from es_search.search.filters import SearchFilters, parse_filters
@@ -22,6 +22,7 @@ from webapp.present import (
     search_link,
     shown_source,
 )
+from webapp.remote_originals import original_response, redirect_origin, remote_original
 
 pages = Blueprint("pages", __name__)
 
@@ -113,6 +114,10 @@ def image(image_id: str):
     service = _service()
     source = service.get_image(image_id)
     original = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
+    remote = None if original else remote_original(source.get("paths") or [], source.get("format"),
+                                                   settings.remote_originals)
+    if remote is not None:
+        g.image_origin = redirect_origin(remote[0], settings)  # joins the page's img-src (app.py)
     similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=filters)
     query = parse_search_request(request_params(request), default_size=settings.default_page_size,
                                  max_size=settings.max_page_size, registry=current_app.extensions["field_registry"])
@@ -121,7 +126,7 @@ def image(image_id: str):
                          links=image_links(hit.id, hit.source, filters))
                     for i, hit in enumerate(similar.hits)]
     return render_template("image.html", image_id=image_id, source=shown_source(source, settings),
-                           links=image_links(image_id, source, filters), original_served=original is not None,
+                           links=image_links(image_id, source, filters), original_served=bool(original or remote),
                            colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits, why=why,
                            query_link=search_link(replace(query, filters=filters)) if why else None,
                            request_=SearchRequest(similar_to=image_id, filters=filters))
@@ -138,12 +143,18 @@ def thumbnail(relative: str):
 
 @pages.get("/original/<image_id>")
 def original(image_id: str):
-    """The original file, only when it lies inside one of IMGSEARCH_IMAGE_ROOTS."""
+    """The original file, only when it lies inside one of IMGSEARCH_IMAGE_ROOTS, or when it is kept at a
+    URL or in object storage (webapp/remote_originals.py)."""
+    settings = _settings()
     source = _service().get_image(image_id)
-    found = resolve_original(source.get("paths") or [], _settings().image_roots, source.get("format"))
-    if found is None:
+    found = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
+    if found is not None:
+        return _send(*found)
+    remote = remote_original(source.get("paths") or [], source.get("format"), settings.remote_originals)
+    if remote is None:
         abort(404)
-    return _send(*found)
+    headers = {"Content-Security-Policy": FILE_CSP, "Cache-Control": f"public, max-age={FILE_MAX_AGE}"}
+    return original_response(*remote, settings, current_app.extensions["remote_reader"], headers)
 
 
 def _send(path, mimetype: str):

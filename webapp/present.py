@@ -18,6 +18,7 @@ from es_search.search.request import SearchRequest
 from es_search.search.results import SearchResult
 from webapp.files import resolve_original
 from webapp.path_display import public_source
+from webapp.remote_originals import remote_original
 
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -66,7 +67,9 @@ def result_to_json(result: SearchResult, settings) -> dict:
 def document_to_json(image_id: str, source: dict, settings) -> dict:
     """The API's body for one image: its document (no vector) and links, the original's when served."""
     links = image_links(image_id, source)
-    if resolve_original(source.get("paths") or [], settings.image_roots, source.get("format")):
+    paths, image_format = source.get("paths") or [], source.get("format")
+    if resolve_original(paths, settings.image_roots, image_format) or \
+            remote_original(paths, image_format, settings.remote_originals):
         links["original"] = url_for("pages.original", image_id=image_id)
     return {"id": image_id, "image": shown_source(source, settings), "links": links}
 

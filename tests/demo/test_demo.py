@@ -97,5 +97,18 @@ def test_web_demo_serves_the_demo_samples_themselves(settings, es):
         page = client.get(f"/image/{cat['id']}").get_data(as_text=True)
         assert "IMGSEARCH_IMAGE_ROOTS" not in page  # no "the original is not served" note
         assert str(samples_dir(settings)) not in page
+
+        # The print shop's catalogue lies over the samples: business filters and facets, no extra documents.
+        assert es.count(index=tiny_alias)["count"] == len(catalog())
+        shop = client.get("/api/search", query_string={"brand": "Studio Sora", "facets": "true", "size": 50}).json
+        assert len(shop["hits"]) == 7
+        collections = {entry["value"]: entry["count"] for entry in shop["facets"]["collection"]}
+        assert collections == {"Landscapes": 3, "Botanicals": 4}
+        sold_out = client.get("/api/search", query_string={"in_stock": "false", "price": "..28"}).json
+        assert {hit["id"] for hit in sold_out["hits"]} == {
+            hit["_id"] for name in ("desert-dunes.jpg", "sunflowers.jpg")
+            for hit in es.search(index=tiny_alias, query={"term": {"file_name.keyword": name}})["hits"]["hits"]}
+        gallery = client.get("/", query_string={"q": "poster"}).get_data(as_text=True)
+        assert "Northlight Prints" in gallery and "Collection" in gallery  # the filter panel offers them
     finally:
         delete_index(es, tiny_alias)

@@ -20,3 +20,10 @@ def test_a_decode_failure_is_a_file_failure_the_run_reports_and_goes_past():
         assert str(failure) == "empty: the file has no bytes"
     else:
         raise AssertionError("an empty file must fail to decode")
+
+
+def test_every_remote_reader_reason_is_a_report_reason():
+    from es_search.remote import REASONS as REMOTE_REASONS
+
+    assert set(REMOTE_REASONS) <= set(REASONS)
+    assert {"bad_record", "duplicate_id"} <= set(REASONS)
