@@ -19,9 +19,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from es_search.config_messages import CONFLICT_ERROR, describe_errors, is_secret
+from es_search.config_sources import EnvMappingSource, read_dotenv
 from es_search.errors import ConfigError
 
 # The pinned server. Elasticsearch 9 needs Java 21+; the `elasticsearch` client and `eland`
@@ -359,28 +360,13 @@ ENV_NAMES = {env_name_of(name): name for name in Settings.model_fields
              if env_name_of(name) != ENV_PREFIX + name.upper()}
 
 
-class EnvMappingSource(EnvSettingsSource):
-    """pydantic-settings' environment source over a given mapping instead of `os.environ`.
-
-    Values are stripped, and an empty one counts as unset (so `ES_URL=` in a file means "no URL").
-    """
-
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]):
-        self._env = env
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str]:
-        values = {(name if self.case_sensitive else name.lower()): value.strip() for name, value in self._env.items()}
-        return {name: value for name, value in values.items() if value}
-
-
 def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:
     """Settings from `env`, or by default from the process environment over `.env` (the environment wins).
 
     Raises one ConfigError naming every bad or unknown IMGSEARCH_* setting; other variables are ignored.
     """
     if env is None:
-        env = {**_read_dotenv(dotenv_path or REPO_ROOT / ".env"), **os.environ}
+        env = {**read_dotenv(dotenv_path or REPO_ROOT / ".env"), **os.environ}
     known = known_env_names()
     unknown = [f"unknown setting {name}" for name in sorted(env) if name.startswith(ENV_PREFIX) and name not in known]
     values = EnvMappingSource(Settings, {name: value for name, value in env.items() if name in known})()
@@ -393,14 +379,6 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
     if problems:
         raise _config_error(problems)
     return settings
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values
-
-    return {name: value for name, value in dotenv_values(path).items() if value is not None}
 
 
 def _config_error(problems: list[str]) -> ConfigError:
