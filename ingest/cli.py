@@ -2,7 +2,8 @@
 entry point (setup.cfg), so the core command never imports this package.
 
 `kill` (SIGTERM) stops a run as Ctrl-C does: the summary is printed and the exit code is 130; a rerun
-resumes where the record of indexed files says it stopped.
+resumes where the record of indexed files says it stopped. `--shard I/N` takes one part of the input, so
+N runs (on N machines or GPUs, started by any scheduler) ingest one collection together (ingest/shard.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("--recheck", action="store_true",
                         help="ignore the local record of indexed files: hash every file and ask Elasticsearch")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar (the summary still prints)")
+    ingest.add_argument("--shard", metavar="I/N", type=_shard_arg,
+                        help="take only part I of N of the input (0 <= I < N, by a hash of each file's path relative "
+                             "to its PATH): N runs with 0/N .. N-1/N, on any machines, index everything once")
     ingest.set_defaults(func=_ingest)
+
+
+def _shard_arg(text: str):
+    from ingest.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def exit_code(summary) -> int:
@@ -43,6 +56,7 @@ def exit_code(summary) -> int:
 def _ingest(args, settings: Settings) -> int:
     from ingest.report import format_summary
     from ingest.runner import run_ingest
+    from ingest.shard import WHOLE
 
     if not args.paths and not args.list_files:
         print("error: name at least one folder or file, or --list FILE", file=sys.stderr)
@@ -57,7 +71,8 @@ def _ingest(args, settings: Settings) -> int:
     try:
         with sigterm_as_interrupt():
             summary = run_ingest(settings, args.paths, args.list_files, progress=not args.no_progress,
-                                 recheck=args.recheck, log=lambda line: print(line, file=sys.stderr, flush=True))
+                                 recheck=args.recheck, log=lambda line: print(line, file=sys.stderr, flush=True),
+                                 shard=args.shard or WHOLE)
     except ImgsearchError:
         raise
     except ValueError as exc:  # the index holds vectors of another model, or the alias is a plain index

@@ -5,6 +5,7 @@ This is the I/O edge the CLI and the demo call; the stages and their wiring live
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -13,18 +14,23 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 
 from es_search.config import Settings
+from es_search.paths import relative_path
 from ingest.discover import OnError, discover_all
 from ingest.enrich import CategoryScorer
 from ingest.pipeline import IngestOptions, IngestRun
 from ingest.report import FailureReport, IngestSummary, report_path
+from ingest.shard import WHOLE, Shard, in_shard, select
 from ingest.state import IndexedFiles, state_path
 
 
 def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
                es: Elasticsearch | None = None, image_encoder=None, text_encoder=None, progress: bool = False,
                recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None,
-               log: Callable[[str], None] | None = None) -> IngestSummary:
+               log: Callable[[str], None] | None = None, shard: Shard = WHOLE) -> IngestSummary:
     """Index every image under `sources` and in `list_files` into `settings.index_alias`.
+
+    With `shard` I/N, only the files whose path (relative to the deepest of `sources` holding it) hashes
+    to shard I, and only their failures: N such runs, on any machines, cover the input exactly once.
 
     Encoders default to the configured ones (never swapped for others); the index is created when missing.
     Raises ClusterUnavailable before starting when Elasticsearch cannot be reached, EncoderUnavailable when
@@ -46,7 +52,7 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
     if log is not None:
         log(f"ingest into {settings.index_alias} ({index_name}) at {settings.node_url}; image model "
             f"{image_encoder.name} ({settings.image_backend}, {image_encoder.dims}-d), batch {settings.batch_size}, "
-            f"{settings.decode_workers} decode threads")
+            f"{settings.decode_workers} decode threads" + (f"; shard {shard}" if shard != WHOLE else ""))
 
     report = FailureReport(report_path(settings.reports_dir))
     state = IndexedFiles(state_path(settings.data_dir), index_name)
@@ -55,12 +61,21 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
                     options=IngestOptions.from_settings(settings, recheck=recheck), progress=bar,
                     metadata_for=metadata_for, image_roots=sources)
     exclude = [settings.thumbnails_dir]  # our own thumbnails are images too; never index them
+    roots = [os.path.abspath(source) for source in sources]
+
+    def walk(on_error: OnError) -> Iterable[str]:
+        def shard_error(path: str, reason: str, message: str) -> None:
+            if in_shard(relative_path(path, roots), shard):  # each problem is reported by one shard only
+                on_error(path, reason, message)
+
+        found = discover_all(sources, list_files, on_error=shard_error, exclude=exclude)
+        return select(found, shard, key=lambda path: relative_path(path, roots))
+
     if bar is not None:
-        _count_in_background(lambda on_error: discover_all(sources, list_files, on_error=on_error, exclude=exclude),
-                             bar)
+        _count_in_background(walk, bar)
     summary = None
     try:
-        summary = run.run(discover_all(sources, list_files, on_error=_folder_failure(run), exclude=exclude))
+        summary = run.run(walk(_folder_failure(run)))
     finally:
         if bar is not None:
             bar.close()
