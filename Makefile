@@ -7,7 +7,7 @@ CLI := $(VENV)/bin/imgsearch
 STAMP := $(VENV)/.installed
 DIR ?=
 
-.PHONY: run test setup browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
+.PHONY: run test test-cluster setup browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
 
 run: setup es-start ## set up, start the local node, ingest the sample images, serve the gallery
 	$(CLI) demo
@@ -15,6 +15,9 @@ run: setup es-start ## set up, start the local node, ingest the sample images, s
 
 test: setup browser es-start lint ## set up, check the layering and style, run the whole test suite against a real node
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-cluster: setup ## only the multi-node tests: a 3-node cluster of their own on free ports (make test runs them too)
+	$(PY) -m pytest -m cluster $(PYTEST_ARGS)
 
 setup: $(STAMP)
 

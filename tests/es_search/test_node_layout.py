@@ -1,6 +1,7 @@
 """The local node's folder, config files and process bookkeeping, without starting a node."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -71,9 +72,12 @@ def test_a_cluster_of_the_settings_gives_each_node_its_ports_and_folder(tmp_path
     assert node_layouts(settings.with_overrides(es_nodes=1)) == [node_layout(settings)]
 
     assert existing_cluster_layouts(settings) == []
-    (cluster_dir(settings) / "node-1").mkdir(parents=True)
-    (cluster_dir(settings) / "node-x").mkdir()
-    assert [n.name for n in existing_cluster_layouts(settings.with_overrides(es_nodes=1))] == ["local-dev-1"]
+    try:  # under /var/lib/es-image-search when we are root and tmp_path is private: removed afterwards
+        (cluster_dir(settings) / "node-1").mkdir(parents=True)
+        (cluster_dir(settings) / "node-x").mkdir()
+        assert [n.name for n in existing_cluster_layouts(settings.with_overrides(es_nodes=1))] == ["local-dev-1"]
+    finally:
+        shutil.rmtree(cluster_dir(settings), ignore_errors=True)
 
 
 def test_heap_options_fix_minimum_and_maximum():
