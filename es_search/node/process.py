@@ -188,8 +188,8 @@ def start(settings: Settings, log: Log = print) -> dict:
         write_node_config(layout, es_home, settings.es_heap, peers)
         prefixes.append(run_as_prefix(settings.es_run_user, layout.folder))
     where = layouts[0].folder if len(layouts) == 1 else layouts[0].folder.parent
-    log(f"starting Elasticsearch {ES_VERSION} on Java {java.major}: {len(down)} of {len(layouts)} node(s) at {url} "
-        f"(data in {where}) ...")
+    nodes = "" if len(layouts) == 1 else f", {len(down)} of {len(layouts)} nodes,"
+    log(f"starting Elasticsearch {ES_VERSION} on Java {java.major}{nodes} at {url} (data in {where}) ...")
     # Together: a node of a new cluster waits for the others before it counts as started.
     with ThreadPoolExecutor(len(down)) as pool:
         for future in [pool.submit(launch, layout, es_home, java, prefix, settings.es_start_timeout + 60)

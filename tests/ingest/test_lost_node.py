@@ -138,6 +138,7 @@ def test_a_node_killed_during_an_ingest_loses_nothing(cluster, tiny_models, tmp_
         if ingest.poll() is None:
             ingest.kill()
 
+    print(f"{len(answers)} rounds of {len(QUERIES)} searches while the ingest ran, the node was lost and came back")
     assert len(answers) >= 2
     differing = [answer for answer in answers if answer != before]
     assert not differing, f"{len(differing)} of {len(answers)} differ, e.g. {differing[0]} instead of {before}"

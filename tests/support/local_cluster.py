@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +22,8 @@ from es_search.node.process import port_in_use, read_pid
 
 NODES = 3
 HEAP = "512m"  # three nodes on a 2-core, 24 GiB CI machine
+# Three JVMs starting at once on two busy cores took up to 100 s here, and once more than 180 s.
+START_TIMEOUT = 300.0
 
 
 def free_port_block(count: int, host: str = "127.0.0.1", attempts: int = 200) -> int:
@@ -38,7 +40,7 @@ def cluster_settings(base: Settings, data_dir: Path) -> Settings:
     """Settings for a three-node local cluster on free ports; no ES_URL or credentials (the nodes run without)."""
     return base.with_overrides(es_url=None, es_api_key=None, es_username=None, es_password=None, es_nodes=NODES,
                                es_port=free_port_block(NODES), es_transport_port=free_port_block(NODES),
-                               es_heap=HEAP, data_dir=data_dir)
+                               es_heap=HEAP, data_dir=data_dir, es_start_timeout=START_TIMEOUT)
 
 
 @contextmanager
