@@ -9,14 +9,18 @@ DIR ?=
 RECORDS ?=
 PRUNE ?=
 
-.PHONY: run test setup browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
+.PHONY: run test test-cluster setup browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
 
 run: setup es-start ## set up, start the local node, ingest the sample images, serve the gallery
 	$(CLI) demo
 	$(CLI) web --demo
 
-test: setup browser es-start lint ## set up, check the layering and style, run the whole test suite against a real node
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: setup browser es-start lint ## set up, check the layering and style, run the test suite against a real node
+	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
+
+# Not yet in `make test`: the lost-node test passed 7 runs in 10 on a loaded 2-core machine (issue 13 is open).
+test-cluster: setup ## only the multi-node tests: a 3-node cluster of their own on free ports
+	$(PY) -m pytest -m cluster $(PYTEST_ARGS)
 
 setup: $(STAMP)
 

@@ -10,17 +10,21 @@ from es_search.errors import ClusterUnavailable
 
 
 def build_client(settings: Settings) -> Elasticsearch:
-    """A client for ES_URL (API key, basic auth, CA certificate) or for the local node."""
+    """A client for ES_URL (API key, basic auth, CA certificate) or for the local node(s).
+
+    Given several nodes, the client spreads requests over them and retries a request that found a node
+    gone on another one, so losing one node of a cluster with replicas costs no request.
+    """
     kwargs: dict = {"request_timeout": settings.es_request_timeout, "retry_on_timeout": True, "max_retries": 2}
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key.get_secret_value()
     elif settings.es_username and settings.es_password:  # config refuses one without the other
         kwargs["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
-    if settings.node_url.startswith("https://"):
+    if any(url.startswith("https://") for url in settings.node_urls):
         if settings.es_ca_certs:
             kwargs["ca_certs"] = settings.es_ca_certs
         kwargs["verify_certs"] = settings.es_verify_certs
-    return Elasticsearch(settings.node_url, **kwargs)
+    return Elasticsearch(settings.node_urls, **kwargs)
 
 
 def check_cluster(es: Elasticsearch, settings: Settings) -> dict:

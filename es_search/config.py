@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True)
 
     # Elasticsearch connection, under the names Elasticsearch users already type. With `es_url` unset,
-    # the local node manager starts a node.
+    # the local node manager starts a node. `es_url` may name several nodes of one cluster, comma-separated:
+    # the client then carries on through the others when one is lost.
     es_url: str | None = Field(None, validation_alias=_env("es_url", "ES_URL"))
     es_api_key: SecretStr | None = Field(None, validation_alias=_env("es_api_key", "ES_API_KEY"))
     es_username: str | None = Field(None, validation_alias=_env("es_username", "ES_USERNAME"))
@@ -92,7 +93,8 @@ class Settings(BaseSettings):
     es_verify_certs: bool = Field(True, validation_alias=_env("es_verify_certs", "ES_VERIFY_CERTS"))
     es_request_timeout: Seconds = 30.0
 
-    # Local development node.
+    # Local development node; `es_nodes` > 1 makes a local cluster, node i on es_port + i, es_transport_port + i.
+    es_nodes: Annotated[int, Field(ge=1, le=9)] = 1
     es_host: str = "127.0.0.1"
     es_port: Port = 9200
     es_transport_port: Port = 9300
@@ -227,8 +229,9 @@ class Settings(BaseSettings):
     @field_validator("es_url", "s3_endpoint_url")
     @classmethod
     def _url_scheme(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        bad = [url for url in (value or "").split(",") if url.strip() and not url.strip().startswith(("http://", "https://"))]
+        if value and bad:
+            raise ValueError(f"must start with http:// or https://, got {bad[0].strip()!r}")
         return value
 
     @field_validator("es_ca_certs")
@@ -290,6 +293,13 @@ class Settings(BaseSettings):
     @property
     def node_url(self) -> str:
         return self.es_url or f"http://{self.es_host}:{self.es_port}"
+
+    @property
+    def node_urls(self) -> list[str]:
+        """Every node the client may talk to: those in ES_URL, or each node of the local cluster."""
+        if self.es_url:
+            return [url.strip() for url in self.es_url.split(",") if url.strip()]
+        return [f"http://{self.es_host}:{self.es_port + i}" for i in range(self.es_nodes)]
 
     @property
     def uses_local_node(self) -> bool:

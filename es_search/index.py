@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import ApiError, Elasticsearch, helpers
 
 from es_search.config import REPO_ROOT, Settings
 from es_search.errors import SchemaMismatch
@@ -79,8 +79,15 @@ def ensure_index(es: Elasticsearch, settings: Settings, dims: int) -> str:
         raise ValueError(f"{alias!r} is a plain index, not an alias; delete it or choose another IMGSEARCH_INDEX_ALIAS")
     name = new_index_name(alias)
     body = render_index_body(settings, dims)
-    es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"],
-                      aliases={alias: {"is_write_index": True}})
+    try:
+        es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"],
+                          aliases={alias: {"is_write_index": True}})
+    except ApiError:
+        # Shards of one ingest start together: when another created the index first, ours is refused
+        # (the alias would have two write indices) and theirs is the one to use.
+        if not indices_behind(es, alias):
+            raise
+        return ensure_index(es, settings, dims)
     return name
 
 

@@ -2,7 +2,8 @@
 entry point (setup.cfg), so the core command never imports this package.
 
 `kill` (SIGTERM) stops a run as Ctrl-C does: the summary is printed and the exit code is 130; a rerun
-resumes where the record of indexed files says it stopped.
+resumes where the record of indexed files says it stopped. `--shard I/N` takes one part of the input, so
+N runs (on N machines or GPUs, started by any scheduler) ingest one collection together (ingest/shard.py).
 """
 
 from __future__ import annotations
@@ -49,7 +50,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "(never what other sources put there)")
     ingest.add_argument("--dry-run", action="store_true",
                         help="with --prune: only list what a prune would remove; index nothing, remove nothing")
+    ingest.add_argument("--shard", metavar="I/N", type=_shard_arg,
+                        help="take only part I of N of the input (0 <= I < N, by a hash of each file's path relative "
+                             "to its PATH): N runs with 0/N .. N-1/N, on any machines, index everything once")
     ingest.set_defaults(func=_ingest)
+
+
+def _shard_arg(text: str):
+    from ingest.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def exit_code(summary) -> int:
@@ -60,6 +73,7 @@ def exit_code(summary) -> int:
 def _ingest(args, settings: Settings) -> int:
     from ingest.report import format_summary
     from ingest.runner import run_ingest, run_prefix_ingest, run_records_ingest
+    from ingest.shard import WHOLE
 
     problem = usage_problem(args)
     if problem:
@@ -85,7 +99,8 @@ def _ingest(args, settings: Settings) -> int:
             elif args.paths and is_prefix_url(args.paths[0]):
                 summary = run_prefix_ingest(settings, args.paths[0], **common)
             else:
-                summary = run_ingest(settings, args.paths, args.list_files, **common)
+                summary = run_ingest(settings, args.paths, args.list_files, shard=args.shard or WHOLE,
+                                     **common)
     except ImgsearchError:
         raise
     except ValueError as exc:  # the index holds vectors of another model, or the alias is a plain index
@@ -111,6 +126,9 @@ def usage_problem(args) -> str | None:
         return "an s3://bucket/prefix/ is a source of its own: name one, and no folders or --list files with it"
     if args.dry_run and not args.prune:
         return "--dry-run goes with --prune (it lists what a prune would remove)"
+    if args.shard and (args.records or prefixes or args.prune):
+        return ("--shard splits folders and --list files; it does not yet split a records file or an s3:// prefix, "
+                "and a shard cannot --prune (it sees only its part of the source)")
     if args.prune and args.list_files:
         return "--prune works on folders, a records file or an s3:// prefix, not on --list files"
     return None

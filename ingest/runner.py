@@ -8,6 +8,7 @@ may end with a prune of its source (`prune=True`), only when the run completed.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ from es_search.config import Settings
 from es_search.errors import ConfigError
 from es_search.fields import registry_for
 from es_search.index import indices_behind
+from es_search.paths import relative_path
 from es_search.remote import RemoteReader, list_s3
 from ingest.discover import OnError, discover_all, is_image_name
 from ingest.enrich import CategoryScorer
@@ -29,6 +31,7 @@ from ingest.records import Record, RecordColumns, check_records_file, read_recor
 from ingest.records_run import RecordsRun
 from ingest.report import FailureReport, IngestSummary, report_path
 from ingest.seen import SeenKeys
+from ingest.shard import WHOLE, Shard, in_shard, select
 from ingest.state import IndexedFiles, state_path
 
 # Walk failures after which a folder's prune would mistake unread files for deleted ones.
@@ -70,8 +73,11 @@ def prepare_run(settings: Settings, es: Elasticsearch | None = None, image_encod
 def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
                es: Elasticsearch | None = None, image_encoder=None, text_encoder=None, progress: bool = False,
                recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None,
-               log: Callable[[str], None] | None = None, prune: bool = False) -> IngestSummary:
+               log: Callable[[str], None] | None = None, prune: bool = False, shard: Shard = WHOLE) -> IngestSummary:
     """Index every image under `sources` and in `list_files` into `settings.index_alias`.
+
+    With `shard` I/N, only the files whose path (relative to the deepest of `sources` holding it) hashes
+    to shard I, and only their failures: N such runs, on any machines, cover the input exactly once.
 
     Encoders default to the configured ones (never swapped for others); the index is created when missing.
     Raises ClusterUnavailable before starting when Elasticsearch cannot be reached, EncoderUnavailable when
@@ -88,9 +94,18 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
                     options=IngestOptions.from_settings(settings, recheck=recheck), progress=bar,
                     metadata_for=metadata_for, image_roots=sources)
     exclude = [settings.thumbnails_dir]  # our own thumbnails are images too; never index them
+    roots = [os.path.abspath(source) for source in sources]
+
+    def walk(on_error: OnError) -> Iterable[str]:
+        def shard_error(path: str, reason: str, message: str) -> None:
+            if in_shard(relative_path(path, roots), shard):  # each problem is reported by one shard only
+                on_error(path, reason, message)
+
+        found = discover_all(sources, list_files, on_error=shard_error, exclude=exclude)
+        return select(found, shard, key=lambda path: relative_path(path, roots))
+
     if bar is not None:
-        _count_in_background(lambda on_error: discover_all(sources, list_files, on_error=on_error, exclude=exclude),
-                             bar)
+        _count_in_background(walk, bar)
     gaps: list[str] = []
 
     def on_error(path: str, reason: str, message: str) -> None:
@@ -100,7 +115,7 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
 
     summary = None
     try:
-        paths = discover_all(sources, list_files, on_error=on_error, exclude=exclude)
+        paths = walk(on_error)
         summary = run.run(_noting(paths, seen) if seen else paths)
         if seen is not None and summary.stopped is None:
             if gaps:

@@ -1,4 +1,9 @@
-"""`imgsearch node start | stop | status`: the local development Elasticsearch node.
+"""`imgsearch node start | stop | status [--nodes N]`: the local development Elasticsearch node or cluster.
+
+One node is the default. `--nodes N` (or IMGSEARCH_ES_NODES=N) runs a cluster of N nodes on loopback, node i
+on the configured ports plus i, each with its own folder; set IMGSEARCH_ES_NODES in `.env` so that the
+other commands (ingest, web) know every node and carry on when one is lost. `stop` stops every local node
+of the data folder, whatever its size.
 
 With ES_URL set the cluster is someone else's: start and stop leave it alone, status still reports it.
 """
@@ -11,13 +16,17 @@ from es_search.cli.output import print_json
 from es_search.config import Settings
 
 
+def _sized(args: argparse.Namespace, settings: Settings) -> Settings:
+    return settings if args.nodes is None else settings.with_overrides(es_nodes=args.nodes)
+
+
 def start_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search import node
 
     if not settings.uses_local_node:
         print(f"ES_URL is set: using {settings.es_url}; no local node is started.")
         return 0
-    node.start(settings)
+    node.start(_sized(args, settings))
     return 0
 
 
@@ -25,22 +34,29 @@ def stop_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search import node
 
     if settings.uses_local_node:
-        node.stop(settings)
+        node.stop(_sized(args, settings))
     return 0
 
 
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search import node
 
-    info = node.status(settings)
+    info = node.status(_sized(args, settings))
     print_json(info)
     return 0 if info["running"] else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    node_p = sub.add_parser("node", help="the local development Elasticsearch node")
+    node_p = sub.add_parser("node", help="the local development Elasticsearch node (or cluster of nodes)")
     node_sub = node_p.add_subparsers(dest="node_command", required=True)
-    node_sub.add_parser("start", help="fetch (once), configure and start the node; waits until healthy"
-                        ).set_defaults(func=start_command)
-    node_sub.add_parser("stop", help="stop the node; its data stays").set_defaults(func=stop_command)
-    node_sub.add_parser("status", help="what answers at the configured URL").set_defaults(func=status_command)
+    commands = (
+        ("start", "fetch (once), configure and start the node(s); waits until healthy; starts only those down",
+         start_command),
+        ("stop", "stop every local node of the data folder; their data stays", stop_command),
+        ("status", "what answers at the configured URL; each node and the health for a cluster", status_command),
+    )
+    for name, help_text, func in commands:
+        command = node_sub.add_parser(name, help=help_text)
+        command.add_argument("--nodes", type=int, metavar="N",
+                             help="nodes of the local cluster (default IMGSEARCH_ES_NODES, 1)")
+        command.set_defaults(func=func)

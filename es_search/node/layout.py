@@ -1,9 +1,11 @@
 """Where a local node keeps its files, which ports it binds, and the configuration written there.
 
 In: the settings; out: a `NodeLayout` (name, host, ports, folder) and, from it, the text of the node's own
-`elasticsearch.yml` and heap options. Every path the node manager touches comes from a layout, so a later
-cluster of several nodes is a list of layouts, each with its own name, ports and folder, rather than a
-change to every function. Today there is one node, the one the settings describe.
+`elasticsearch.yml` and heap options. Every path the node manager touches comes from a layout, so a local
+cluster of several nodes is a list of layouts, each with its own name, ports and folder. One node (the
+default) lives in DATA_DIR/es-node and runs as a single-node cluster; a cluster of N nodes (IMGSEARCH_ES_NODES
+or `imgsearch node start --nodes N`) lives in DATA_DIR/es-cluster/node-<i>, node i binding the configured
+HTTP and transport ports plus i, and the nodes find each other through their transport ports on loopback.
 
 The renderers are pure; `node_dir` looks at file modes and `write_node_config` writes the files.
 """
@@ -14,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,17 +77,27 @@ def _world_traversable(path: Path) -> bool:
     return all(parent.stat().st_mode & 0o001 for parent in [path, *path.parents] if parent.exists())
 
 
+def _reachable_dir(settings: Settings, preferred: Path, suffix: str = "") -> Path:
+    """`preferred`, unless we are root and the node user could not reach it: then a folder under
+    /var/lib/es-image-search named by a digest of DATA_DIR, the same on every call."""
+    if os.geteuid() != 0 or _world_traversable(preferred.resolve().parent):
+        return preferred
+    digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
+    return SHARED_NODE_ROOT / f"{digest}{suffix}"
+
+
 def node_dir(settings: Settings) -> Path:
-    """The node's folder: DATA_DIR/es-node, unless we are root and the node user could not reach it.
+    """The single node's folder: DATA_DIR/es-node, unless we are root and the node user could not reach it.
 
     Then (a checkout inside a private folder, say) it goes to /var/lib/es-image-search/<digest of DATA_DIR>,
     the same place on every call, so start, stop and status always agree.
     """
-    preferred = settings.node_dir
-    if os.geteuid() != 0 or _world_traversable(preferred.resolve().parent):
-        return preferred
-    digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
-    return SHARED_NODE_ROOT / digest
+    return _reachable_dir(settings, settings.node_dir)
+
+
+def cluster_dir(settings: Settings) -> Path:
+    """The folder holding one sub-folder per node of a local cluster: DATA_DIR/es-cluster (same root rule)."""
+    return _reachable_dir(settings, settings.data_dir / "es-cluster", "-cluster")
 
 
 def node_layout(settings: Settings) -> NodeLayout:
@@ -93,8 +106,37 @@ def node_layout(settings: Settings) -> NodeLayout:
                       transport_port=settings.es_transport_port, folder=node_dir(settings).resolve())
 
 
-def render_elasticsearch_yml(layout: NodeLayout, cluster_name: str = CLUSTER_NAME) -> str:
-    """The node's own config: single node, loopback only, security off, disk thresholds off."""
+def cluster_node_layout(settings: Settings, index: int) -> NodeLayout:
+    """Node `index` of a local cluster: its own name, the configured ports plus `index`, its own folder."""
+    return NodeLayout(name=f"{NODE_NAME}-{index}", host=settings.es_host, http_port=settings.es_port + index,
+                      transport_port=settings.es_transport_port + index,
+                      folder=(cluster_dir(settings) / f"node-{index}").resolve())
+
+
+def node_layouts(settings: Settings) -> list[NodeLayout]:
+    """Every node of the local cluster the settings describe: the single node, or IMGSEARCH_ES_NODES of them."""
+    if settings.es_nodes == 1:
+        return [node_layout(settings)]
+    return [cluster_node_layout(settings, i) for i in range(settings.es_nodes)]
+
+
+def existing_cluster_layouts(settings: Settings) -> list[NodeLayout]:
+    """The cluster nodes that have a folder on disk, whatever IMGSEARCH_ES_NODES says now (for `stop`)."""
+    root = cluster_dir(settings)
+    indices = sorted(int(p.name[len("node-"):]) for p in root.glob("node-*") if p.name[len("node-"):].isdigit()) \
+        if root.is_dir() else []
+    return [cluster_node_layout(settings, i) for i in indices]
+
+
+def render_elasticsearch_yml(layout: NodeLayout, cluster_name: str = CLUSTER_NAME,
+                             peers: Sequence[NodeLayout] = ()) -> str:
+    """The node's own config: loopback only, security off, disk thresholds off; a single-node cluster unless
+    `peers` (every node of the cluster, this one included) names more than one node."""
+    if len(peers) > 1:
+        discovery = {"discovery.seed_hosts": [f"{p.host}:{p.transport_port}" for p in peers],
+                     "cluster.initial_master_nodes": [p.name for p in peers]}
+    else:
+        discovery = {"discovery.type": "single-node"}
     lines = {
         "cluster.name": cluster_name,
         "node.name": layout.name,
@@ -103,14 +145,15 @@ def render_elasticsearch_yml(layout: NodeLayout, cluster_name: str = CLUSTER_NAM
         "network.host": layout.host,
         "http.port": layout.http_port,
         "transport.port": layout.transport_port,
-        "discovery.type": "single-node",
+        **discovery,
         # A development node bound to loopback only; never expose this configuration.
         "xpack.security.enabled": "false",
         "cluster.routing.allocation.disk.threshold_enabled": "false",
         "action.destructive_requires_name": "true",
     }
-    # JSON strings are valid YAML scalars and quote whatever a path may hold.
-    return "".join(f"{key}: {json.dumps(value) if isinstance(value, str) else value}\n" for key, value in lines.items())
+    # JSON strings and lists are valid YAML and quote whatever a path may hold.
+    return "".join(f"{key}: {json.dumps(value) if isinstance(value, str | list) else value}\n"
+                   for key, value in lines.items())
 
 
 def render_heap_options(heap: str) -> str:
@@ -118,13 +161,13 @@ def render_heap_options(heap: str) -> str:
     return f"-Xms{heap}\n-Xmx{heap}\n"
 
 
-def write_node_config(layout: NodeLayout, es_home: Path, heap: str) -> Path:
+def write_node_config(layout: NodeLayout, es_home: Path, heap: str, peers: Sequence[NodeLayout] = ()) -> Path:
     """Write the node's ES_PATH_CONF (and create its data, logs and tmp folders); return the config folder."""
     conf = layout.config_dir
     (conf / "jvm.options.d").mkdir(parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
         shutil.copyfile(es_home / "config" / name, conf / name)
-    (conf / "elasticsearch.yml").write_text(render_elasticsearch_yml(layout))
+    (conf / "elasticsearch.yml").write_text(render_elasticsearch_yml(layout, peers=peers))
     (conf / "jvm.options.d" / "heap.options").write_text(render_heap_options(heap))
     for folder in (layout.data_dir, layout.logs_dir, layout.tmp_dir):
         folder.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ what answers at the URL (`status`). `start` wires the other modules together: a 
 server (distribution.py), our `GET /` plugin (plugin.py), the node's folder and config (layout.py); then it
 launches the server's own start script in daemon mode with a pid file, and waits for yellow health through
 the Elasticsearch client (health.py). Node data and logs stay in the node's folder, so a restart keeps the
-data.
+data. A local cluster (IMGSEARCH_ES_NODES > 1) is the same done for each of its nodes' layouts at once;
+`start` starts only the nodes that are down, so it also brings back a node that was lost.
 
 Elasticsearch refuses to run as root: when we are root, the server runs as a dedicated unprivileged
 system user (created on first use) through `setpriv`, and the node's folder is handed to that user.
@@ -20,14 +21,22 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from es_search.config import ES_VERSION, Settings
 from es_search.errors import NodeError
 from es_search.node.distribution import install_distribution
-from es_search.node.health import node_info, polling_client, wait_for_health
+from es_search.node.health import cluster_health, node_info, polling_client, wait_for_health
 from es_search.node.java import JavaRuntime, find_java
-from es_search.node.layout import CLUSTER_NAME, NodeLayout, node_layout, write_node_config
+from es_search.node.layout import (
+    CLUSTER_NAME,
+    NodeLayout,
+    existing_cluster_layouts,
+    node_layout,
+    node_layouts,
+    write_node_config,
+)
 from es_search.node.plugin import install_root_info_plugin
 
 Log = Callable[[str], object]
@@ -76,8 +85,8 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def running_pid(settings: Settings) -> int | None:
-    """Pid of the local node the settings describe, when it runs."""
-    return read_pid(node_layout(settings).pid_file)
+    """Pid of the local node the settings describe (the first node of a cluster), when it runs."""
+    return read_pid(node_layouts(settings)[0].pid_file)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -138,63 +147,106 @@ def terminate(layout: NodeLayout, pid: int, timeout: float, log: Log) -> None:
 # --------------------------------------------------------------------------- lifecycle
 
 
-def _ask_node(settings: Settings) -> dict | None:
-    es = polling_client(settings, INFO_TIMEOUT)
+def _ask_node(settings: Settings, url: str | None = None) -> dict | None:
+    es = polling_client(settings, INFO_TIMEOUT, url)
     try:
         return node_info(es)
     finally:
         es.close()
 
 
+def _runs_here(settings: Settings, layout: NodeLayout) -> bool:
+    """Whether this layout's node runs and answers as a node of our cluster."""
+    if read_pid(layout.pid_file) is None:
+        return False
+    info = _ask_node(settings, layout.url)
+    return bool(info and info["cluster_name"] == CLUSTER_NAME)
+
+
 def start(settings: Settings, log: Log = print) -> dict:
-    """Start the local node in the background and wait until it is healthy; a running node is left alone."""
+    """Start the local node(s) in the background and wait until healthy; nodes already running are left alone."""
     if not settings.uses_local_node:
         raise NodeError(f"ES_URL is set ({settings.es_url}); the local node manager starts nothing.")
-    layout = node_layout(settings)
-    url = settings.node_url
-    if read_pid(layout.pid_file) is not None:
-        info = _ask_node(settings)
-        if info and info["cluster_name"] == CLUSTER_NAME:
-            log(f"Elasticsearch {info['version']} is already running at {url}")
-            return info
-    for port in (layout.http_port, layout.transport_port):
-        if port_in_use(layout.host, port):
-            raise NodeError(f"port {port} on {layout.host} is already taken by another program; stop it or set "
-                            "IMGSEARCH_ES_PORT / IMGSEARCH_ES_TRANSPORT_PORT to free ports.")
+    layouts = node_layouts(settings)
+    url = settings.node_url if len(layouts) == 1 else ", ".join(settings.node_urls)
+    down = [layout for layout in layouts if not _runs_here(settings, layout)]
+    if not down:
+        info = _ask_node(settings) or {"version": ES_VERSION}
+        log(f"Elasticsearch {info.get('version')} is already running at {url}")
+        return {**info, "nodes": len(layouts)}
+    for layout in down:
+        for port in (layout.http_port, layout.transport_port):
+            if port_in_use(layout.host, port):
+                raise NodeError(f"port {port} on {layout.host} is already taken by another program; stop it or set "
+                                "IMGSEARCH_ES_PORT / IMGSEARCH_ES_TRANSPORT_PORT to free ports.")
     java = find_java(settings)
     es_home = install_distribution(settings, log)
     install_root_info_plugin(es_home, java, log)
-    write_node_config(layout, es_home, settings.es_heap)
-    prefix = run_as_prefix(settings.es_run_user, layout.folder)
-    log(f"starting Elasticsearch {ES_VERSION} on Java {java.major} at {url} (data in {layout.folder}) ...")
-    launch(layout, es_home, java, prefix, timeout=settings.es_start_timeout + 60)
+    peers = layouts if len(layouts) > 1 else ()
+    prefixes = []
+    for layout in down:
+        write_node_config(layout, es_home, settings.es_heap, peers)
+        prefixes.append(run_as_prefix(settings.es_run_user, layout.folder))
+    where = layouts[0].folder if len(layouts) == 1 else layouts[0].folder.parent
+    nodes = "" if len(layouts) == 1 else f", {len(down)} of {len(layouts)} nodes,"
+    log(f"starting Elasticsearch {ES_VERSION} on Java {java.major}{nodes} at {url} (data in {where}) ...")
+    # Together: a node of a new cluster waits for the others before it counts as started.
+    with ThreadPoolExecutor(len(down)) as pool:
+        for future in [pool.submit(launch, layout, es_home, java, prefix, settings.es_start_timeout + 60)
+                       for layout, prefix in zip(down, prefixes, strict=True)]:
+            future.result()
     es = polling_client(settings, HEALTH_TIMEOUT)
     try:
-        healthy = wait_for_health(es, settings.es_start_timeout, lambda: read_pid(layout.pid_file) is not None)
+        healthy = wait_for_health(es, settings.es_start_timeout,
+                                  lambda: all(read_pid(layout.pid_file) is not None for layout in down),
+                                  nodes=len(layouts))
         info = node_info(es) if healthy else None
     finally:
         es.close()
     if not healthy:
+        tails = "\n".join(log_tail(layout) for layout in down)
         raise NodeError(f"Elasticsearch did not become healthy within {settings.es_start_timeout:.0f}s. "
-                        f"Log tail:\n{log_tail(layout)}")
+                        f"Log tail:\n{tails}")
     info = info or {"version": ES_VERSION}
     log(f"Elasticsearch {info['version']} is up at {url}")
-    return info
+    return {**info, "nodes": len(layouts)}
 
 
 def stop(settings: Settings, timeout: float = 60.0, log: Log = print) -> bool:
-    """Stop the local node, keeping its data; True when one was running."""
-    layout = node_layout(settings)
-    pid = read_pid(layout.pid_file)
-    if pid is None:
+    """Stop every local node of this data folder (the single node, each cluster node), keeping their data;
+    True when one was running."""
+    layouts = {layout.folder: layout
+               for layout in [node_layout(settings), *node_layouts(settings), *existing_cluster_layouts(settings)]}
+    running = [(layout, pid) for layout in layouts.values() if (pid := read_pid(layout.pid_file)) is not None]
+    if not running:
         log("no local Elasticsearch node is running")
         return False
-    terminate(layout, pid, timeout, log)
+    with ThreadPoolExecutor(len(running)) as pool:
+        for future in [pool.submit(terminate, layout, pid, timeout, log) for layout, pid in running]:
+            future.result()
     return True
 
 
 def status(settings: Settings) -> dict:
-    """What answers at the configured URL, and whether it is our local node."""
-    info = _ask_node(settings)
-    return {"url": settings.node_url, "local": settings.uses_local_node, "pid": running_pid(settings),
-            "running": info is not None, **(info or {})}
+    """What answers at the configured URL, and whether it is our local node; for a local cluster, each node
+    and the cluster's health too (`running` only when every node runs)."""
+    if not settings.uses_local_node or settings.es_nodes == 1:
+        info = _ask_node(settings)
+        return {"url": settings.node_url, "local": settings.uses_local_node, "pid": running_pid(settings),
+                "running": info is not None, **(info or {})}
+    nodes = []
+    for layout in node_layouts(settings):
+        info = _ask_node(settings, layout.url)
+        nodes.append({"name": layout.name, "url": layout.url, "pid": read_pid(layout.pid_file),
+                      "running": info is not None and info["cluster_name"] == CLUSTER_NAME})
+    up = next((node["url"] for node in nodes if node["running"]), None)
+    health = info = None
+    if up is not None:  # ask a node that answers: the client would otherwise try a lost one first
+        es = polling_client(settings, INFO_TIMEOUT, up)
+        try:
+            health, info = cluster_health(es), node_info(es)
+        finally:
+            es.close()
+    return {"url": settings.node_url, "local": True, "running": all(n["running"] for n in nodes),
+            "cluster_name": (info or {}).get("cluster_name"), "version": (info or {}).get("version"),
+            "health": (health or {}).get("status"), "nodes": nodes}

@@ -43,6 +43,7 @@ from es_search.vectors import l2_normalise
 
 EncoderFactory = Callable[[Settings], object]
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
+PARTIAL_RETRIES = 2  # searches asked again when shards failed (a node lost mid-search); then the partial answer
 
 
 class SearchService:
@@ -340,8 +341,14 @@ class SearchService:
         searches: list[dict] = []
         for body in bodies:
             searches += [{}, body]
-        response = self._call(lambda: self.es.msearch(index=self.settings.index_alias, searches=searches))
-        results = response["responses"]
+        for attempt in range(PARTIAL_RETRIES + 1):
+            response = self._call(lambda: self.es.msearch(index=self.settings.index_alias, searches=searches))
+            results = response["responses"]
+            # A node lost between a search's phases leaves its shards out of that answer (a kNN search's later
+            # phases go back to the copies that answered first); asked again, it goes to the copies that remain.
+            if attempt == PARTIAL_RETRIES or not any(item.get("_shards", {}).get("failed") for item in results):
+                break
+            time.sleep(0.1 * (attempt + 1))
         for item in results:
             if "error" in item:
                 self._raise_search_error(item["error"], item.get("status", 500))

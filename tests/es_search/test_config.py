@@ -24,6 +24,14 @@ def test_defaults_name_the_real_models_and_int8_hnsw():
     assert s.uses_local_node
 
 
+def test_es_url_may_name_several_nodes_and_each_must_be_a_url():
+    s = load_settings(env={"ES_URL": "http://a:9200, http://b:9200,"})
+    assert s.node_urls == ["http://a:9200", "http://b:9200"] and not s.uses_local_node
+    with pytest.raises(ConfigError, match="ES_URL.*'b:9200'"):
+        load_settings(env={"ES_URL": "http://a:9200,b:9200"})
+    assert load_settings(env={}).node_urls == ["http://127.0.0.1:9200"]
+
+
 def test_environment_values_are_parsed_by_type():
     s = load_settings(env={
         "ES_URL": "https://search.example:9243", "ES_API_KEY": "abc",

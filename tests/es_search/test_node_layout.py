@@ -1,6 +1,7 @@
 """The local node's folder, config files and process bookkeeping, without starting a node."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,8 +18,11 @@ from es_search.node.layout import (
     CLUSTER_NAME,
     SHARED_NODE_ROOT,
     NodeLayout,
+    cluster_dir,
+    existing_cluster_layouts,
     node_dir,
     node_layout,
+    node_layouts,
     render_elasticsearch_yml,
     render_heap_options,
     write_node_config,
@@ -43,6 +47,37 @@ def test_yml_names_the_node_its_ports_and_its_own_folders(tmp_path):
     assert config["network.host"] == "127.0.0.1"
     assert config["discovery.type"] == "single-node"
     assert config["xpack.security.enabled"] == "false"
+
+
+def test_cluster_nodes_find_each_other_on_loopback_and_bootstrap_together(tmp_path):
+    peers = [_layout(tmp_path, name=f"local-dev-{i}", http_port=9250 + i, transport_port=9350 + i,
+                     folder=tmp_path / f"node-{i}") for i in range(3)]
+    config = yaml.safe_load(render_elasticsearch_yml(peers[1], peers=peers))
+    assert "discovery.type" not in config
+    assert config["discovery.seed_hosts"] == ["127.0.0.1:9350", "127.0.0.1:9351", "127.0.0.1:9352"]
+    assert config["cluster.initial_master_nodes"] == ["local-dev-0", "local-dev-1", "local-dev-2"]
+    assert (config["node.name"], config["http.port"], config["transport.port"]) == ("local-dev-1", 9251, 9351)
+    assert config["path.data"] == str(tmp_path / "node-1" / "data")
+
+
+def test_a_cluster_of_the_settings_gives_each_node_its_ports_and_folder(tmp_path):
+    settings = load_settings(env={"IMGSEARCH_ES_NODES": "3"}).with_overrides(
+        data_dir=tmp_path, es_port=9250, es_transport_port=9350)
+    layouts = node_layouts(settings)
+    assert [(n.name, n.http_port, n.transport_port) for n in layouts] == [
+        ("local-dev-0", 9250, 9350), ("local-dev-1", 9251, 9351), ("local-dev-2", 9252, 9352)]
+    assert [n.folder for n in layouts] == [cluster_dir(settings).resolve() / f"node-{i}" for i in range(3)]
+    assert len({n.folder for n in layouts} | {node_layout(settings).folder}) == 4  # the single node is apart
+    assert settings.node_urls == ["http://127.0.0.1:9250", "http://127.0.0.1:9251", "http://127.0.0.1:9252"]
+    assert node_layouts(settings.with_overrides(es_nodes=1)) == [node_layout(settings)]
+
+    assert existing_cluster_layouts(settings) == []
+    try:  # under /var/lib/es-image-search when we are root and tmp_path is private: removed afterwards
+        (cluster_dir(settings) / "node-1").mkdir(parents=True)
+        (cluster_dir(settings) / "node-x").mkdir()
+        assert [n.name for n in existing_cluster_layouts(settings.with_overrides(es_nodes=1))] == ["local-dev-1"]
+    finally:
+        shutil.rmtree(cluster_dir(settings), ignore_errors=True)
 
 
 def test_heap_options_fix_minimum_and_maximum():
