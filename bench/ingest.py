@@ -105,6 +105,64 @@ class RssSampler:
         return round(max(self.samples, default=0.0), 1)
 
 
+class ThreadCpuSampler:
+    """CPU time of every thread of this process, read from /proc every 0.1 s while a run lasts, summed by role.
+
+    Pool threads are gone when a run ends, so their last sample stands for them (at most 0.1 s short).
+    Threads Python does not know (torch's and ONNX Runtime's workers) count with the model.
+    """
+
+    ROLES = (("imgsearch-decode", "decode_pool"), ("imgsearch-hash", "hash_pool"), ("imgsearch-feeder", "feeder"),
+             ("imgsearch-writer", "writer"), ("MainThread", "main_encode_loop"))
+
+    def __init__(self):
+        self._cpu: dict[int, float] = {}
+        self._names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def _sample(self):
+        for thread in threading.enumerate():
+            if thread.native_id is not None:
+                self._names[thread.native_id] = thread.name
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended between listing and reading
+            self._cpu[int(tid)] = (int(fields[11]) + int(fields[12])) / self._tick
+
+    def _run(self):
+        self._sample()
+        self._start = dict(self._cpu)
+        while not self._stop.wait(0.1):
+            self._sample()
+        self._sample()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def by_role(self, count: int) -> dict[str, float]:
+        """CPU ms per image of each role over the run (`model_native_threads`: threads Python did not start)."""
+        own = self._thread.native_id
+        totals: dict[str, float] = {}
+        for tid, cpu in self._cpu.items():
+            if tid == own:
+                continue
+            name = self._names.get(tid)
+            role = "model_native_threads" if name is None else next(
+                (label for prefix, label in self.ROLES if name.startswith(prefix)), "other_python")
+            totals[role] = totals.get(role, 0.0) + cpu - self._start.get(tid, 0.0)
+        return {role: round(1000 * total / count, 1) for role, total in sorted(totals.items())}
+
+
 def run_pipeline(settings, es, folder: Path, count: int) -> dict:
     """The pipeline's figures, with the encoder alone timed just before and just after it."""
     from es_search.encoders import build_image_encoder, build_text_encoder
@@ -117,7 +175,7 @@ def run_pipeline(settings, es, folder: Path, count: int) -> dict:
     text_encoder.encode_texts(["a photo"])
     pixels = ready_pixels(settings, image_encoder, folder)
     before = encoder_alone(image_encoder, pixels, settings.batch_size)
-    with RssSampler() as rss:
+    with RssSampler() as rss, ThreadCpuSampler() as threads:
         started, cpu = time.perf_counter(), _cpu_seconds()
         summary = run_ingest(settings, [folder], es=es, image_encoder=image_encoder, text_encoder=text_encoder)
         seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
@@ -125,6 +183,7 @@ def run_pipeline(settings, es, folder: Path, count: int) -> dict:
         raise SystemExit(f"{settings.image_backend}: expected {count} indexed, got {summary.to_dict()}")
     after = encoder_alone(image_encoder, pixels, settings.batch_size)
     figures = _figures(count, seconds, cpu, rss)
+    figures["thread_cpu_ms_per_image"] = threads.by_role(count)
     alone = round((before["images_per_s"] + after["images_per_s"]) / 2, 2)
     figures["encoder_alone"] = {"images_per_s": alone, "before": before, "after": after}
     figures["pipeline_vs_encoder_alone"] = round(figures["images_per_s"] / alone, 3)
