@@ -9,6 +9,7 @@ no PyTorch and the two backends see the same pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -113,11 +114,28 @@ def preprocess_image(image: Image.Image, p: ClipPreprocessing) -> np.ndarray:
     pixels = np.asarray(image, dtype=np.uint8)
     if p.crop_height and p.crop_width:
         pixels = center_crop(pixels, p.crop_height, p.crop_width)
-    array = pixels.astype(np.float64) * p.rescale_factor if p.rescale_factor else pixels.astype(np.float64)
-    array = array.astype(np.float32)
+    # A byte has 256 values: look each channel's up in a table instead of rescaling and normalising every
+    # pixel in float64 and float32 (a third of this function's time, and the same numbers to the bit).
+    table = channel_tables(p)
+    out = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
+    for channel in range(3):
+        np.take(table[channel], pixels[..., channel], out=out[channel])
+    return out
+
+
+@lru_cache(maxsize=8)
+def channel_tables(p: ClipPreprocessing) -> np.ndarray:
+    """(3, 256) float32: what rescale then normalise make of each byte value, per channel, computed the way
+    CLIPImageProcessor computes it per pixel (rescale in float64, then float32 arithmetic)."""
+    values = np.arange(256, dtype=np.float64)
+    values = (values * p.rescale_factor if p.rescale_factor else values).astype(np.float32)
+    table = np.stack([values] * 3)
     if p.mean is not None and p.std is not None:
-        array = (array - np.asarray(p.mean, dtype=np.float32)) / np.asarray(p.std, dtype=np.float32)
-    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+        mean = np.asarray(p.mean, dtype=np.float32)[:, None]
+        std = np.asarray(p.std, dtype=np.float32)[:, None]
+        table = (table - mean) / std
+    table.setflags(write=False)
+    return table
 
 
 def center_crop(pixels: np.ndarray, crop_h: int, crop_w: int) -> np.ndarray:
