@@ -153,6 +153,9 @@ def _run_records(settings: Settings, records: Iterable, source: str, scope: Prun
                  total: int | None, es, image_encoder, text_encoder, progress: bool, recheck: bool, prune: bool,
                  log) -> IngestSummary:
     ready = prepare_run(settings, es, image_encoder, text_encoder, log)
+    # Contents indexed under another id are found by a search on their hash, which sees only refreshed
+    # writes: refresh once, so a run started right after another still reuses what that one encoded.
+    ready.es.indices.refresh(index=settings.index_alias)
     report = FailureReport(report_path(settings.reports_dir))
     state = IndexedFiles(state_path(settings.data_dir), ready.index_name)
     seen = SeenKeys(settings.data_dir)  # always: it also finds ids named twice
