@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("--bulk-chunk", type=int, metavar="N", help="documents per bulk request (default IMGSEARCH_BULK_CHUNK)")
     ingest.add_argument("--recheck", action="store_true",
                         help="ignore the local record of indexed files: hash every file and ask Elasticsearch")
+    ingest.add_argument("--on-near-duplicate", choices=("index", "skip", "report"), default="index",
+                        help="a new image close to an indexed one: index it into its group (default), skip it "
+                             "(removed again, named in the log) or report it (indexed and named)")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar (the summary still prints)")
     ingest.set_defaults(func=_ingest)
 
@@ -57,7 +60,7 @@ def _ingest(args, settings: Settings) -> int:
     try:
         with sigterm_as_interrupt():
             summary = run_ingest(settings, args.paths, args.list_files, progress=not args.no_progress,
-                                 recheck=args.recheck, log=lambda line: print(line, file=sys.stderr, flush=True))
+                                 recheck=args.recheck, on_near_duplicate=args.on_near_duplicate, log=lambda line: print(line, file=sys.stderr, flush=True))
     except ImgsearchError:
         raise
     except ValueError as exc:  # the index holds vectors of another model, or the alias is a plain index

@@ -34,6 +34,8 @@ class IngestSummary:
     stopped: str | None = None  # None for a complete run, else "interrupted" or "cluster" or "error"
     error: str | None = None
     report: str | None = None
+    near_duplicates: int = 0  # new images with a near-duplicate (ingest/near_duplicates.py)
+    skipped_near_duplicates: int = 0  # of those, removed again (--on-near-duplicate skip)
 
     @property
     def files(self) -> int:
@@ -138,6 +140,9 @@ def format_summary(summary: IngestSummary) -> str:
         f"  failed:                  {summary.failed}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in summary.failure_reasons.items()) + ")" if summary.failed else ""),
     ]
+    if summary.near_duplicates:
+        lines.append(f"  near-duplicates:         {summary.near_duplicates}"
+                     + (f" ({summary.skipped_near_duplicates} skipped)" if summary.skipped_near_duplicates else ""))
     if summary.unfinished:
         lines.append(f"  unfinished:              {summary.unfinished}")
     if summary.error:

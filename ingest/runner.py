@@ -15,6 +15,8 @@ from elasticsearch import Elasticsearch
 from es_search.config import Settings
 from ingest.discover import OnError, discover_all
 from ingest.enrich import CategoryScorer
+from ingest.index_writer import iso_utc
+from ingest.near_duplicates import check_new_images
 from ingest.pipeline import IngestOptions, IngestRun
 from ingest.report import FailureReport, IngestSummary, report_path
 from ingest.state import IndexedFiles, state_path
@@ -23,12 +25,14 @@ from ingest.state import IndexedFiles, state_path
 def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
                es: Elasticsearch | None = None, image_encoder=None, text_encoder=None, progress: bool = False,
                recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None,
-               log: Callable[[str], None] | None = None) -> IngestSummary:
+               log: Callable[[str], None] | None = None, on_near_duplicate: str = "index") -> IngestSummary:
     """Index every image under `sources` and in `list_files` into `settings.index_alias`.
 
     Encoders default to the configured ones (never swapped for others); the index is created when missing.
     Raises ClusterUnavailable before starting when Elasticsearch cannot be reached, EncoderUnavailable when
     a model cannot be loaded, ValueError when the index holds vectors of another size.
+    Once every document is acknowledged, the new images are checked for near-duplicates (`on_near_duplicate`:
+    index, skip or report; see ingest/near_duplicates.py).
     """
     from es_search.client import build_client, check_cluster
     from es_search.index import ensure_index
@@ -59,12 +63,16 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
         _count_in_background(lambda on_error: discover_all(sources, list_files, on_error=on_error, exclude=exclude),
                              bar)
     summary = None
+    started = iso_utc()
     try:
         summary = run.run(discover_all(sources, list_files, on_error=_folder_failure(run), exclude=exclude))
     finally:
         if bar is not None:
             bar.close()
         state.close()
+        if summary is not None and not summary.stopped and summary.indexed:
+            outcome = check_new_images(es, settings, started, on_near_duplicate, log)
+            summary.near_duplicates, summary.skipped_near_duplicates = outcome.found, outcome.skipped
         report.close(summary)
     return summary
 
