@@ -37,7 +37,8 @@ def _param_models(settings: Settings, registry: FieldRegistry) -> dict:
     return {"search": schemas.search_params_model(settings, registry),
             "paging": schemas.paging_params_model(settings, registry),
             "filters": schemas.filters_params_model(registry),
-            "upload": schemas.upload_body_model(settings, registry)}
+            "upload": schemas.upload_body_model(settings, registry),
+            "duplicates": schemas.duplicates_params_model(settings, registry)}
 
 
 def _query_parameters(model) -> list[dict]:

@@ -37,7 +37,7 @@ def search():
     settings = _settings()
     search_request = parse_search_request(request_params(request), default_size=settings.default_page_size,
                                           max_size=settings.max_page_size,
-                                          registry=current_app.extensions["field_registry"])
+                                          registry=current_app.extensions["field_registry"], collapse_default=True)
     return _render_results(search_request)
 
 
@@ -51,7 +51,7 @@ def search_image():
     params.pop("vec", None)
     search_request = parse_search_request(params, default_size=settings.default_page_size,
                                           max_size=settings.max_page_size,
-                                          registry=current_app.extensions["field_registry"])
+                                          registry=current_app.extensions["field_registry"], collapse_default=True)
     return _render_results(search_request, image=data)
 
 

@@ -141,6 +141,8 @@ def paging_params_model(settings: Settings, registry: FieldRegistry) -> type[Bas
             "Leave out images whose cosine similarity to the query is below this (in hybrid mode it applies to "
             "the vector ranking only)."))),
         facets=(bool, Field(False, description="Also return facet counts and the number of images passing the filters.")),
+        collapse=(bool, Field(False, description=(
+            "One image per near-duplicate group: only each group's representative (the gallery's default)."))),
         **_filter_fields(registry),
     )
 
@@ -169,3 +171,41 @@ def upload_body_model(settings: Settings, registry: FieldRegistry) -> type[BaseM
         image_base64=(str, Field(description=f"The image, base64 (a data: URL works too), at most "
                                              f"{settings.max_upload_bytes} bytes decoded.")),
     )
+
+
+def duplicates_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
+    """GET /api/duplicates: a page of near-duplicate groups."""
+    from es_search.duplicates.listing import MAX_DEPTH, MAX_PAGE_SIZE
+
+    return create_model(
+        "DuplicatesParams",
+        page=(int, Field(1, ge=1, description=f"Page number; page × size may not pass {MAX_DEPTH}.")),
+        size=(int, Field(20, ge=1, le=MAX_PAGE_SIZE, description="Groups per page.")),
+    )
+
+
+class DuplicateMember(BaseModel):
+    id: str
+    representative: bool
+    similarity: float | None = Field(description="Cosine similarity of its vector to the representative's.")
+    paths: list[str] = Field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    byte_size: int | None = None
+    taken_at: str | None = None
+    file_modified_at: str | None = None
+    thumbnail: str | None = None
+
+
+class DuplicateGroup(_Strict):
+    id: str = Field(description="The group's id: its representative's id.")
+    size: int
+    members: list[DuplicateMember]
+
+
+class DuplicatesBody(_Strict):
+    page: int
+    size: int
+    total: int = Field(description="Groups in all.")
+    has_next: bool
+    groups: list[DuplicateGroup]

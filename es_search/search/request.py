@@ -38,6 +38,7 @@ class SearchRequest:
     mode: str = "semantic"
     min_similarity: float | None = None
     with_facets: bool = False
+    one_per_group: bool = False  # near-duplicates: show only each group's representative (search/collapse.py)
 
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """Query-string pairs for a link to this search (e.g. `page=` another page)."""
@@ -45,6 +46,7 @@ class SearchRequest:
                   "vec": encode_vector(self.vector) if self.vector is not None else None,
                   "mode": self.mode if self.mode != "semantic" else None,
                   "min_similarity": None if self.min_similarity is None else f"{self.min_similarity:g}",
+                  "collapse": "true" if self.one_per_group else None,
                   "size": str(self.size), "page": str(self.page)}
         values.update({k: (None if v is None else str(v)) for k, v in changes.items()})
         pairs = [(k, v) for k, v in values.items() if v not in (None, "") and not (k == "page" and v == "1")]
@@ -78,9 +80,10 @@ def _int(params, name: str, default: int | None, low: int, high: int) -> int | N
 
 
 def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_size: int, max_size: int,
-                         allow_similar: bool = True, registry: FieldRegistry | None = None) -> SearchRequest:
-    """A SearchRequest from query parameters (q, similar, vec, page, size, mode, min_similarity, facets and
-    the filters). Raises QueryError naming the parameter at fault."""
+                         allow_similar: bool = True, registry: FieldRegistry | None = None,
+                         collapse_default: bool = False) -> SearchRequest:
+    """A SearchRequest from query parameters (q, similar, vec, page, size, mode, min_similarity, facets,
+    collapse and the filters). Raises QueryError naming the parameter at fault."""
     text = single_value(params, "q")
     if text is not None and len(text) > MAX_TEXT_CHARS:
         raise QueryError(f"q is too long ({len(text)} characters; at most {MAX_TEXT_CHARS})")
@@ -107,12 +110,22 @@ def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_s
     facets_flag = (single_value(params, "facets") or "false").lower()
     if facets_flag not in ("1", "true", "yes", "0", "false", "no"):
         raise QueryError(f"facets must be true or false, got {facets_flag!r}")
+    collapse = _flag(params, "collapse", collapse_default)
     return SearchRequest(
-        text=text, similar_to=similar, vector=vector, filters=parse_filters(params, registry),
+        one_per_group=collapse, text=text, similar_to=similar, vector=vector, filters=parse_filters(params, registry),
         page=_int(params, "page", 1, 1, MAX_PAGE),
         size=_int(params, "size", default_size, 1, max_size),
         mode=mode, min_similarity=min_similarity, with_facets=facets_flag in ("1", "true", "yes"),
     )
+
+
+def _flag(params, name: str, default: bool) -> bool:
+    raw = single_value(params, name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+        raise QueryError(f"{name} must be true or false, got {raw!r}")
+    return raw.lower() in ("1", "true", "yes")
 
 
 def check_image_id(image_id: str) -> str:

@@ -29,6 +29,7 @@ from es_search.search.bodies import (
     build_knn_search,
     page_window,
 )
+from es_search.search.collapse import one_per_group
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
 from es_search.search.request import SearchRequest, check_image_id
@@ -170,6 +171,8 @@ class SearchService:
         else:
             bodies.append(build_knn_search(vector, window, request.filters, exclude_ids=exclude,
                                            min_similarity=request.min_similarity, registry=self.registry))
+        if request.one_per_group:
+            bodies = [one_per_group(body) for body in bodies]
         if request.with_facets:
             bodies.append(build_facets_search(request.filters, self.registry))
         search_started = time.perf_counter()
@@ -205,6 +208,8 @@ class SearchService:
 
     def _browse(self, request: SearchRequest, window: PageWindow, started: float) -> SearchResult:
         bodies = [build_browse_search(window, request.filters, self.registry)]
+        if request.one_per_group:
+            bodies = [one_per_group(bodies[0])]
         if request.with_facets:
             bodies.append(build_facets_search(request.filters, self.registry))
         responses = self._msearch(bodies)
