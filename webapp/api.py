@@ -86,7 +86,7 @@ def duplicates():
     """A page of near-duplicate groups: each with its members, the representative first, and each member's
     similarity to it. Groups are made by `imgsearch duplicates` and by ingest."""
     page = _duplicates().groups(page=_int_param("page", 1), size=_int_param("size", 20))
-    return jsonify(duplicates_to_json(page))
+    return jsonify(duplicates_to_json(page, _settings()))
 
 
 def _duplicates():

@@ -95,9 +95,13 @@ def _multi_pairs(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     return grouped
 
 
-def duplicates_to_json(page) -> dict:
-    """A page of near-duplicate groups as GET /api/duplicates answers (schemas.DuplicatesBody)."""
+def duplicates_to_json(page, settings) -> dict:
+    """A page of near-duplicate groups as GET /api/duplicates answers (schemas.DuplicatesBody), paths shown
+    as `settings.show_paths` says."""
     keep = ("paths", "width", "height", "byte_size", "taken_at", "file_modified_at", "thumbnail")
+    for group in page.groups:
+        for member in group.members:
+            member.source = shown_source(member.source, settings)
     return {"page": page.page, "size": page.size, "total": page.total, "has_next": page.has_next,
             "groups": [{"id": group.id, "size": group.size,
                         "members": [{"id": m.id, "representative": m.representative,
