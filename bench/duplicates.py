@@ -5,7 +5,8 @@ The vectors are the search benchmark's clustered mixture (bench/search.py's `Mix
 neighbour at cosine ≈ 0.87, so no natural pair reaches the 0.95 threshold), plus planted families: an
 original and 1–3 copies at cosine ≈ 0.97–0.995, with perceptual hashes a few bits from the original's
 (every other image gets a random hash). Documents go into an index of the real mapping under an alias of
-our own (deleted afterwards); the grouping is the product's `DuplicateFinder.regroup`, timed alone.
+our own (deleted afterwards), force-merged to one segment unless --no-force-merge (the merge is timed
+apart); the grouping is the product's `DuplicateFinder.regroup`, timed alone.
 
     python bench/duplicates.py --n 100000      # prints one JSON line
 
@@ -120,6 +121,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="vectors in all (default 100000)")
     parser.add_argument("--keep", action="store_true", help="keep the index afterwards")
+    parser.add_argument("--no-force-merge", dest="force_merge", action="store_false",
+                        help="group the index as loaded (many segments) instead of merged to one segment")
     args = parser.parse_args(argv)
     base = load_settings()
     alias = f"bench-dups-{args.n}"
@@ -138,10 +141,18 @@ def main(argv=None) -> int:
                     raise RuntimeError(f"bulk failed: {item}")
             es.indices.refresh(index=index)
             load_seconds = time.perf_counter() - started
-            log(f"loaded {args.n} vectors in {load_seconds:.0f} s; grouping")
+            merge_seconds = None
+            if args.force_merge:  # as bench/search.py does: every kNN query then searches one HNSW graph
+                log(f"loaded {args.n} vectors in {load_seconds:.0f} s; force merge")
+                started = time.perf_counter()
+                es.options(request_timeout=7200).indices.forcemerge(index=index, max_num_segments=1)
+                es.indices.refresh(index=index)
+                merge_seconds = round(time.perf_counter() - started, 1)
+            log(f"grouping {args.n} vectors")
             summary = DuplicateFinder(es, settings).regroup()
             precision, recall, predicted, truth = score(read_groups(es, alias), planted)
             print(json.dumps({"n": args.n, "group_seconds": summary.seconds, "load_seconds": round(load_seconds, 1),
+                              "merge_seconds": merge_seconds,
                               "precision": round(precision, 4), "recall": round(recall, 4),
                               "predicted_pairs": predicted, "planted_pairs": truth, "groups": summary.groups,
                               "thresholds": summary.thresholds, "neighbours": settings.duplicate_neighbours,

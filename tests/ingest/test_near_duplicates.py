@@ -125,3 +125,24 @@ def test_the_command_refuses_a_threshold_out_of_range(value, capsys):
 def test_skip_keeps_the_first_copy_of_a_run_and_leaves_out_copies_of_older_images():
     edges = [Edge("n1", "n2", 0.99), Edge("n2", "n3", 0.99), Edge("n4", "old", 0.99)]
     assert images_to_skip(["n1", "n2", "n3", "n4", "n5"], edges) == ["n2", "n4"]
+
+
+def test_an_interrupted_grouping_resumes_where_it_stopped(tiny_settings, es, families, tmp_path):
+    settings = tiny_settings.with_overrides(duplicate_batch=5)
+    run_ingest(settings, [tmp_path / "photos"])
+    expected = {frozenset(g) for g in _groups(es, settings.index_alias).values()}
+    seen = []
+
+    def stop_after_two_batches(count: int) -> None:
+        seen.append(count)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    finder = DuplicateFinder(es, settings)
+    with pytest.raises(KeyboardInterrupt):
+        finder.regroup(progress=stop_after_two_batches, restart=True)
+    resumed = finder.regroup(progress=seen.append)
+    assert resumed.resumed_at == 10 and resumed.images == FAMILIES * 6 + UNRELATED
+    assert seen[2] == 10  # the progress bar starts at what was already scanned
+    assert {frozenset(g) for g in _groups(es, settings.index_alias).values()} == expected
+    assert resumed.groups == FAMILIES
