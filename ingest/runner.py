@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from es_search.config import Settings
 from ingest.discover import OnError, discover_all
@@ -71,10 +71,21 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
             bar.close()
         state.close()
         if summary is not None and not summary.stopped and summary.indexed:
-            outcome = check_new_images(es, settings, started, on_near_duplicate, log)
-            summary.near_duplicates, summary.skipped_near_duplicates = outcome.found, outcome.skipped
+            _near_duplicates(es, settings, summary, started, on_near_duplicate, log)
         report.close(summary)
     return summary
+
+
+def _near_duplicates(es: Elasticsearch, settings: Settings, summary: IngestSummary, since: str, mode: str,
+                     log: Callable[[str], None] | None) -> None:
+    """The near-duplicate check of the run's new images. Its failure loses nothing indexed: it is said, and
+    `imgsearch duplicates` picks the images up later (they are past its saved mark)."""
+    try:
+        outcome = check_new_images(es, settings, since, mode, log)
+    except (ApiError, TransportError, RuntimeError) as exc:
+        summary.error = summary.error or f"near-duplicate check failed ({exc}); run `imgsearch duplicates` later"
+        return
+    summary.near_duplicates, summary.skipped_near_duplicates = outcome.found, outcome.skipped
 
 
 def _folder_failure(run: IngestRun):

@@ -66,7 +66,10 @@ class DuplicateFinder:
         files = self.files(index)
         state = check_thresholds_unchanged(files, index, self.thresholds, self.settings.duplicate_neighbours)
         result.updated = apply_edges(self.es, index, result.edges)
-        record_checked(files, state, since)
+        if files.load() is not None:
+            # Without a full pass yet, images older than `since` were never checked: no mark, so that
+            # `imgsearch duplicates` still runs the full pass.
+            record_checked(files, state, since)
         return result.updated
 
     def check_since(self, since: str) -> CheckResult:

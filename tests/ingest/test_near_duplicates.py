@@ -97,6 +97,7 @@ def test_skip_leaves_a_near_duplicate_out_and_report_names_it(tiny_settings, es,
 def test_a_changed_threshold_needs_a_regrouping_and_the_command_does_it(tiny_settings, es, families, tmp_path,
                                                                         monkeypatch, capsys):
     run_ingest(tiny_settings, [tmp_path / "photos"])
+    DuplicateFinder(es, tiny_settings).regroup()
     stricter = tiny_settings.with_overrides(duplicate_similarity=0.99)
     with pytest.raises(RegroupNeeded):
         DuplicateFinder(es, stricter).find_since("2000-01-01T00:00:00Z")
@@ -146,3 +147,17 @@ def test_an_interrupted_grouping_resumes_where_it_stopped(tiny_settings, es, fam
     assert seen[2] == 10  # the progress bar starts at what was already scanned
     assert {frozenset(g) for g in _groups(es, settings.index_alias).values()} == expected
     assert resumed.groups == FAMILIES
+
+
+def test_the_first_command_after_an_ingest_runs_a_full_pass_then_only_checks_new_images(tiny_settings, es, families,
+                                                                                        tmp_path, monkeypatch, capsys):
+    run_ingest(tiny_settings, [tmp_path / "photos"])
+    for name, value in {"ES_URL": tiny_settings.node_url, "IMGSEARCH_INDEX_ALIAS": tiny_settings.index_alias,
+                        "IMGSEARCH_DATA_DIR": str(tiny_settings.data_dir)}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["duplicates", "--json", "--no-progress"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["grouping"]["images"] == FAMILIES * 6 + UNRELATED and first["total"] == FAMILIES
+    assert main(["duplicates", "--json", "--no-progress"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["grouping"] is None and again["total"] == FAMILIES
