@@ -17,7 +17,7 @@ from es_search.fields import VECTOR_FIELD
 
 NEIGHBOUR_SOURCE = ["phash"]
 CANDIDATES_PER_NEIGHBOUR = 10  # num_candidates = k × this (at least MIN_CANDIDATES)
-MIN_CANDIDATES = 100  # 40 missed 4 % of planted pairs on one merged 100k graph (docs/benchmarks.md)
+MIN_CANDIDATES = 300  # HNSW isolates some clusters of near-copies: 110 missed 3 % of planted pairs (docs/benchmarks.md)
 
 
 @dataclass(frozen=True)
