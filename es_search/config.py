@@ -185,6 +185,15 @@ class Settings(BaseSettings):
     remote_originals: RemoteOriginals = "proxy"
     presigned_expiry: int = Field(300, ge=1, le=7 * 24 * 3600)
 
+    # Near-duplicates (es_search/duplicates/): two images are one group when their cosine similarity is at
+    # least `duplicate_similarity` AND their 64-bit perceptual hashes differ in at most
+    # `duplicate_phash_distance` bits. Each image asks for its `duplicate_neighbours` nearest images,
+    # `duplicate_batch` images per _msearch request.
+    duplicate_similarity: float = Field(0.95, ge=0.5, le=1.0)
+    duplicate_phash_distance: int = Field(14, ge=0, le=32)
+    duplicate_neighbours: int = Field(10, ge=1, le=100)
+    duplicate_batch: int = Field(100, ge=1, le=1000)
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
                                    file_secret_settings):

@@ -73,6 +73,12 @@ class SchemaMismatch(ImgsearchError):
     exit_code, http_status, code = EXIT_CONFIG, 503, "schema_mismatch"
 
 
+class RegroupNeeded(ImgsearchError):
+    """Near-duplicate groups were built with other thresholds: only a full regrouping can change them."""
+
+    exit_code, http_status, code = EXIT_USAGE, 409, "regroup_needed"
+
+
 class NodeError(ImgsearchError):
     """The local development node cannot be fetched, configured, started or stopped."""
 

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("--bulk-chunk", type=int, metavar="N", help="documents per bulk request (default IMGSEARCH_BULK_CHUNK)")
     ingest.add_argument("--recheck", action="store_true",
                         help="ignore the local record of indexed files: hash every file and ask Elasticsearch")
+    ingest.add_argument("--on-near-duplicate", choices=("index", "skip", "report"), default="index",
+                        help="a new image close to an indexed one: index it into its group (default), skip it "
+                             "(removed again, named in the log) or report it (indexed and named)")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar (the summary still prints)")
     ingest.add_argument("--records", metavar="FILE",
                         help="a records file (CSV with a header, or JSON Lines): one image per row, with its own id "
@@ -100,7 +103,7 @@ def _ingest(args, settings: Settings) -> int:
                 summary = run_prefix_ingest(settings, args.paths[0], **common)
             else:
                 summary = run_ingest(settings, args.paths, args.list_files, shard=args.shard or WHOLE,
-                                     **common)
+                                     on_near_duplicate=args.on_near_duplicate, **common)
     except ImgsearchError:
         raise
     except ValueError as exc:  # the index holds vectors of another model, or the alias is a plain index
@@ -129,6 +132,9 @@ def usage_problem(args) -> str | None:
     if args.shard and (args.records or prefixes or args.prune):
         return ("--shard splits folders and --list files; it does not yet split a records file or an s3:// prefix, "
                 "and a shard cannot --prune (it sees only its part of the source)")
+    if args.on_near_duplicate != "index" and (args.records or prefixes):
+        return ("--on-near-duplicate skip|report works on folders for now; for a records file or an s3:// prefix, "
+                "run `imgsearch duplicates` after the ingest")
     if args.prune and args.list_files:
         return "--prune works on folders, a records file or an s3:// prefix, not on --list files"
     return None

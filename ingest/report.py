@@ -39,6 +39,8 @@ class IngestSummary:
     report: str | None = None
     pruned: int | None = None
     pruned_paths: int = 0  # paths taken off documents that keep others
+    near_duplicates: int = 0  # new images with a near-duplicate (ingest/near_duplicates.py)
+    skipped_near_duplicates: int = 0  # of those, removed again (--on-near-duplicate skip)
 
     @property
     def files(self) -> int:
@@ -151,6 +153,9 @@ def format_summary(summary: IngestSummary) -> str:
     if summary.pruned is not None:
         lines.append(f"  pruned:                  {summary.pruned} documents removed"
                      + (f", {summary.pruned_paths} paths taken off documents" if summary.pruned_paths else ""))
+    if summary.near_duplicates:
+        lines.append(f"  near-duplicates:         {summary.near_duplicates}"
+                     + (f" ({summary.skipped_near_duplicates} skipped)" if summary.skipped_near_duplicates else ""))
     if summary.unfinished:
         lines.append(f"  unfinished:              {summary.unfinished}")
     if summary.error:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from es_search.config import Settings
 from es_search.errors import ConfigError
@@ -25,6 +25,8 @@ from es_search.paths import relative_path
 from es_search.remote import RemoteReader, list_s3
 from ingest.discover import OnError, discover_all, is_image_name
 from ingest.enrich import CategoryScorer
+from ingest.index_writer import iso_utc
+from ingest.near_duplicates import check_new_images
 from ingest.pipeline import IngestOptions, IngestRun
 from ingest.prune import PruneChange, PruneScope, apply_changes, find_stale
 from ingest.records import Record, RecordColumns, check_records_file, read_records, record_digest
@@ -73,7 +75,8 @@ def prepare_run(settings: Settings, es: Elasticsearch | None = None, image_encod
 def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
                es: Elasticsearch | None = None, image_encoder=None, text_encoder=None, progress: bool = False,
                recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None,
-               log: Callable[[str], None] | None = None, prune: bool = False, shard: Shard = WHOLE) -> IngestSummary:
+               log: Callable[[str], None] | None = None, prune: bool = False, shard: Shard = WHOLE,
+               on_near_duplicate: str = "index") -> IngestSummary:
     """Index every image under `sources` and in `list_files` into `settings.index_alias`.
 
     With `shard` I/N, only the files whose path (relative to the deepest of `sources` holding it) hashes
@@ -83,6 +86,8 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
     Raises ClusterUnavailable before starting when Elasticsearch cannot be reached, EncoderUnavailable when
     a model cannot be loaded, ValueError when the index holds vectors of another size.
     `prune`: afterwards, take off the index the paths under `sources` that the run did not meet.
+    Once every document is acknowledged, the new images are checked for near-duplicates (`on_near_duplicate`:
+    index, skip or report; see ingest/near_duplicates.py).
     """
     sources, list_files = [str(s) for s in sources], [str(f) for f in list_files]
     ready = prepare_run(settings, es, image_encoder, text_encoder, log)
@@ -114,6 +119,7 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
         run.fail_file(path, reason, message)
 
     summary = None
+    started = iso_utc()
     try:
         paths = walk(on_error)
         summary = run.run(_noting(paths, seen) if seen else paths)
@@ -126,6 +132,8 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
         if bar is not None:
             bar.close()
         state.close()
+        if summary is not None and not summary.stopped and summary.indexed:
+            _near_duplicates(ready.es, settings, summary, started, on_near_duplicate, log)
         report.close(summary)
         if seen is not None:
             seen.close()
@@ -147,6 +155,19 @@ def run_records_ingest(settings: Settings, records_file: str | Path, *, source: 
     return _run_records(settings, read_records(checked, columns), source, PruneScope("records", source),
                         total=checked.rows, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
                         progress=progress, recheck=recheck, prune=prune, log=log)
+
+
+def _near_duplicates(es: Elasticsearch, settings: Settings, summary: IngestSummary, since: str, mode: str,
+                     log: Callable[[str], None] | None) -> None:
+    """The near-duplicate check of the run's new images. Its failure loses nothing indexed: it is said, and
+    `imgsearch duplicates` picks the images up later (they are past its saved mark)."""
+    try:
+        outcome = check_new_images(es, settings, since, mode, log)
+    except (ApiError, TransportError, RuntimeError) as exc:
+        summary.error = summary.error or f"near-duplicate check failed ({exc}); run `imgsearch duplicates` later"
+        return
+    summary.near_duplicates, summary.skipped_near_duplicates = outcome.found, outcome.skipped
+
 
 
 def _run_records(settings: Settings, records: Iterable, source: str, scope: PruneScope, *,

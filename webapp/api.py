@@ -11,7 +11,7 @@ from es_search.search.request import encode_vector, parse_search_request
 from webapp import schemas
 from webapp.inputs import compound_from_json, request_params, upload_from_request
 from webapp.openapi import documented, openapi_spec
-from webapp.present import document_to_json, result_to_json
+from webapp.present import document_to_json, duplicates_to_json, result_to_json
 
 api = Blueprint("api", __name__)
 
@@ -96,6 +96,32 @@ def image(image_id: str):
 def facets():
     """Facet counts for the filter panel, under the given filters."""
     return jsonify(_service().facets(parse_filters(request_params(request), _registry())))
+
+
+@api.get("/duplicates")
+@documented("Near-duplicate groups, largest first", response=schemas.DuplicatesBody, params="duplicates",
+            errors=(400, 503))
+def duplicates():
+    """A page of near-duplicate groups: each with its members, the representative first, and each member's
+    similarity to it. Groups are made by `imgsearch duplicates` and by ingest."""
+    page = _duplicates().groups(page=_int_param("page", 1), size=_int_param("size", 20))
+    return jsonify(duplicates_to_json(page, _settings()))
+
+
+def _duplicates():
+    from es_search.duplicates.service import DuplicateFinder
+
+    return DuplicateFinder(_service().es, _settings())
+
+
+def _int_param(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 @api.get("/health")

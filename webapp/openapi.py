@@ -39,7 +39,8 @@ def _param_models(settings: Settings, registry: FieldRegistry) -> dict:
             "paging": schemas.paging_params_model(settings, registry),
             "filters": schemas.filters_params_model(registry),
             "upload": schemas.upload_body_model(settings, registry),
-            "compound": schemas.compound_body_model(settings, registry)}
+            "compound": schemas.compound_body_model(settings, registry),
+            "duplicates": schemas.duplicates_params_model(settings, registry)}
 
 
 def _query_parameters(model) -> list[dict]:

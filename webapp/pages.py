@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, g, render_template, request, send_file
 
-from es_search.errors import IndexMissing
+from es_search.errors import IndexMissing, QueryError
 from es_search.search.filters import SearchFilters, parse_filters
-from es_search.search.request import SearchRequest, parse_search_request
+from es_search.search.request import SearchRequest, check_image_id, parse_search_request
 from webapp.files import resolve_original, resolve_thumbnail
 from webapp.inputs import request_params, upload_from_request
 from webapp.present import (
@@ -27,6 +27,7 @@ from webapp.remote_originals import original_response, redirect_origin, remote_o
 pages = Blueprint("pages", __name__)
 
 SIMILAR_ON_IMAGE_PAGE = 12
+DUPLICATE_GROUPS_PER_PAGE = 10
 FILE_MAX_AGE = 3600
 # Served files get a sandbox of their own: even an odd file can run nothing.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -46,7 +47,7 @@ def search():
     settings = _settings()
     search_request = parse_search_request(request_params(request), default_size=settings.default_page_size,
                                           max_size=settings.max_page_size,
-                                          registry=current_app.extensions["field_registry"])
+                                          registry=current_app.extensions["field_registry"], collapse_default=True)
     return _render_results(search_request)
 
 
@@ -60,7 +61,7 @@ def search_image():
     params.pop("vec", None)
     search_request = parse_search_request(params, default_size=settings.default_page_size,
                                           max_size=settings.max_page_size,
-                                          registry=current_app.extensions["field_registry"])
+                                          registry=current_app.extensions["field_registry"], collapse_default=True)
     return _render_results(search_request, image=data)
 
 
@@ -130,6 +131,38 @@ def image(image_id: str):
                            colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits, why=why,
                            query_link=search_link(replace(query, filters=filters)) if why else None,
                            request_=SearchRequest(similar_to=image_id, filters=filters))
+
+
+@pages.get("/duplicates")
+def duplicates():
+    """Near-duplicate groups side by side (`?group=ID` shows one group): paths, sizes, dates and each
+    member's similarity to the representative."""
+    from es_search.duplicates.service import DuplicateFinder
+
+    settings = _settings()
+    finder = DuplicateFinder(_service().es, settings)
+    group_id = request.args.get("group")
+    page_number = _whole(request.args.get("page"), 1)
+    if group_id:
+        groups, listing = [finder.group(check_image_id(group_id))], None
+    else:
+        listing = finder.groups(page=page_number, size=DUPLICATE_GROUPS_PER_PAGE)
+        groups = listing.groups
+    shown = [{"id": group.id, "size": group.size,
+              "members": [{"id": m.id, "representative": m.representative, "similarity": m.similarity,
+                           "image": shown_source(m.source, settings), "links": image_links(m.id, m.source)}
+                          for m in group.members]} for group in groups]
+    return render_template("duplicates.html", groups=shown, listing=listing, single=bool(group_id),
+                           request_=SearchRequest())
+
+
+def _whole(raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise QueryError(f"page must be a whole number, got {raw!r}") from None
 
 
 @pages.get("/thumbnails/<path:relative>")

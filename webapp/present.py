@@ -137,3 +137,18 @@ def _multi_pairs(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     for key, value in pairs:
         grouped.setdefault(key, []).append(value)
     return grouped
+
+
+def duplicates_to_json(page, settings) -> dict:
+    """A page of near-duplicate groups as GET /api/duplicates answers (schemas.DuplicatesBody), paths shown
+    as `settings.show_paths` says."""
+    keep = ("paths", "width", "height", "byte_size", "taken_at", "file_modified_at", "thumbnail")
+    for group in page.groups:
+        for member in group.members:
+            member.source = shown_source(member.source, settings)
+    return {"page": page.page, "size": page.size, "total": page.total, "has_next": page.has_next,
+            "groups": [{"id": group.id, "size": group.size,
+                        "members": [{"id": m.id, "representative": m.representative,
+                                     "similarity": None if m.similarity != m.similarity else m.similarity,
+                                     **{k: m.source[k] for k in keep if k in m.source}} for m in group.members]}
+                       for group in page.groups]}

@@ -180,6 +180,8 @@ def paging_params_model(settings: Settings, registry: FieldRegistry) -> type[Bas
             "pixels first). More results follow in relevance order."))),
         explain=(bool, Field(False, description="Explain every hit: its cosine to each part, its vector rank, and in "
                                                 "hybrid mode its keyword rank and the matched fields.")),
+        collapse=(bool, Field(False, description=(
+            "One image per near-duplicate group: only each group's representative (the gallery's default)."))),
         **_filter_fields(registry),
     )
 
@@ -246,3 +248,41 @@ def upload_body_model(settings: Settings, registry: FieldRegistry) -> type[BaseM
         image_base64=(str, Field(description=f"The image, base64 (a data: URL works too), at most "
                                              f"{settings.max_upload_bytes} bytes decoded.")),
     )
+
+
+def duplicates_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
+    """GET /api/duplicates: a page of near-duplicate groups."""
+    from es_search.duplicates.listing import MAX_DEPTH, MAX_PAGE_SIZE
+
+    return create_model(
+        "DuplicatesParams",
+        page=(int, Field(1, ge=1, description=f"Page number; page × size may not pass {MAX_DEPTH}.")),
+        size=(int, Field(20, ge=1, le=MAX_PAGE_SIZE, description="Groups per page.")),
+    )
+
+
+class DuplicateMember(BaseModel):
+    id: str
+    representative: bool
+    similarity: float | None = Field(description="Cosine similarity of its vector to the representative's.")
+    paths: list[str] = Field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    byte_size: int | None = None
+    taken_at: str | None = None
+    file_modified_at: str | None = None
+    thumbnail: str | None = None
+
+
+class DuplicateGroup(_Strict):
+    id: str = Field(description="The group's id: its representative's id.")
+    size: int
+    members: list[DuplicateMember]
+
+
+class DuplicatesBody(_Strict):
+    page: int
+    size: int
+    total: int = Field(description="Groups in all.")
+    has_next: bool
+    groups: list[DuplicateGroup]

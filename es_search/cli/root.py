@@ -24,6 +24,7 @@ CORE_COMMAND_MODULES = (
     "es_search.cli.node",
     "es_search.cli.index",
     "es_search.cli.search",
+    "es_search.cli.duplicates",
     "es_search.cli.model",
     "es_search.cli.config",
 )

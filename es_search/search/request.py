@@ -45,6 +45,7 @@ class SearchRequest:
     with_facets: bool = False
     sort: str = "relevance"
     explain: bool = False
+    one_per_group: bool = False  # near-duplicates: show only each group's representative (search/collapse.py)
 
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """Query-string pairs for a link to this search (e.g. `page=` another page)."""
@@ -55,6 +56,7 @@ class SearchRequest:
                   "min_similarity": None if self.min_similarity is None else f"{self.min_similarity:g}",
                   "sort": self.sort if self.sort != "relevance" else None,
                   "explain": "true" if self.explain else None,
+                  "collapse": "true" if self.one_per_group else None,
                   "size": str(self.size), "page": str(self.page)}
         values.update({k: (None if v is None else str(v)) for k, v in changes.items()})
         pairs = [(k, v) for k, v in values.items() if v not in (None, "") and not (k == "page" and v == "1")]
@@ -115,9 +117,10 @@ def _int(params, name: str, default: int | None, low: int, high: int) -> int | N
 
 
 def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_size: int, max_size: int,
-                         allow_similar: bool = True, registry: FieldRegistry | None = None) -> SearchRequest:
+                         allow_similar: bool = True, registry: FieldRegistry | None = None,
+                         collapse_default: bool = False) -> SearchRequest:
     """A SearchRequest from query parameters (q, similar, vec, not, like, unlike, not_vec, page, size, mode,
-    min_similarity, sort, explain, facets and the filters). Raises QueryError naming the parameter at fault."""
+    min_similarity, sort, explain, facets, collapse and the filters). Raises QueryError naming the parameter at fault."""
     parts = parse_parts(params, check_text=_check_text, check_id=_check_id, check_vector=_check_vector)
     similar_raw = single_value(params, "similar") if allow_similar else None
     similar, similar_weight = (None, 1.0)
@@ -151,6 +154,7 @@ def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_s
         if not -1.0 <= min_similarity <= 1.0:
             raise QueryError(f"min_similarity is a cosine similarity between -1 and 1, got {min_similarity:g}")
     return SearchRequest(
+        one_per_group=_flag(params, "collapse", collapse_default),
         text=main.value if main is first_text and main is not None else None, similar_to=similar,
         vector=decode_vector(main.value) if main is first_vector and main is not None else None,
         weight=weight, parts=further, filters=parse_filters(params, registry),
@@ -161,11 +165,13 @@ def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_s
     )
 
 
-def _flag(params, name: str) -> bool:
-    value = (single_value(params, name) or "false").lower()
-    if value not in ("1", "true", "yes", "0", "false", "no"):
-        raise QueryError(f"{name} must be true or false, got {value!r}")
-    return value in ("1", "true", "yes")
+def _flag(params, name: str, default: bool = False) -> bool:
+    raw = single_value(params, name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+        raise QueryError(f"{name} must be true or false, got {raw!r}")
+    return raw.lower() in ("1", "true", "yes")
 
 
 def _check_text(text: str, param: str) -> None:

@@ -32,6 +32,7 @@ from es_search.search.bodies import (
     deepened,
     page_window,
 )
+from es_search.search.collapse import one_per_group
 from es_search.search.explain import explain_hit, part_cosines
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
@@ -191,6 +192,8 @@ class SearchService:
         if hybrid:
             bodies.append(build_bm25_search(texts, deep.fetch, request.filters, exclude_ids=exclude,
                                             registry=self.registry, highlight=request.explain))
+        if request.one_per_group:
+            bodies = [one_per_group(body) for body in bodies]
         if request.with_facets:
             bodies.append(build_facets_search(request.filters, self.registry))
         search_started = time.perf_counter()
@@ -255,6 +258,8 @@ class SearchService:
 
     def _browse(self, request: SearchRequest, window: PageWindow, started: float) -> SearchResult:
         bodies = [build_browse_search(window, request.filters, self.registry)]
+        if request.one_per_group:
+            bodies = [one_per_group(bodies[0])]
         if request.with_facets:
             bodies.append(build_facets_search(request.filters, self.registry))
         responses = self._msearch(bodies)
