@@ -124,11 +124,9 @@ class Settings(BaseSettings):
     device: str = "auto"
     es_model_id: str = "sentence-transformers__clip-vit-b-32-multilingual-v1"
     text_max_length: AtLeastOne = 128
-    # int8: dynamic int8 quantisation of the local text model's linear layers on CPU (faster queries,
-    # vectors at cosine ~0.9995 to fp32). Images are never affected.
+    # int8: the local text model quantised on CPU (faster; rankings move: docs/benchmarks.md). Not images.
     text_quantize: TextQuantize = "none"
-    # What runs the local text model on a CPU: ONNX Runtime (the same vectors, a query in well under half
-    # the time; see es_search/encoders/onnx_text.py) or PyTorch. On a GPU texts always go through PyTorch.
+    # The local text model on a CPU: ONNX Runtime (same vectors, faster: encoders/onnx_text.py) or PyTorch.
     text_runtime: TextRuntime = "onnx"
 
     # Ingest. Categories are written comma-separated, not as JSON (NoDecode).
@@ -162,8 +160,7 @@ class Settings(BaseSettings):
     cutoff_margin: Annotated[float, Field(gt=0, le=1)] = 0.5
     cutoff_min_spread: Annotated[float, Field(ge=0, le=2)] = 0.03
 
-    # Remote images (es_search/remote): S3-compatible storage and http(s) URLs. S3 settings left unset fall
-    # back to boto3's own chain (AWS_ACCESS_KEY_ID, AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ~/.aws/...).
+    # Remote images (es_search/remote): S3 settings left unset fall back to boto3's chain (AWS_* variables).
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     s3_access_key_id: str | None = None
@@ -185,10 +182,8 @@ class Settings(BaseSettings):
     remote_originals: RemoteOriginals = "proxy"
     presigned_expiry: int = Field(300, ge=1, le=7 * 24 * 3600)
 
-    # Near-duplicates (es_search/duplicates/): two images are one group when their cosine similarity is at
-    # least `duplicate_similarity` AND their 64-bit perceptual hashes differ in at most
-    # `duplicate_phash_distance` bits. Each image asks for its `duplicate_neighbours` nearest images,
-    # `duplicate_batch` images per _msearch request.
+    # Near-duplicates (es_search/duplicates/): one group when cosine ≥ similarity AND phash bits differ ≤
+    # distance; each image asks for its `neighbours` nearest, `batch` images per _msearch request.
     duplicate_similarity: float = Field(0.95, ge=0.5, le=1.0)
     duplicate_phash_distance: int = Field(14, ge=0, le=32)
     duplicate_neighbours: int = Field(10, ge=1, le=100)
