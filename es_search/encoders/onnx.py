@@ -14,7 +14,8 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -103,9 +104,7 @@ def _export_fp32(settings: Settings, folder: Path) -> None:
     dummy = torch.zeros(2, 3, height, width, dtype=torch.float32)
     with torch.inference_mode():
         dims = int(tower(dummy).shape[-1])
-    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
+    with staged_folder(folder) as tmp:
         with torch.no_grad():
             torch.onnx.export(
                 tower, (dummy,), str(tmp / "vision-fp32.onnx"), input_names=["pixel_values"],
@@ -115,6 +114,16 @@ def _export_fp32(settings: Settings, folder: Path) -> None:
         meta = {"model": settings.image_model, "dims": dims, "export_version": EXPORT_VERSION,
                 "preprocessing": asdict(prep)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def staged_folder(folder: Path) -> Iterator[Path]:
+    """A fresh folder beside `folder` to write an export into; it replaces `folder` only when the block ends
+    without an error, so a crash or a Ctrl-C never leaves a half-written export where a loader looks."""
+    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import shutil
 import threading
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from es_search.config import Settings
-from es_search.encoders.onnx import OPSET, model_fingerprint, quantize_int8
+from es_search.encoders.onnx import OPSET, model_fingerprint, quantize_int8, staged_folder
 from es_search.model_loading import load_sentence_transformer, model_display_name
 from es_search.vectors import l2_normalise
 
@@ -132,10 +129,8 @@ def _export(settings: Settings, folder: Path) -> None:
     args = tuple(sample[name] for name in names)
     with torch.inference_mode():
         dims = int(wrapped(*args).shape[-1])
-    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
-        axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"sentence_embedding": {0: "batch"}}
+    axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"sentence_embedding": {0: "batch"}}
+    with staged_folder(folder) as tmp:
         with torch.no_grad():
             torch.onnx.export(wrapped, args, str(tmp / "text-fp32.onnx"), input_names=names,
                               output_names=["sentence_embedding"], dynamic_axes=axes, opset_version=OPSET,
@@ -144,9 +139,3 @@ def _export(settings: Settings, folder: Path) -> None:
         meta = {"model": settings.text_model, "dims": dims, "inputs": names, "export_version": TEXT_EXPORT_VERSION,
                 "max_seq_length": model.max_seq_length}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -19,26 +19,9 @@ from PIL import Image
 from es_search.cli import main as cli_main
 from es_search.encoders import build_text_encoder
 from es_search.search.request import decode_vector
-from tests.support.sample_gallery import HOSTILE_NAME, PHOTOS, build_gallery, remove_gallery
+from tests.support.sample_gallery import HOSTILE_NAME, PHOTOS
 from webapp import create_app
 from webapp.files import resolve_original, resolve_thumbnail
-
-
-@pytest.fixture(scope="module")
-def gallery(es, base_settings, tiny_models, tmp_path_factory):
-    built = build_gallery(es, base_settings, tiny_models, tmp_path_factory.mktemp("gallery"))
-    yield built
-    remove_gallery(es, built)
-
-
-@pytest.fixture(scope="module")
-def app(gallery):
-    return create_app(gallery.settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def service_of(app):

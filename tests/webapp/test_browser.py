@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.support.sample_gallery import PHOTOS, build_gallery, remove_gallery
+from tests.support.sample_gallery import PHOTOS
 from webapp import create_app
 
 pytestmark = pytest.mark.browser
@@ -42,13 +42,6 @@ def browser():
         instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
-
-
-@pytest.fixture(scope="module")
-def gallery(es, base_settings, tiny_models, tmp_path_factory):
-    built = build_gallery(es, base_settings, tiny_models, tmp_path_factory.mktemp("browser-gallery"))
-    yield built
-    remove_gallery(es, built)
 
 
 @pytest.fixture(scope="module")

@@ -16,26 +16,8 @@ import numpy as np
 import pytest
 
 from es_search.encoders import build_text_encoder
-from tests.support.sample_gallery import PHOTOS, build_gallery, remove_gallery
-from webapp import create_app
+from tests.support.sample_gallery import PHOTOS
 from webapp.schemas import SearchResultBody
-
-
-@pytest.fixture(scope="module")
-def gallery(es, base_settings, tiny_models, tmp_path_factory):
-    built = build_gallery(es, base_settings, tiny_models, tmp_path_factory.mktemp("compound-gallery"))
-    yield built
-    remove_gallery(es, built)
-
-
-@pytest.fixture(scope="module")
-def app(gallery):
-    return create_app(gallery.settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def unit(vector) -> np.ndarray:

@@ -12,18 +12,10 @@ import urllib.request
 import pytest
 
 from tests.support.http_server import Route
-from tests.support.sample_gallery import build_gallery, remove_gallery
 from webapp import create_app
 
 QUICK = {"allow_private_addresses": True, "fetch_backoff": 0.01, "fetch_read_timeout": 1.0,
          "fetch_connect_timeout": 1.0, "fetch_retries": 1}
-
-
-@pytest.fixture(scope="module")
-def gallery(es, base_settings, tiny_models, tmp_path_factory):
-    built = build_gallery(es, base_settings, tiny_models, tmp_path_factory.mktemp("remote-gallery"))
-    yield built
-    remove_gallery(es, built)
 
 
 @pytest.fixture(scope="module")
