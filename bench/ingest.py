@@ -72,20 +72,15 @@ def make_jpegs(folder: Path, count: int, size=(640, 480)) -> None:
         (folder / f"img-{i:05d}.jpg").write_bytes(buffer.getvalue())
 
 
-class RssSampler:
-    """Resident memory of this process, sampled every 0.2 s while a run lasts."""
+class BackgroundSampler:
+    """A thread that runs `_run` from entering the `with` block until leaving it (`_stop` tells it to end)."""
 
     def __init__(self):
-        self.samples: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
-        page = os.sysconf("SC_PAGE_SIZE")
-        while not self._stop.is_set():
-            with open("/proc/self/statm") as fh:
-                self.samples.append(int(fh.read().split()[1]) * page / 2**20)
-            self._stop.wait(0.2)
+        raise NotImplementedError
 
     def __enter__(self):
         self._thread.start()
@@ -94,6 +89,21 @@ class RssSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+class RssSampler(BackgroundSampler):
+    """Resident memory of this process, sampled every 0.2 s while a run lasts."""
+
+    def __init__(self):
+        super().__init__()
+        self.samples: list[float] = []
+
+    def _run(self):
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            with open("/proc/self/statm") as fh:
+                self.samples.append(int(fh.read().split()[1]) * page / 2**20)
+            self._stop.wait(0.2)
 
     def growth_mb(self) -> float:
         """RSS at the end minus RSS a quarter of the way in (the first quarter is warm-up: arenas, model buffers)."""
@@ -105,7 +115,7 @@ class RssSampler:
         return round(max(self.samples, default=0.0), 1)
 
 
-class ThreadCpuSampler:
+class ThreadCpuSampler(BackgroundSampler):
     """CPU time of every thread of this process, read from /proc every 0.1 s while a run lasts, summed by role.
 
     Pool threads are gone when a run ends, so their last sample stands for them (at most 0.1 s short).
@@ -116,10 +126,9 @@ class ThreadCpuSampler:
              ("imgsearch-writer", "writer"), ("MainThread", "main_encode_loop"))
 
     def __init__(self):
+        super().__init__()
         self._cpu: dict[int, float] = {}
         self._names: dict[int, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
         self._tick = os.sysconf("SC_CLK_TCK")
 
     def _sample(self):
@@ -140,14 +149,6 @@ class ThreadCpuSampler:
         while not self._stop.wait(0.1):
             self._sample()
         self._sample()
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
     def by_role(self, count: int) -> dict[str, float]:
         """CPU ms per image of each role over the run (`model_native_threads`: threads Python did not start)."""
