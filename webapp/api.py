@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 from es_search.errors import QueryError
 from es_search.search.filters import parse_filters
 from es_search.search.parts import with_weight
-from es_search.search.request import encode_vector, parse_search_request
+from es_search.search.request import encode_vector, parse_search_request, whole_number
 from webapp import schemas
 from webapp.inputs import compound_from_json, request_params, upload_from_request
 from webapp.openapi import documented, openapi_spec
@@ -104,7 +104,8 @@ def facets():
 def duplicates():
     """A page of near-duplicate groups: each with its members, the representative first, and each member's
     similarity to it. Groups are made by `imgsearch duplicates` and by ingest."""
-    page = _duplicates().groups(page=_int_param("page", 1), size=_int_param("size", 20))
+    page = _duplicates().groups(page=whole_number(request.args.get("page"), "page", 1),
+                                size=whole_number(request.args.get("size"), "size", 20))
     return jsonify(duplicates_to_json(page, _settings()))
 
 
@@ -112,16 +113,6 @@ def _duplicates():
     from es_search.duplicates.service import DuplicateFinder
 
     return DuplicateFinder(_service().es, _settings())
-
-
-def _int_param(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 @api.get("/health")

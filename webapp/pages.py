@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, g, render_template, request, send_file
 
-from es_search.errors import IndexMissing, QueryError
+from es_search.errors import IndexMissing
 from es_search.search.filters import SearchFilters, parse_filters
-from es_search.search.request import SearchRequest, check_image_id, parse_search_request
+from es_search.search.request import SearchRequest, check_image_id, parse_search_request, whole_number
 from webapp.files import resolve_original, resolve_thumbnail
 from webapp.inputs import request_params, upload_from_request
 from webapp.present import (
@@ -142,7 +142,7 @@ def duplicates():
     settings = _settings()
     finder = DuplicateFinder(_service().es, settings)
     group_id = request.args.get("group")
-    page_number = _whole(request.args.get("page"), 1)
+    page_number = whole_number(request.args.get("page"), "page", 1)
     if group_id:
         groups, listing = [finder.group(check_image_id(group_id))], None
     else:
@@ -154,15 +154,6 @@ def duplicates():
                           for m in group.members]} for group in groups]
     return render_template("duplicates.html", groups=shown, listing=listing, single=bool(group_id),
                            request_=SearchRequest())
-
-
-def _whole(raw: str | None, default: int) -> int:
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise QueryError(f"page must be a whole number, got {raw!r}") from None
 
 
 @pages.get("/thumbnails/<path:relative>")

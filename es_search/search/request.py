@@ -103,14 +103,21 @@ class SearchRequest:
         return "browse"
 
 
+def whole_number(raw: str | None, name: str, default: int | None) -> int | None:
+    """The parameter `name`'s value as a whole number (`default` when absent), or a QueryError naming it."""
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
+
+
 def _int(params, name: str, default: int | None, low: int, high: int) -> int | None:
     raw = single_value(params, name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
+    value = whole_number(raw, name, default)
     if not low <= value <= high:
         raise QueryError(f"{name} must be between {low} and {high}, got {value}")
     return value
