@@ -23,3 +23,13 @@ def app(gallery):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def gallery_env(gallery, monkeypatch):
+    """The environment a command-line run needs to search the gallery's index with its models."""
+    for name, value in {"IMGSEARCH_INDEX_ALIAS": gallery.settings.index_alias,
+                        "IMGSEARCH_DATA_DIR": str(gallery.settings.data_dir),
+                        "IMGSEARCH_IMAGE_MODEL": gallery.settings.image_model,
+                        "IMGSEARCH_TEXT_MODEL": gallery.settings.text_model}.items():
+        monkeypatch.setenv(name, value)

@@ -399,12 +399,7 @@ def test_original_resolution_refuses_symlinks_out_of_the_roots(tmp_path):
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_searches_with_the_same_service(gallery, monkeypatch, capsys):
-    for name, value in {"IMGSEARCH_INDEX_ALIAS": gallery.settings.index_alias,
-                        "IMGSEARCH_DATA_DIR": str(gallery.settings.data_dir),
-                        "IMGSEARCH_IMAGE_MODEL": gallery.settings.image_model,
-                        "IMGSEARCH_TEXT_MODEL": gallery.settings.text_model}.items():
-        monkeypatch.setenv(name, value)
+def test_cli_searches_with_the_same_service(gallery, gallery_env, capsys):
     assert cli_main(["search", "apple", "--hybrid", "--json", "--size", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["hits"][0]["id"] == gallery.id_of("red_apple.jpg") and len(data["hits"]) == 2

@@ -123,14 +123,9 @@ def test_openapi_describes_the_query_forms(client):
     assert {"cutoff", "no_good_match"} <= set(spec["components"]["schemas"]["SearchResultBody"]["properties"])
 
 
-def test_cli_takes_the_same_parts(gallery, monkeypatch, capsys):
+def test_cli_takes_the_same_parts(gallery, gallery_env, capsys):
     from es_search.cli import main as cli_main
 
-    for name, value in {"IMGSEARCH_INDEX_ALIAS": gallery.settings.index_alias,
-                        "IMGSEARCH_DATA_DIR": str(gallery.settings.data_dir),
-                        "IMGSEARCH_IMAGE_MODEL": gallery.settings.image_model,
-                        "IMGSEARCH_TEXT_MODEL": gallery.settings.text_model}.items():
-        monkeypatch.setenv(name, value)
     like, unlike = gallery.id_of("red_apple.jpg"), gallery.id_of("grey_cat.jpg")
     assert cli_main(["search", "fruit", "--not", "a cat^0.5", "--like", like, "--unlike", unlike, "--sort", "date",
                      "--explain", "--json"]) == 0
