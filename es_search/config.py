@@ -17,12 +17,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from es_search.config_messages import CONFLICT_ERROR, describe_errors, is_secret
 from es_search.config_sources import EnvMappingSource, read_dotenv
+from es_search.config_types import (
+    AtLeastOne,
+    DeviceName,
+    ExistingFile,
+    ExistingFileName,
+    Folder,
+    Folders,
+    HeapSize,
+    HttpUrls,
+    IndexName,
+    KnnBound,
+    Labels,
+    Port,
+    Seconds,
+)
 from es_search.errors import ConfigError
 
 # The pinned server. Elasticsearch 9 needs Java 21+; the `elasticsearch` client and `eland`
@@ -55,13 +70,6 @@ TEXT_BACKENDS = get_args(TextBackend)
 TEXT_QUANTIZE = get_args(TextQuantize)
 TEXT_RUNTIMES = get_args(TextRuntime)
 
-Port = Annotated[int, Field(ge=1, le=65535)]
-AtLeastOne = Annotated[int, Field(ge=1)]
-KnnBound = Annotated[int, Field(ge=1, le=10_000)]
-Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-# What torch takes for `device`: "auto" is resolved by encoders/local.py (CUDA when usable, else CPU).
-DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
-INDEX_NAME_FORBIDDEN = ' ,"*\\/<>|?#'
 
 
 def default_cache_dir() -> Path:
@@ -85,11 +93,11 @@ class Settings(BaseSettings):
     # Elasticsearch connection, under the names Elasticsearch users already type. With `es_url` unset,
     # the local node manager starts a node. `es_url` may name several nodes of one cluster, comma-separated:
     # the client then carries on through the others when one is lost.
-    es_url: str | None = Field(None, validation_alias=_env("es_url", "ES_URL"))
+    es_url: HttpUrls = Field(None, validation_alias=_env("es_url", "ES_URL"))
     es_api_key: SecretStr | None = Field(None, validation_alias=_env("es_api_key", "ES_API_KEY"))
     es_username: str | None = Field(None, validation_alias=_env("es_username", "ES_USERNAME"))
     es_password: SecretStr | None = Field(None, validation_alias=_env("es_password", "ES_PASSWORD"))
-    es_ca_certs: str | None = Field(None, validation_alias=_env("es_ca_certs", "ES_CA_CERTS"))
+    es_ca_certs: ExistingFileName = Field(None, validation_alias=_env("es_ca_certs", "ES_CA_CERTS"))
     es_verify_certs: bool = Field(True, validation_alias=_env("es_verify_certs", "ES_VERIFY_CERTS"))
     es_request_timeout: Seconds = 30.0
 
@@ -98,30 +106,30 @@ class Settings(BaseSettings):
     es_host: str = "127.0.0.1"
     es_port: Port = 9200
     es_transport_port: Port = 9300
-    es_heap: str = "1g"
-    es_cache_dir: Path = Field(default_factory=default_cache_dir)
+    es_heap: HeapSize = "1g"
+    es_cache_dir: Folder = Field(default_factory=default_cache_dir)
     es_java_home: str | None = Field(None, validation_alias=_env("es_java_home", "ES_JAVA_HOME"))
     es_run_user: str = "esnode"
     es_start_timeout: Seconds = 120.0
 
     # Project data: node data and logs, thumbnails, ingest reports.
-    data_dir: Path = REPO_ROOT / ".data"
+    data_dir: Folder = REPO_ROOT / ".data"
 
     # Index. `fields_file`: the field-schema file (JSON or YAML); relative paths from the current directory.
-    index_alias: str = "images"
+    index_alias: IndexName = "images"
     vector_index_type: VectorIndexType = "int8_hnsw"
     hnsw_m: int = Field(16, ge=2, le=512)
     hnsw_ef_construction: int = Field(100, ge=2, le=3200)  # and at least hnsw_m: checked with it below
     shards: AtLeastOne = 1
     replicas: int = Field(0, ge=0)
-    fields_file: Path | None = Field(None, validation_alias=_env("fields_file", ENV_PREFIX + "FIELDS"))
+    fields_file: ExistingFile = Field(None, validation_alias=_env("fields_file", ENV_PREFIX + "FIELDS"))
 
     # Models.
     image_model: str = DEFAULT_IMAGE_MODEL
     text_model: str = DEFAULT_TEXT_MODEL
     image_backend: ImageBackend = "torch"
     text_backend: TextBackend = "local"
-    device: str = "auto"
+    device: DeviceName = "auto"
     es_model_id: str = "sentence-transformers__clip-vit-b-32-multilingual-v1"
     text_max_length: AtLeastOne = 128
     # int8: the local text model quantised on CPU (faster; rankings move: docs/benchmarks.md). Not images.
@@ -135,7 +143,7 @@ class Settings(BaseSettings):
     bulk_chunk: AtLeastOne = 256
     max_image_pixels: AtLeastOne = 40_000_000
     thumbnail_size: AtLeastOne = 256
-    categories: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CATEGORIES
+    categories: Annotated[Labels, NoDecode] = DEFAULT_CATEGORIES
 
     # Search and web. Image roots are separated like PATH (os.pathsep), not written as JSON.
     max_result_window: AtLeastOne = 1000
@@ -145,7 +153,7 @@ class Settings(BaseSettings):
     web_port: Port = 8000
     web_workers: AtLeastOne = 2
     max_upload_bytes: AtLeastOne = 20 * 1024 * 1024
-    image_roots: Annotated[tuple[Path, ...], NoDecode] = ()
+    image_roots: Annotated[Folders, NoDecode] = ()
     # How image pages show a file's path: relative to its image root, in full, or not at all.
     show_paths: ShowPaths = "relative"
     # kNN depth: num_candidates = min(10000, max(k * factor, minimum)); hybrid fusion's RRF rank constant.
@@ -161,7 +169,7 @@ class Settings(BaseSettings):
     cutoff_min_spread: Annotated[float, Field(ge=0, le=2)] = 0.03
 
     # Remote images (es_search/remote): S3 settings left unset fall back to boto3's chain (AWS_* variables).
-    s3_endpoint_url: str | None = None
+    s3_endpoint_url: HttpUrls = None
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
@@ -195,84 +203,6 @@ class Settings(BaseSettings):
         # Only load_settings reads the environment (through EnvMappingSource), so that an explicit `env`
         # is the whole truth and `Settings(...)` built in code is its arguments and defaults alone.
         return (init_settings,)
-
-    @field_validator("categories", mode="before")
-    @classmethod
-    def _split_categories(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return value
-
-    @field_validator("image_roots", mode="before")
-    @classmethod
-    def _split_roots(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(Path(item) for item in value.split(os.pathsep) if item)
-        return value
-
-    @field_validator("es_cache_dir", "data_dir")
-    @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
-
-    @field_validator("image_roots")
-    @classmethod
-    def _expand_roots(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
-        return tuple(path.expanduser() for path in value)
-
-    @field_validator("fields_file")
-    @classmethod
-    def _fields_file_exists(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        path = value.expanduser().absolute()
-        if not path.is_file():
-            raise ValueError(f"points to {str(path)!r}, which is not a file")
-        return path
-
-    @field_validator("es_url", "s3_endpoint_url")
-    @classmethod
-    def _url_scheme(cls, value: str | None) -> str | None:
-        bad = [url for url in (value or "").split(",") if url.strip() and not url.strip().startswith(("http://", "https://"))]
-        if value and bad:
-            raise ValueError(f"must start with http:// or https://, got {bad[0].strip()!r}")
-        return value
-
-    @field_validator("es_ca_certs")
-    @classmethod
-    def _ca_certs_exist(cls, value: str | None) -> str | None:
-        if value and not Path(value).is_file():
-            raise ValueError(f"points to {value!r}, which is not a file")
-        return value
-
-    @field_validator("es_heap")
-    @classmethod
-    def _heap_size(cls, value: str) -> str:
-        heap = value.lower()
-        if not (len(heap) >= 2 and heap[:-1].isdigit() and heap[-1] in "mg"):
-            raise ValueError(f"must look like 512m or 2g, got {value!r}")
-        return value
-
-    @field_validator("index_alias")
-    @classmethod
-    def _index_name(cls, value: str) -> str:
-        if not value or value != value.lower() or any(c in value for c in INDEX_NAME_FORBIDDEN):
-            raise ValueError(f"must be a lowercase Elasticsearch index name, got {value!r}")
-        return value
-
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, value: str) -> str:
-        if value in DEVICE_NAMES or (value.startswith("cuda:") and value[len("cuda:"):].isdigit()):
-            return value
-        raise ValueError(f"must be auto, cpu, cuda, cuda:<n> or mps, got {value!r}")
-
-    @field_validator("categories")
-    @classmethod
-    def _some_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("must list at least one label")
-        return value
 
     @model_validator(mode="after")
     def _settings_agree(self) -> Settings:
