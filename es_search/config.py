@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     text_quantize: TextQuantize = "none"
     # The local text model on a CPU: ONNX Runtime (same vectors, faster: encoders/onnx_text.py) or PyTorch.
     text_runtime: TextRuntime = "onnx"
+    # ONNX Runtime threads for one text query: while a query is encoded, Elasticsearch waits for its vector,
+    # so a second core is free to share the work (docs/benchmarks.md, "Text query").
+    text_threads: int = Field(2, ge=1, le=64)
 
     # Ingest. Categories are written comma-separated, not as JSON (NoDecode).
     batch_size: AtLeastOne = 32

@@ -28,9 +28,6 @@ from es_search.vectors import l2_normalise
 
 # Bump when the exported graph or the folder layout changes.
 TEXT_EXPORT_VERSION = "1"
-# One thread per query: the measurements behind `webapp.cli.torch_threads_per_worker` hold here too
-# (splitting a short sentence's small products over threads gains little on a box shared with Elasticsearch).
-INTRA_OP_THREADS = 1
 _RUNNERS: dict[tuple, OnnxTextModel] = {}
 _RUNNERS_LOCK = threading.Lock()
 
@@ -63,19 +60,19 @@ def load_onnx_text_model(settings: Settings, precision: str) -> OnnxTextModel:
     # Keyed by the model's own fingerprint, not the data folder: every test's settings point at a new
     # folder, and exporting the same model again for each would only cost time.
     key = (settings.text_model, model_fingerprint(settings.text_model, TEXT_EXPORT_VERSION), precision,
-           settings.text_max_length)
+           settings.text_max_length, settings.text_threads)
     with _RUNNERS_LOCK:
         runner = _RUNNERS.get(key)
         if runner is None:
             runner = _RUNNERS[key] = OnnxTextModel(ensure_onnx_text_model(settings, precision),
-                                                   settings.text_max_length)
+                                                   settings.text_max_length, settings.text_threads)
         return runner
 
 
 class OnnxTextModel:
     """Tokenizer + ONNX session of one exported text model: texts → unit-length float32 vectors."""
 
-    def __init__(self, graph: Path, max_length: int):
+    def __init__(self, graph: Path, max_length: int, threads: int = 1):
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -86,8 +83,11 @@ class OnnxTextModel:
         self.max_length = min(limit, max_length) if limit else max_length
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
         options = ort.SessionOptions()
-        options.intra_op_num_threads = INTRA_OP_THREADS
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Threads that wait spin by default, burning the core Elasticsearch and the other worker need; a
+        # query's few milliseconds of work gain nothing from spinning (docs/benchmarks.md, "Text query").
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
