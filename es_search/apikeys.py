@@ -144,7 +144,7 @@ class KeyChecker:
         if key_id is None:
             return None
         document = self._document(key_id)
-        if document is None or not hmac.compare_digest(document["hash"], hash_key(key)):
+        if document is None or not hmac.compare_digest(str(document.get("hash", "")), hash_key(key)):
             return None
         return _key_of(key_id, document)
 
