@@ -9,9 +9,10 @@ from es_search.config import Settings
 from es_search.errors import ClusterUnavailable
 
 
-def build_client(settings: Settings) -> Elasticsearch:
+def build_client(settings: Settings, **options) -> Elasticsearch:
     """A client for ES_URL (API key, basic auth, CA certificate) or for the local node(s).
 
+    `options` go to the client as they are (the web app passes a `node_class` that times each request).
     Given several nodes, the client spreads requests over them and retries a request that found a node
     gone on another one, so losing one node of a cluster with replicas costs no request.
     """
@@ -24,7 +25,7 @@ def build_client(settings: Settings) -> Elasticsearch:
         if settings.es_ca_certs:
             kwargs["ca_certs"] = settings.es_ca_certs
         kwargs["verify_certs"] = settings.es_verify_certs
-    return Elasticsearch(settings.node_urls, **kwargs)
+    return Elasticsearch(settings.node_urls, **kwargs, **options)
 
 
 def check_cluster(es: Elasticsearch, settings: Settings) -> dict:

@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     remote_originals: RemoteOriginals = "proxy"
     presigned_expiry: int = Field(300, ge=1, le=7 * 24 * 3600)
 
+    # API keys and operations (es_search/apikeys.py, webapp/auth.py): write endpoints always need a write key;
+    # searches and pages need a read key only when require_read_key is set. A worker remembers a key's stored
+    # document this long, so a revoked key is refused by every worker at most this many seconds later.
+    require_read_key: bool = False
+    api_key_cache_seconds: float = Field(10.0, ge=0, le=300)
+
     # Near-duplicates (es_search/duplicates/): one group when cosine ≥ similarity AND phash bits differ ≤
     # distance; each image asks for its `neighbours` nearest, `batch` images per _msearch request.
     duplicate_similarity: float = Field(0.95, ge=0.5, le=1.0)

@@ -73,6 +73,24 @@ class SchemaMismatch(ImgsearchError):
     exit_code, http_status, code = EXIT_CONFIG, 503, "schema_mismatch"
 
 
+class Unauthenticated(ImgsearchError):
+    """A guarded request without a valid API key (missing, malformed, unknown or revoked): 401, `ApiKey` challenge."""
+
+    exit_code, http_status, code = EXIT_USAGE, 401, "unauthenticated"
+
+
+class Forbidden(ImgsearchError):
+    """A valid API key whose scope does not allow the request (a read key on a write endpoint)."""
+
+    exit_code, http_status, code = EXIT_USAGE, 403, "forbidden"
+
+
+class ApiKeyNotFound(ImgsearchError, LookupError):
+    """No active API key has the id or name given (`imgsearch apikey revoke`)."""
+
+    exit_code, http_status, code = EXIT_NOT_FOUND, 404, "not_found"
+
+
 class RegroupNeeded(ImgsearchError):
     """Near-duplicate groups were built with other thresholds: only a full regrouping can change them."""
 

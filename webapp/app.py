@@ -11,7 +11,7 @@ from es_search.config import Settings, load_settings
 from es_search.fields import registry_for
 from es_search.remote.reader import RemoteReader
 from es_search.search.request import SearchRequest
-from webapp import i18n
+from webapp import auth, i18n, metrics, request_log
 from webapp.errors import describe_error
 
 # The whole request body may be base64 JSON (4 characters per 3 bytes) or multipart with form fields.
@@ -36,9 +36,15 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
 
     from webapp.api import api
     from webapp.pages import pages
+    from webapp.probes import probes
 
+    # The request id and timers first: every later check may refuse the request, and its answer is logged too.
+    request_log.install(app)
+    metrics.install(app)
+    auth.install(app)
     app.register_blueprint(pages)
     app.register_blueprint(api, url_prefix="/api")
+    app.register_blueprint(probes)
     app.register_error_handler(Exception, _handle_error)
     app.before_request(_choose_language)
     app.after_request(_finish_response)
@@ -60,11 +66,21 @@ def _service_provider(settings: Settings, service, registry):
                     from es_search.client import build_client
                     from es_search.search import SearchService
 
-                    holder["service"] = SearchService(build_client(settings), settings,
-                                                      registry=registry)
+                    # Timed (webapp/metrics.py): each call to Elasticsearch, each encode call.
+                    es = build_client(settings, node_class=metrics.TimedNode)
+                    holder["service"] = SearchService(
+                        es, settings, registry=registry,
+                        text_encoder_factory=metrics.timed_factory("text", lambda s: _encoders().build_text_encoder(s, es)),
+                        image_encoder_factory=metrics.timed_factory("image", lambda s: _encoders().build_image_encoder(s)))
         return holder["service"]
 
     return provide
+
+
+def _encoders():
+    import es_search.encoders  # the model libraries load with the first model, not with the app
+
+    return es_search.encoders
 
 
 def _t(key: str, **values) -> str:
@@ -105,7 +121,9 @@ def _finish_response(response):
 
 def _handle_error(exc: BaseException):
     report = describe_error(exc)
+    # A 401 names the scheme that would be accepted (webapp/auth.py).
+    headers = {"WWW-Authenticate": auth.SCHEME} if report.status == 401 else {}
     if request.path.startswith("/api/") or request.path == "/api":
-        return jsonify(report.to_dict()), report.status
+        return jsonify(report.to_dict()), report.status, headers
     html = render_template("error.html", report=report)
-    return html, report.status
+    return html, report.status, headers

@@ -4,11 +4,20 @@
 Workers are forked without the app (`preload_app = False`); each builds it and loads the text model
 once, right after it starts (`post_worker_init`), so no visitor waits for a model and no torch state
 crosses a fork (forking a process that has run torch can deadlock its thread pools).
+
+Operations: each worker writes its metrics into a fresh PROMETHEUS_MULTIPROC_DIR under the data folder (made
+before any worker starts, removed at exit; a dead worker's live gauges are dropped), and logs one line per
+request with its id (webapp/request_log.py), which replaces gunicorn's access log. SIGTERM is a graceful
+stop: gunicorn closes the listening socket, lets each worker finish the request it is serving (up to
+`graceful_timeout` seconds), then exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from es_search.config import ConfigError, Settings
@@ -44,7 +53,7 @@ def gunicorn_options(settings: Settings, host: str | None = None, port: int | No
         "preload_app": False,
         "timeout": 120,  # a cold worker's first request may still be loading a model
         "graceful_timeout": 20,
-        "accesslog": "-",
+        "accesslog": None,  # one line per request comes from webapp/request_log.py, with its request id
         "errorlog": "-",
     }
 
@@ -72,15 +81,41 @@ def warm_worker(app, torch_threads: int, log=None) -> None:
         pass
 
 
+def fresh_metrics_folder(settings: Settings) -> Path:
+    """A new, empty folder for this server's multiprocess metrics: figures left by an earlier run, or by
+    another server on the same data folder, must not be added to ours."""
+    parent = settings.data_dir / "metrics"
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="web-", dir=parent))
+
+
+def _worker_exited(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def _start_worker(worker, threads: int) -> None:
+    from webapp.request_log import configure_logging
+
+    configure_logging()
+    warm_worker(worker.wsgi, threads, worker.log)
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
     """Run gunicorn in this process until it is stopped (Ctrl-C or SIGTERM)."""
     from gunicorn.app.base import BaseApplication
 
     from webapp import create_app
+    from webapp.metrics import MULTIPROC_ENV
 
     options = gunicorn_options(settings, host, port, workers)
     threads = torch_threads_per_worker(options["workers"])
-    options["post_worker_init"] = lambda worker: warm_worker(worker.wsgi, threads, worker.log)
+    options["post_worker_init"] = lambda worker: _start_worker(worker, threads)
+    options["child_exit"] = _worker_exited
+    # Before any worker starts (and so before any imports prometheus-client), for every worker to inherit.
+    metrics_folder = fresh_metrics_folder(settings)
+    os.environ[MULTIPROC_ENV] = str(metrics_folder)
 
     class GalleryServer(BaseApplication):
         def load_config(self):
@@ -90,7 +125,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
         def load(self):
             return create_app(settings)
 
-    GalleryServer().run()
+    try:
+        GalleryServer().run()
+    finally:
+        shutil.rmtree(metrics_folder, ignore_errors=True)
 
 
 def demo_web_settings(settings: Settings) -> Settings:

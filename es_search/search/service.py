@@ -93,6 +93,10 @@ class SearchService:
                     self._image_encoder = factory(self.settings)
         return self._image_encoder
 
+    def loaded_models(self) -> dict[str, bool]:
+        """Which encoders are loaded (built) in this process; asking loads nothing."""
+        return {"text": self._text_encoder is not None, "image": self._image_encoder is not None}
+
     def warm_up(self) -> None:
         """Load the text model now (one tiny encode), so the first visitor does not wait for it."""
         self.text_encoder.encode_texts(["warm up"])

@@ -1,0 +1,58 @@
+"""`imgsearch apikey create | list | revoke`: the web app's API keys (es_search/apikeys.py).
+
+`create` prints the key once, on stdout, alone on its line, so a script can capture it; nothing prints it
+again. `list` shows ids, names, scopes and dates, never a key or its hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from es_search.cli.output import print_json
+from es_search.config import Settings
+
+
+def _connected(settings: Settings):
+    from es_search.client import build_client, check_cluster
+
+    es = build_client(settings)
+    check_cluster(es, settings)
+    return es
+
+
+def create_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.apikeys import create_key
+
+    key = create_key(_connected(settings), settings, name=args.name, scope=args.scope)
+    print(f"created {args.scope} key {args.name!r}; it is shown this once, store it now:", file=sys.stderr)
+    print(key)
+    return 0
+
+
+def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.apikeys import list_keys
+
+    print_json([key.to_dict() for key in list_keys(_connected(settings), settings)])
+    return 0
+
+
+def revoke_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.apikeys import revoke_key
+
+    print_json([key.to_dict() for key in revoke_key(_connected(settings), settings, args.key)])
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("apikey", help="API keys for the web app's JSON API")
+    keys = parser.add_subparsers(dest="apikey_command", required=True)
+    create = keys.add_parser("create", help="make a key and print it once")
+    create.add_argument("--name", required=True, help="who or what uses the key (unique among active keys)")
+    create.add_argument("--scope", choices=("write", "read"), required=True,
+                        help="write: the write API and searches; read: searches only")
+    create.set_defaults(func=create_command)
+    keys.add_parser("list", help="every key: id, name, scope, created, revoked").set_defaults(func=list_command)
+    revoke = keys.add_parser("revoke", help="revoke a key by id or name")
+    revoke.add_argument("key", metavar="ID_OR_NAME")
+    revoke.set_defaults(func=revoke_command)

@@ -1,0 +1,75 @@
+"""The API-key guard: one before_request check that decides, per endpoint, which key a request needs.
+
+- the `writes` blueprint (every write route): a write key, always;
+- every other page and /api endpoint: a read key when IMGSEARCH_REQUIRE_READ_KEY is true, else nothing;
+- the operator's endpoints (/metrics, /livez, /readyz) and static files: nothing, ever.
+
+A write key passes a read check. The key comes as `Authorization: ApiKey <key>`. A missing or malformed
+header, or an unknown or revoked key, is a 401 with a `WWW-Authenticate: ApiKey` challenge (app.py adds
+it to every 401); a valid key of too small a scope is a 403. The header and the key are never logged, and
+no answer repeats them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask, current_app, g, request
+
+from es_search.apikeys import KeyChecker
+from es_search.errors import Forbidden, Unauthenticated
+
+WRITE_BLUEPRINT = "writes"
+OPEN_BLUEPRINTS = frozenset({"probes", "metrics"})
+OPEN_ENDPOINTS = frozenset({"static"})
+SCHEME = "ApiKey"
+
+
+def needed_scope(blueprint: str | None, endpoint: str | None, require_read_key: bool) -> str | None:
+    """"write", "read" or None (no key needed) for a request routed to `blueprint`/`endpoint`.
+    Requests that matched no route (404, 405) are checked like reads, so they reveal no more than a search."""
+    if blueprint == WRITE_BLUEPRINT:
+        return "write"
+    if blueprint in OPEN_BLUEPRINTS or endpoint in OPEN_ENDPOINTS:
+        return None
+    return "read" if require_read_key else None
+
+
+def presented_key(header: str | None) -> str:
+    """The key in an `Authorization: ApiKey <key>` header; Unauthenticated when there is none."""
+    scheme, _, key = (header or "").strip().partition(" ")
+    if not header:
+        raise Unauthenticated(f"this endpoint needs an API key: send `Authorization: {SCHEME} <key>`")
+    if scheme.lower() != SCHEME.lower() or not key.strip():
+        raise Unauthenticated(f"the Authorization header must be `{SCHEME} <key>`")
+    return key.strip()
+
+
+def install(app: Flask) -> None:
+    """Guard every request of `app`; the key checker (and its cache) is made once per process, on first use."""
+    lock = threading.Lock()
+    holder: dict = {}
+
+    def checker() -> KeyChecker:
+        if "checker" not in holder:
+            with lock:
+                if "checker" not in holder:
+                    service = app.extensions["search_service"]()
+                    holder["checker"] = KeyChecker(service.es, app.extensions["imgsearch_settings"])
+        return holder["checker"]
+
+    app.extensions["key_checker"] = checker
+    app.before_request(check_request_key)
+
+
+def check_request_key() -> None:
+    settings = current_app.extensions["imgsearch_settings"]
+    scope = needed_scope(request.blueprint, request.endpoint, settings.require_read_key)
+    if scope is None:
+        return
+    key = current_app.extensions["key_checker"]().check(presented_key(request.headers.get("Authorization")))
+    if key is None or not key.active:
+        raise Unauthenticated("the API key is not known, or it was revoked")
+    if not key.allows(scope):
+        raise Forbidden(f"the API key {key.name!r} has the {key.scope} scope; this endpoint needs a {scope} key")
+    g.api_key_name = key.name  # for the request log: the key's name, never the key
