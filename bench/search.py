@@ -25,12 +25,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
 import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -419,15 +421,11 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
     mixture = Mixture(dims=dims, n=n, seed=21)
     log(f"  API: loading {n} image documents into alias {API_ALIAS}")
     load_seconds = load_api_documents(es, api_settings, mixture, mixture.centres())
-    port = free_port()
-    env = {**os.environ, "IMGSEARCH_INDEX_ALIAS": API_ALIAS, "IMGSEARCH_TEXT_MODEL": str(model_dir),
-           "IMGSEARCH_TEXT_BACKEND": "local", "IMGSEARCH_WEB_WORKERS": "1"}
-    command = [sys.executable, "-m", "es_search.cli", "web", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "1"]
-    log(f"  API: starting gunicorn on port {port} (one worker, text model loaded at start)")
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {"IMGSEARCH_INDEX_ALIAS": API_ALIAS, "IMGSEARCH_TEXT_MODEL": str(model_dir),
+           "IMGSEARCH_TEXT_BACKEND": "local"}
+    server = start_web(env, workers=1)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     try:
-        connection = _wait_for_server(port, server)
         texts = query_texts(queries + 20)
         for text in texts[:20]:
             _get(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
@@ -447,29 +445,64 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
                 "latency_ms": percentiles(latencies), "service_took_ms": percentiles(service_ms),
                 "text_encoding_ms": percentiles(encode_ms), "elasticsearch_ms": percentiles(search_ms)}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
         if not keep:
             from es_search.index import delete_index
 
             delete_index(es, API_ALIAS)
 
 
-def _wait_for_server(port: int, server: subprocess.Popen, timeout: float = 300) -> http.client.HTTPConnection:
+@dataclass
+class WebServer:
+    """A running `imgsearch web` on a loopback port. Its log goes to a temporary file, not a pipe: nobody
+    reads a pipe during a run, and a full one would stall the server."""
+
+    process: subprocess.Popen
+    port: int
+    log_file: IO[str]
+
+    def log_tail(self, chars: int = 2000) -> str:
+        self.log_file.seek(0)
+        return self.log_file.read()[-chars:]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log_file.close()
+
+
+def start_web(env: dict[str, str], workers: int = 1, timeout: float = 300) -> WebServer:
+    """`imgsearch web` (gunicorn) on a free loopback port, `env` over this process's environment; returns once
+    /api/health answers 200."""
+    port = free_port()
+    command = [sys.executable, "-m", "es_search.cli", "web", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]
+    log(f"  API: starting gunicorn on port {port} ({workers} worker(s), text model loaded at start)")
+    log_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    process = subprocess.Popen(command, env={**os.environ, **env, "IMGSEARCH_WEB_WORKERS": str(workers)},
+                               stdout=subprocess.DEVNULL, stderr=log_file, text=True)
+    server = WebServer(process, port, log_file)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {server.stderr.read()[-2000:]}")
+        if process.poll() is not None:
+            tail = server.log_tail()
+            server.stop()
+            raise RuntimeError(f"gunicorn exited: {tail}")
+        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            _get(connection, "/api/health")
-            return connection
+            _get(probe, "/api/health")
+            return server
         except (OSError, http.client.HTTPException, RuntimeError):
             time.sleep(1)
-    raise RuntimeError("gunicorn did not answer in time")
+        finally:
+            probe.close()
+    tail = server.log_tail()
+    server.stop()
+    raise RuntimeError(f"gunicorn did not answer in time: {tail}")
 
 
 def _get(connection: http.client.HTTPConnection, path: str) -> dict:
