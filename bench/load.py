@@ -1,22 +1,17 @@
-"""Load benchmark: concurrent clients drive the running web app over loopback for a bounded time, with a mix
+"""Load benchmark: concurrent clients drive the running web app over loopback for a bounded time with a mix
 of text search, image search, similar, facets and a share of writes. The last line printed is one JSON
-object: per kind and overall throughput, p50 / p90 / p99 latency, responses by status class, client-side
-errors; the load average before and after; the issue's targets judged on what was measured.
+object: per kind and overall throughput, p50 / p90 / p99, answers by status class, unanswered requests, the
+load average before and after, and the issue's targets judged on what was measured.
 
     python bench/load.py                              # 100k documents, app started here, 60 s, 5 % writes
-    python bench/load.py --docs 2000 --seconds 15     # a smoke run
-    python bench/load.py --url http://127.0.0.1:8000 --writes 0
+    python bench/load.py --url http://127.0.0.1:8000 --writes 0 --seconds 15
 
-Without --url the app is started here as bench/search.py starts it (`imgsearch web`, gunicorn sync
-workers) on --docs documents of bench/search.py's corpus, under an alias of its own, with the full-size
-random text model and the full-size random CLIP ViT-B/32 (random weights cost what trained ones do).
-
+Without --url the app is started as bench/search.py starts it, on --docs documents of its corpus (an alias of
+our own), with the full-size random text model and CLIP ViT-B/32 (random weights cost what trained ones do).
 The clients are threads of this process, each a closed loop on its own http.client connection: they wait on
-sockets, which releases the GIL, so they cost the two cores little (`client.cpu_cores` in the JSON says how
-little); client processes would add an interpreter each and buy nothing. Requests started during --warmup
-are not counted. Writes carry a write key (es_search.apikeys.create_key, or LOAD_BENCH_API_KEY) and
-are deleted after the run, untimed, as is a key made here.
-
+sockets, which releases the GIL, so they cost the two cores little (`client.cpu_cores` says how little);
+client processes would add an interpreter each and buy nothing. Writes carry a write key
+(es_search.apikeys.create_key, or LOAD_BENCH_API_KEY) and are deleted after the run, as is a key made here.
 Figures and how to read them: docs/benchmarks.md, "Load".
 """
 
@@ -90,8 +85,7 @@ def mix_weights(writes_percent: float, read_mix: dict[str, float] = READ_MIX) ->
 
 @dataclass
 class Workload:
-    """What the clients send: query texts, images to search with, indexed ids, images to write. Everything
-    is made before the clock starts, so the clients only pick and send."""
+    """What the clients send, all made before the clock starts: texts, images, indexed ids, images to write."""
 
     texts: list[str]
     search_images: list[str]  # base64
@@ -139,6 +133,7 @@ class Record:
     ms: float
     status: int  # 0: no answer (see error)
     error: str | None = None
+    service_ms: float | None = None  # the search's own took_ms: the rest is queueing, HTTP and JSON
 
 
 def send(connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
@@ -148,7 +143,14 @@ def send(connection: http.client.HTTPConnection, method: str, path: str, body: b
     return response.status, response.read()
 
 
-def run_client(index: int, url: str, workload: Workload, weights: dict[str, float], end: float, think_s: float,
+def parse_answer(answer: bytes) -> dict:
+    try:
+        return dict(json.loads(answer))
+    except (ValueError, TypeError):  # not a JSON object: counted by its status alone
+        return {}
+
+
+def run_client(index: int, url: str, workload: Workload, weights: dict[str, float], end: float,
                records: list[Record], written: list[str], timeout: float) -> None:
     rng = random.Random(index)
     kinds, chances = list(weights), list(weights.values())
@@ -163,16 +165,16 @@ def run_client(index: int, url: str, workload: Workload, weights: dict[str, floa
         except (OSError, http.client.HTTPException) as exc:
             status, answer, error = 0, b"", type(exc).__name__
             connection.close()  # the next request opens a fresh connection
-        records.append(Record(kind, started, (time.perf_counter() - started) * 1000, status, error))
+        ms = (time.perf_counter() - started) * 1000
+        body = parse_answer(answer) if status in (200, 201) and kind != "facets" else {}
+        records.append(Record(kind, started, ms, status, error, body.get("took_ms")))
         if kind == "write" and status == 201:
-            written.append(json.loads(answer).get("id"))
-        if think_s:
-            time.sleep(think_s)
+            written.append(body.get("id"))
     connection.close()
 
 
 def drive(url: str, workload: Workload, weights: dict[str, float], clients: int, warmup: float, seconds: float,
-          think_ms: float, timeout: float) -> dict:
+          timeout: float) -> dict:
     """Run the clients for warmup + seconds; the figures count requests started after the warm-up."""
     records: list[Record] = []
     written: list[str] = []
@@ -180,7 +182,7 @@ def drive(url: str, workload: Workload, weights: dict[str, float], clients: int,
     measure_from, end = start + warmup, start + warmup + seconds
     load_before = os.getloadavg()
     threads = [threading.Thread(target=run_client, daemon=True,
-                                args=(i, url, workload, weights, end, think_ms / 1000, records, written, timeout))
+                                args=(i, url, workload, weights, end, records, written, timeout))
                for i in range(clients)]
     for thread in threads:
         thread.start()
@@ -217,6 +219,9 @@ def summarise(records: list[Record], window_s: float) -> dict:
     if answered.size:
         figures.update({f"p{q}_ms": round(float(np.percentile(answered, q)), 1) for q in (50, 90, 99)})
         figures["max_ms"] = round(float(answered.max()), 1)
+    service = np.asarray([r.service_ms for r in records if r.service_ms is not None], dtype=np.float64)
+    if service.size:
+        figures.update({f"service_p{q}_ms": round(float(np.percentile(service, q)), 1) for q in (50, 99)})
     return figures
 
 
@@ -233,8 +238,8 @@ def judge(kinds: dict, overall: dict) -> dict:
 
 
 def connect(url: str, timeout: float = 120) -> http.client.HTTPConnection:
-    parts = urllib.parse.urlsplit(url)
-    return http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    return http.client.HTTPConnection(urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port or 80,
+                                      timeout=timeout)
 
 
 def fetch_json(url: str, path: str) -> dict:
@@ -336,7 +341,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=20, help="seconds of load before measuring")
     parser.add_argument("--writes", type=float, default=5, help="percent of requests that are writes (0: none)")
     parser.add_argument("--no-wait-refresh", action="store_true", help="writes with ?refresh=false")
-    parser.add_argument("--think-ms", type=float, default=0, help="pause of each client between requests")
     parser.add_argument("--timeout", type=float, default=60, help="seconds a client waits for an answer")
     return parser.parse_args(argv)
 
@@ -365,9 +369,8 @@ def main(argv=None) -> int:
                             write_key=key, wait_for_refresh=not args.no_wait_refresh)
         app["documents"] = fetch_json(url, "/api/facets").get("matching")
         log(f"driving {url} with {args.clients} clients: {args.warmup:.0f} s warm-up, {args.seconds:.0f} s measured")
-        run = drive(url, workload, weights, args.clients, args.warmup, args.seconds, args.think_ms, args.timeout)
-        records = run.pop("records")
-        written = run.pop("written")
+        run = drive(url, workload, weights, args.clients, args.warmup, args.seconds, args.timeout)
+        records, written = run.pop("records"), run.pop("written")
         kinds = {kind: summarise([r for r in records if r.kind == kind], run["window_s"]) for kind in weights}
         overall = summarise(records, run["window_s"])
         if written:
@@ -382,7 +385,7 @@ def main(argv=None) -> int:
             if not args.keep:
                 drop_corpus(es, settings)
     result = {"benchmark": "load", "app": app, "clients": args.clients, "warmup_s": args.warmup,
-              "think_ms": args.think_ms, "mix": {k: round(v, 4) for k, v in weights.items()},
+              "mix": {k: round(v, 4) for k, v in weights.items()},
               "writes_wait_for_refresh": not args.no_wait_refresh, "page_size": PAGE,
               "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
               **run, "kinds": kinds, "overall": overall}
