@@ -45,8 +45,8 @@ from search import (  # noqa: E402
     log,
     make_full_size_text_model,
     query_texts,
-    start_web,
 )
+from web_server import start_web  # noqa: E402
 
 from es_search.client import build_client, check_cluster  # noqa: E402
 from es_search.config import Settings, load_settings  # noqa: E402

@@ -22,23 +22,21 @@ import base64
 import http.client
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from web_server import get_json, start_web  # noqa: E402
 
 from es_search.client import build_client, check_cluster  # noqa: E402
 from es_search.config import Settings, load_settings  # noqa: E402
@@ -386,12 +384,6 @@ def load_api_documents(es: Elasticsearch, settings: Settings, mixture: Mixture, 
     return load
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def query_texts(count: int, seed: int = 5) -> list[str]:
     """`count` distinct short queries, alternating English and Chinese (distinct: the service caches vectors)."""
     rng = np.random.default_rng(seed)
@@ -428,11 +420,11 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
     try:
         texts = query_texts(queries + 20)
         for text in texts[:20]:
-            _get(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
+            get_json(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
         latencies, service_ms, encode_ms, search_ms = [], [], [], []
         for text in texts[20:]:
             started = time.perf_counter()
-            body = _get(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
+            body = get_json(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
             latencies.append((time.perf_counter() - started) * 1000)
             service_ms.append(body["took_ms"])
             encode_ms.append(body["timings_ms"]["encode_ms"])
@@ -450,68 +442,6 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
             from es_search.index import delete_index
 
             delete_index(es, API_ALIAS)
-
-
-@dataclass
-class WebServer:
-    """A running `imgsearch web` on a loopback port. Its log goes to a temporary file, not a pipe: nobody
-    reads a pipe during a run, and a full one would stall the server."""
-
-    process: subprocess.Popen
-    port: int
-    log_file: IO[str]
-
-    def log_tail(self, chars: int = 2000) -> str:
-        self.log_file.seek(0)
-        return self.log_file.read()[-chars:]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log_file.close()
-
-
-def start_web(env: dict[str, str], workers: int = 1, timeout: float = 300) -> WebServer:
-    """`imgsearch web` (gunicorn) on a free loopback port, `env` over this process's environment; returns once
-    /api/health answers 200."""
-    port = free_port()
-    command = [sys.executable, "-m", "es_search.cli", "web", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers)]
-    log(f"  API: starting gunicorn on port {port} ({workers} worker(s), text model loaded at start)")
-    log_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    process = subprocess.Popen(command, env={**os.environ, **env, "IMGSEARCH_WEB_WORKERS": str(workers)},
-                               stdout=subprocess.DEVNULL, stderr=log_file, text=True)
-    server = WebServer(process, port, log_file)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            tail = server.log_tail()
-            server.stop()
-            raise RuntimeError(f"gunicorn exited: {tail}")
-        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        try:
-            _get(probe, "/api/health")
-            return server
-        except (OSError, http.client.HTTPException, RuntimeError):
-            time.sleep(1)
-        finally:
-            probe.close()
-    tail = server.log_tail()
-    server.stop()
-    raise RuntimeError(f"gunicorn did not answer in time: {tail}")
-
-
-def _get(connection: http.client.HTTPConnection, path: str) -> dict:
-    connection.request("GET", path)
-    response = connection.getresponse()
-    body = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"{path} answered {response.status}: {body[:300]!r}")
-    return json.loads(body)
 
 
 # --------------------------------------------------------------------------- main
