@@ -22,8 +22,6 @@ import base64
 import http.client
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import unicodedata
@@ -35,8 +33,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from web_server import get_json, start_web  # noqa: E402
 
 from es_search.client import build_client, check_cluster  # noqa: E402
 from es_search.config import Settings, load_settings  # noqa: E402
@@ -384,12 +384,6 @@ def load_api_documents(es: Elasticsearch, settings: Settings, mixture: Mixture, 
     return load
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def query_texts(count: int, seed: int = 5) -> list[str]:
     """`count` distinct short queries, alternating English and Chinese (distinct: the service caches vectors)."""
     rng = np.random.default_rng(seed)
@@ -419,22 +413,18 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
     mixture = Mixture(dims=dims, n=n, seed=21)
     log(f"  API: loading {n} image documents into alias {API_ALIAS}")
     load_seconds = load_api_documents(es, api_settings, mixture, mixture.centres())
-    port = free_port()
-    env = {**os.environ, "IMGSEARCH_INDEX_ALIAS": API_ALIAS, "IMGSEARCH_TEXT_MODEL": str(model_dir),
-           "IMGSEARCH_TEXT_BACKEND": "local", "IMGSEARCH_WEB_WORKERS": "1"}
-    command = [sys.executable, "-m", "es_search.cli", "web", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "1"]
-    log(f"  API: starting gunicorn on port {port} (one worker, text model loaded at start)")
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {"IMGSEARCH_INDEX_ALIAS": API_ALIAS, "IMGSEARCH_TEXT_MODEL": str(model_dir),
+           "IMGSEARCH_TEXT_BACKEND": "local"}
+    server = start_web(env, workers=1)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     try:
-        connection = _wait_for_server(port, server)
         texts = query_texts(queries + 20)
         for text in texts[:20]:
-            _get(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
+            get_json(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
         latencies, service_ms, encode_ms, search_ms = [], [], [], []
         for text in texts[20:]:
             started = time.perf_counter()
-            body = _get(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
+            body = get_json(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
             latencies.append((time.perf_counter() - started) * 1000)
             service_ms.append(body["took_ms"])
             encode_ms.append(body["timings_ms"]["encode_ms"])
@@ -447,38 +437,11 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
                 "latency_ms": percentiles(latencies), "service_took_ms": percentiles(service_ms),
                 "text_encoding_ms": percentiles(encode_ms), "elasticsearch_ms": percentiles(search_ms)}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
         if not keep:
             from es_search.index import delete_index
 
             delete_index(es, API_ALIAS)
-
-
-def _wait_for_server(port: int, server: subprocess.Popen, timeout: float = 300) -> http.client.HTTPConnection:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {server.stderr.read()[-2000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            _get(connection, "/api/health")
-            return connection
-        except (OSError, http.client.HTTPException, RuntimeError):
-            time.sleep(1)
-    raise RuntimeError("gunicorn did not answer in time")
-
-
-def _get(connection: http.client.HTTPConnection, path: str) -> dict:
-    connection.request("GET", path)
-    response = connection.getresponse()
-    body = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"{path} answered {response.status}: {body[:300]!r}")
-    return json.loads(body)
 
 
 # --------------------------------------------------------------------------- main
