@@ -27,6 +27,7 @@ import time
 import unicodedata
 import urllib.parse
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -408,17 +409,39 @@ def mean_tokens(model_dir: Path, texts: list[str]) -> float:
 
 
 def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_dir: Path, queries: int,
-              keep: bool) -> dict:
+              keep: bool, thread_counts: Sequence[int] = ()) -> dict:
+    """The API at n documents with the configured text threads; then, on the same index and queries, once per
+    other count in `thread_counts` (under "by_text_threads"), so the counts compare within one run."""
     api_settings = settings.with_overrides(index_alias=API_ALIAS, text_model=str(model_dir), web_workers=1)
     mixture = Mixture(dims=dims, n=n, seed=21)
     log(f"  API: loading {n} image documents into alias {API_ALIAS}")
     load_seconds = load_api_documents(es, api_settings, mixture, mixture.centres())
+    texts = query_texts(queries + 20)
+    try:
+        runs = {threads: _serve_and_query(model_dir, texts, threads)
+                for threads in dict.fromkeys([settings.text_threads, *thread_counts])}
+    finally:
+        if not keep:
+            from es_search.index import delete_index
+
+            delete_index(es, API_ALIAS)
+    result = {"documents": n, "load_seconds": round(load_seconds, 1), "queries": queries, "page_size": 24,
+              "server": "gunicorn, 1 sync worker", "text_model": "random DistilBERT 6x768 + Dense 512",
+              "text_runtime": settings.text_runtime, "text_quantize": settings.text_quantize,
+              "text_threads": settings.text_threads, "mean_tokens_per_query": mean_tokens(model_dir, texts[20:]),
+              **runs[settings.text_threads], "load_average": [round(x, 2) for x in os.getloadavg()]}
+    if len(runs) > 1:
+        result["by_text_threads"] = {str(threads): run["latency_ms"] for threads, run in runs.items()}
+    return result
+
+
+def _serve_and_query(model_dir: Path, texts: list[str], threads: int) -> dict:
+    """gunicorn with one worker and `threads` text threads; 20 untimed queries, then the rest timed."""
     env = {"IMGSEARCH_INDEX_ALIAS": API_ALIAS, "IMGSEARCH_TEXT_MODEL": str(model_dir),
-           "IMGSEARCH_TEXT_BACKEND": "local"}
+           "IMGSEARCH_TEXT_BACKEND": "local", "IMGSEARCH_TEXT_THREADS": str(threads)}
     server = start_web(env, workers=1)
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     try:
-        texts = query_texts(queries + 20)
         for text in texts[:20]:
             get_json(connection, "/api/search?" + urllib.parse.urlencode({"q": text, "size": 24}))
         latencies, service_ms, encode_ms, search_ms = [], [], [], []
@@ -430,18 +453,11 @@ def bench_api(settings: Settings, es: Elasticsearch, n: int, dims: int, model_di
             encode_ms.append(body["timings_ms"]["encode_ms"])
             search_ms.append(body["timings_ms"]["search_ms"])
             assert len(body["hits"]) == 24, body
-        return {"documents": n, "load_seconds": round(load_seconds, 1), "queries": queries, "page_size": 24,
-                "server": "gunicorn, 1 sync worker", "text_model": "random DistilBERT 6x768 + Dense 512",
-                "text_runtime": settings.text_runtime, "text_quantize": settings.text_quantize,
-                "mean_tokens_per_query": mean_tokens(model_dir, texts[20:]),
-                "latency_ms": percentiles(latencies), "service_took_ms": percentiles(service_ms),
+        return {"latency_ms": percentiles(latencies), "service_took_ms": percentiles(service_ms),
                 "text_encoding_ms": percentiles(encode_ms), "elasticsearch_ms": percentiles(search_ms)}
     finally:
+        connection.close()
         server.stop()
-        if not keep:
-            from es_search.index import delete_index
-
-            delete_index(es, API_ALIAS)
 
 
 # --------------------------------------------------------------------------- main
@@ -460,6 +476,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="untimed queries before measuring")
     parser.add_argument("--api-docs", type=int, help="documents for the API benchmark (default 100000, quick 20000)")
     parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--api-text-threads", default="",
+                        help="further IMGSEARCH_TEXT_THREADS values to time the API with, e.g. 1 (same index)")
     parser.add_argument("--skip-knn", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark indices afterwards")
     return parser.parse_args(argv)
@@ -497,7 +515,8 @@ def main(argv=None) -> int:
                                                warm, truth, candidates, args.keep, args.oversample or None))
     if not args.skip_api:
         model_dir = make_full_size_text_model(settings.data_dir / "bench-models" / "full-size-multilingual-text")
-        result["api"] = bench_api(settings, es, api_docs, args.dims, model_dir, n_queries, args.keep)
+        result["api"] = bench_api(settings, es, api_docs, args.dims, model_dir, n_queries, args.keep,
+                                  [int(t) for t in args.api_text_threads.split(",") if t.strip()])
         log(f"  API p50={result['api']['latency_ms']['p50']} ms p99={result['api']['latency_ms']['p99']} ms")
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["targets"] = targets(result)

@@ -328,8 +328,7 @@ class SearchService:
             report["error"] = f"no index behind alias {self.settings.index_alias!r}; ingest images first"
             return report
         report["models"] = {"text": self.settings.text_model, "image": self.settings.image_model,
-                            "text_loaded": self._text_encoder is not None,
-                            "image_loaded": self._image_encoder is not None}
+                            **{f"{kind}_loaded": loaded for kind, loaded in self.loaded_models().items()}}
         report["ok"] = report["elasticsearch"].get("status") in ("green", "yellow")
         return report
 
@@ -360,11 +359,8 @@ class SearchService:
             time.sleep(0.1 * (attempt + 1))
         for item in results:
             if "error" in item:
-                self._raise_search_error(item["error"], item.get("status", 500))
+                raise search_error(item["error"], item.get("status", 500), missing=self._missing_message())
         return results
-
-    def _raise_search_error(self, error: dict, status: int) -> None:
-        raise search_error(error, status, missing=self._missing_message())
 
     def _call(self, fn, image_id: str | None = None):
         try:
