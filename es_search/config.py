@@ -190,6 +190,11 @@ class Settings(BaseSettings):
     remote_originals: RemoteOriginals = "proxy"
     presigned_expiry: int = Field(300, ge=1, le=7 * 24 * 3600)
 
+    # Write API (webapp/writes.py): one POST /api/images/_bulk request's bounds; its images are encoded
+    # `batch_size` at a time.
+    write_bulk_max_bytes: AtLeastOne = 100 * 1024 * 1024
+    write_bulk_max_items: AtLeastOne = 1000
+
     # Near-duplicates (es_search/duplicates/): one group when cosine ≥ similarity AND phash bits differ ≤
     # distance; each image asks for its `neighbours` nearest, `batch` images per _msearch request.
     duplicate_similarity: float = Field(0.95, ge=0.5, le=1.0)
