@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from es_search.errors import WriteRejected
-from es_search.fields import FieldRegistry
+from es_search.fields import VECTOR_FIELD, FieldRegistry
 from ingest.records import MAX_ID_BYTES, RecordColumns, convert_value
 
 # Fields the ingest writes for its own bookkeeping: not in a write's power either.
-_BOOKKEEPING = ("paths", "relative_path", "file_name", "sources", "record_digest", "image_id", "indexed_at")
+_BOOKKEEPING = ("paths", "relative_path", "file_name", "sources", "record_digest", "image_id", "indexed_at",
+                VECTOR_FIELD, "model")
 
 
 def check_fields(fields: object, registry: FieldRegistry) -> dict[str, object]:

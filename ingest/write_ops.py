@@ -88,10 +88,10 @@ def failed(op: WriteOp, reason: str, message: str, status: int | None = None) ->
 def block_setting(reason: str) -> str:
     """Which index setting a cluster block names, from Elasticsearch's reason text ("blocked by:
     [FORBIDDEN/8/index write (api)]"), so the answer says what an operator must lift."""
-    text = reason.lower()
+    text = reason.lower().replace("-", " ")
     if "allow delete" in text:
         return "index.blocks.read_only_allow_delete"
-    if "read-only" in text or "read only" in text:
+    if "read only" in text:
         return "index.blocks.read_only"
     if "index write" in text:
         return "index.blocks.write"
