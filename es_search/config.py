@@ -198,6 +198,10 @@ class Settings(BaseSettings):
     # document this long, so a revoked key is refused by every worker at most this many seconds later.
     require_read_key: bool = False
     api_key_cache_seconds: float = Field(10.0, ge=0, le=300)
+    # Write API (webapp/writes.py): one POST /api/images/_bulk request's bounds; its images are encoded
+    # `batch_size` at a time.
+    write_bulk_max_bytes: AtLeastOne = 100 * 1024 * 1024
+    write_bulk_max_items: AtLeastOne = 1000
 
     # Near-duplicates (es_search/duplicates/): one group when cosine ≥ similarity AND phash bits differ ≤
     # distance; each image asks for its `neighbours` nearest, `batch` images per _msearch request.

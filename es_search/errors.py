@@ -49,6 +49,21 @@ class UploadRejected(QueryError):
         self.http_status = status
 
 
+class WriteRejected(UploadRejected):
+    """A write the API cannot make as asked: `reason` says why (bad_field, derived_field, bad_id, bad_json...)."""
+
+
+class IndexReadOnly(ImgsearchError):
+    """The index refuses writes: a write block (`index.blocks.write`, `read_only`, or the disk watermark's
+    `read_only_allow_delete`) is set on it.
+
+    503, not 403 or 409: the request is right and the caller can do nothing about it; the service cannot take
+    writes until an operator lifts the block, and clients and load balancers retry or fail over on a 503.
+    """
+
+    exit_code, http_status, code = EXIT_CLUSTER, 503, "index_read_only"
+
+
 class ImageNotFound(ImgsearchError, LookupError):
     """No indexed image has that id."""
 

@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     from webapp.api import api
     from webapp.pages import pages
     from webapp.probes import probes
+    from webapp.writes import writes
 
     # The request id and timers first: every later check may refuse the request, and its answer is logged too.
     request_log.install(app)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     app.register_blueprint(pages)
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(probes)
+    app.register_blueprint(writes, url_prefix="/api")  # every write route, so one rule can guard them all
     app.register_error_handler(Exception, _handle_error)
     app.before_request(_choose_language)
     app.after_request(_finish_response)

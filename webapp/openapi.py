@@ -14,11 +14,12 @@ from flask import Flask
 from es_search import __version__
 from es_search.config import Settings
 from es_search.fields import FieldRegistry
-from webapp import schemas
+from webapp import schemas, write_schemas
 
 ERROR_REASONS = {400: "Bad input; the message names the parameter.", 404: "No image with that id.",
                  413: "The upload is larger than the limit.",
-                 503: "Elasticsearch, the index or a model is unavailable."}
+                 503: "Elasticsearch, the index or a model is unavailable, or the index refuses writes "
+                      "(code index_read_only: a write block is set on it)."}
 REF = "#/components/schemas/{model}"
 
 
@@ -26,7 +27,7 @@ def documented(summary: str, *, response: type | None, params: str | None = None
                errors: tuple[int, ...] = (), description: str = "") -> Callable:
     """Mark a view for the OpenAPI document. `params` and `body` name a model factory of webapp/schemas.py:
     "search", "paging" or "filters" for query parameters, "upload" for the JSON image body, "compound" for
-    POST /api/search's JSON parts."""
+    POST /api/search's JSON parts; for the write API "refresh", "image_write", "patch" and "bulk" (NDJSON)."""
     def mark(view):
         view.openapi = {"summary": summary, "response": response, "params": params, "body": body,
                         "errors": errors, "description": description or (view.__doc__ or "").strip()}
@@ -40,7 +41,10 @@ def _param_models(settings: Settings, registry: FieldRegistry) -> dict:
             "filters": schemas.filters_params_model(registry),
             "upload": schemas.upload_body_model(settings, registry),
             "compound": schemas.compound_body_model(settings, registry),
-            "duplicates": schemas.duplicates_params_model(settings, registry)}
+            "duplicates": schemas.duplicates_params_model(settings, registry),
+            "refresh": write_schemas.refresh_params_model(settings, registry),
+            "image_write": write_schemas.image_write_model(settings, registry),
+            "patch": write_schemas.patch_model(settings, registry)}
 
 
 def _query_parameters(model) -> list[dict]:
@@ -70,7 +74,7 @@ def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dic
     """The description of every documented /api route."""
     models = _param_models(settings, registry)
     components: dict = {}
-    for model in schemas.RESPONSE_MODELS:
+    for model in schemas.RESPONSE_MODELS + write_schemas.RESPONSE_MODELS:
         schema = model.model_json_schema(ref_template=REF)
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
@@ -88,13 +92,24 @@ def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dic
             parameters += _query_parameters(models[meta["params"]])
         if parameters:
             operation["parameters"] = parameters
-        if meta["body"]:
+        if meta["body"] == "bulk":
+            operation["requestBody"] = {"required": True, "content": {"application/x-ndjson": {"schema": {
+                "type": "string", "description": "Action lines ({\"index\"|\"create\"|\"update\"|\"delete\": "
+                "{\"_id\": ...}}), each but delete followed by its source line (ImageWriteBody, or {\"doc\": "
+                "WritableFields})."}}}}
+        elif meta["body"]:
             body_schema = models[meta["body"]].model_json_schema(ref_template=REF)
             components.update(body_schema.pop("$defs", {}))
             content = {"application/json": {"schema": body_schema}}
             if meta["body"] == "upload":
                 content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"], "properties": {
                     "image": {"type": "string", "format": "binary"}}}}
+            if meta["body"] == "image_write":
+                content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"], "properties": {
+                    "image": {"type": "string", "format": "binary"}, "id": {"type": "string"},
+                    "fields": {"type": "string", "description": "WritableFields as JSON text; or each field "
+                                                                "as a form field of its own name"}}}}
+                operation["responses"]["201"] = {**operation["responses"]["200"], "description": "Created"}
             operation["requestBody"] = {"required": True, "content": content}
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = operation

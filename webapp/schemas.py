@@ -145,11 +145,11 @@ def _filter_fields(registry: FieldRegistry) -> dict:
     fields: dict = {}
     for spec in registry.filters:
         if spec.filter == "terms":
-            fields[spec.param] = (list[_python_type(spec)] | None, Field(
+            fields[spec.param] = (list[python_type(spec)] | None, Field(
                 None, max_length=MAX_FILTER_VALUES,
                 description=f"Only images whose {spec.label_in('en').lower()} is one of these (repeat the parameter)."))
         else:
-            value_type = _python_type(spec)
+            value_type = python_type(spec)
             what = spec.label_in("en").lower()
             fallback = f" Images without it are judged by {spec.fallback}." if spec.fallback else ""
             fields[spec.param] = (str | None, Field(
@@ -160,7 +160,7 @@ def _filter_fields(registry: FieldRegistry) -> dict:
     return fields
 
 
-def _python_type(spec: FieldSpec) -> type:
+def python_type(spec: FieldSpec) -> type:
     return {"date": date, "integer": int, "long": int, "float": float, "double": float,
             "boolean": bool}.get(spec.type, str)
 

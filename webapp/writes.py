@@ -1,0 +1,161 @@
+"""The write API: add, change and delete images, one at a time or in bulk. Every write route is in this one
+blueprint (`writes`), so that one rule can guard them all (a write key).
+
+Each view turns its request into write operations (webapp/write_inputs.py) and hands them to the ingest's
+`ImageWriter`, which decodes, enriches, encodes with the app's own loaded models and indexes; the answers
+are the stored documents, as GET /api/images/<id> shows them. `?refresh=wait_for` (the default) answers once
+the write is searchable; `?refresh=false` skips that wait.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+
+from es_search.errors import ImageNotFound, QueryError
+from ingest.image_write import REFRESH_VALUES, ImageWriter
+from ingest.write_fields import check_write_id
+from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome
+from webapp import write_schemas
+from webapp.openapi import documented
+from webapp.present import document_to_json
+from webapp.write_inputs import bulk_lines, bulk_ops, fields_from_patch, image_op_from_request, max_line_bytes
+
+writes = Blueprint("writes", __name__)
+_WRITER_LOCK = threading.Lock()
+BULK_CONTENT_TYPES = ("application/x-ndjson", "application/json", "text/plain", "")
+
+
+def _settings():
+    return current_app.extensions["imgsearch_settings"]
+
+
+def _service():
+    return current_app.extensions["search_service"]()
+
+
+def _registry():
+    return current_app.extensions["field_registry"]
+
+
+def _writer() -> ImageWriter:
+    """The app's one writer, on the search service's models (built on first use)."""
+    extensions = current_app.extensions
+    writer = extensions.get("image_writer")
+    if writer is None:
+        with _WRITER_LOCK:
+            writer = extensions.get("image_writer")
+            if writer is None:
+                service = _service()
+                writer = extensions["image_writer"] = ImageWriter(service.es, _settings(), service,
+                                                                  extensions["remote_reader"])
+    return writer
+
+
+def _refresh() -> str:
+    value = request.args.get("refresh", "wait_for")
+    value = "true" if value == "" else value  # `?refresh` alone, as Elasticsearch reads it
+    if value not in REFRESH_VALUES:
+        raise QueryError(f"refresh is one of {', '.join(REFRESH_VALUES)}")
+    return value
+
+
+def _one(op: WriteOp) -> WriteOutcome:
+    outcome = _writer().apply([op], _refresh())[0]
+    if not outcome.ok:
+        raise outcome.to_error()
+    return outcome
+
+
+def _document(outcome: WriteOutcome) -> dict:
+    body = document_to_json(outcome.doc_id, _service().get_image(outcome.doc_id), _settings())
+    body["result"] = outcome.result
+    if outcome.encoded is not None:
+        body["encoded"] = outcome.encoded
+    return body
+
+
+@writes.post("/images")
+@documented("Add an image: decoded, enriched, encoded and indexed; answers the stored document",
+            response=write_schemas.WrittenImageBody, params="refresh", body="image_write",
+            errors=(400, 413, 503))
+def add_image():
+    """Add (or replace) one image: a multipart file `image` with form fields, or JSON with `image_base64` or
+    `url` (http(s) or s3://), an optional `id` (else the content's sha256) and `fields` from the field
+    registry. 201 when created; 200 when the id existed (`encoded: false` when its bytes were the same, so
+    only the fields were written)."""
+    op = image_op_from_request(request, _registry(), _settings().max_upload_bytes)
+    outcome = _one(op)
+    return jsonify(_document(outcome)), 201 if outcome.result == "created" else 200
+
+
+@writes.patch("/images/<image_id>")
+@documented("Change an image's fields, without encoding it again", response=write_schemas.WrittenImageBody,
+            params="refresh", body="patch", errors=(400, 404, 503))
+def patch_image(image_id: str):
+    """Set or clear (null) fields of an indexed image: title, caption, tags and the schema's fields. Fields
+    computed from the image (vector, sha256, colours, size...) are refused."""
+    op = WriteOp("update", check_write_id(image_id), fields_from_patch(request.get_json(silent=True), _registry()))
+    return jsonify(_document(_one(op)))
+
+
+@writes.delete("/images/<image_id>")
+@documented("Delete an image and its thumbnail", response=write_schemas.DeletedBody, params="refresh",
+            errors=(400, 404, 503))
+def delete_image(image_id: str):
+    """Delete an image's document; its thumbnail too, unless another document shows the same content."""
+    outcome = _one(WriteOp("delete", check_write_id(image_id)))
+    if outcome.result != "deleted":
+        raise ImageNotFound(f"no indexed image has id {image_id}")
+    return jsonify({"id": outcome.doc_id, "result": outcome.result})
+
+
+@writes.post("/images/_bulk")
+@documented("Many writes in one request, as NDJSON; answered per item like Elasticsearch's bulk",
+            response=write_schemas.BulkBody, params="refresh", body="bulk", errors=(400, 413, 503))
+def bulk():
+    """NDJSON action/source pairs, read line by line: index/create (source like POST /api/images's JSON),
+    update ({"doc": {...}}), delete. A body with a broken line is refused whole, before anything is written;
+    a bad item fails alone. Images are encoded in batches."""
+    started = time.monotonic()
+    settings = _settings()
+    if request.mimetype not in BULK_CONTENT_TYPES:
+        raise QueryError("send the bulk body as application/x-ndjson")
+    request.max_content_length = settings.write_bulk_max_bytes
+    refresh = _refresh()
+    lines = bulk_lines(request.stream, max_line_bytes(settings.max_upload_bytes))
+    parsed = list(bulk_ops(lines, _registry(), settings.max_upload_bytes, settings.write_bulk_max_items))
+    outcomes = _apply_in_batches(parsed, refresh, settings.batch_size)
+    return jsonify({"took": round((time.monotonic() - started) * 1000),
+                    "errors": any(not outcome.ok for outcome in outcomes),
+                    "items": [outcome.to_item() for outcome in outcomes]})
+
+
+def _apply_in_batches(parsed: list, refresh: str, batch_size: int) -> list[WriteOutcome]:
+    """Outcomes in order: operations go to the writer in runs holding at most `batch_size` images (one
+    encode batch and one Elasticsearch bulk each); items that failed while parsing keep their place."""
+    outcomes: list[WriteOutcome] = []
+    run: list[WriteOp] = []
+    places: list[int] = []
+    slots: list[WriteOutcome | None] = []
+
+    def flush() -> None:
+        for place, outcome in zip(places, _writer().apply(run, refresh) if run else [], strict=True):
+            slots[place] = outcome
+        run.clear()
+        places.clear()
+
+    for item in parsed:
+        if isinstance(item, WriteOutcome):
+            slots.append(item)
+            continue
+        places.append(len(slots))
+        slots.append(None)
+        run.append(item)
+        if sum(op.action in IMAGE_ACTIONS for op in run) >= batch_size:
+            flush()
+    flush()
+    outcomes.extend(slot for slot in slots if slot is not None)
+    return outcomes
