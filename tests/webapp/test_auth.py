@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from es_search.apikeys import create_key, keys_index, revoke_key
-from tests.support.guarded_app import LET_THROUGH, api_key_header, with_write_endpoint, write
+from tests.support.guarded_app import LET_THROUGH, api_key_header, write
 from webapp import create_app
 from webapp.auth import needed_scope
 
@@ -20,12 +20,12 @@ def keys(es, gallery):
 @pytest.fixture(scope="module")
 def open_app(gallery, keys):
     # No cache: a revocation in a test is seen by the next request.
-    return with_write_endpoint(create_app(gallery.settings.with_overrides(api_key_cache_seconds=0)))
+    return create_app(gallery.settings.with_overrides(api_key_cache_seconds=0))
 
 
 @pytest.fixture(scope="module")
 def closed_app(gallery, keys):
-    return with_write_endpoint(create_app(gallery.settings.with_overrides(require_read_key=True)))
+    return create_app(gallery.settings.with_overrides(require_read_key=True))
 
 
 def assert_refused(response, status: int, code: str) -> None:

@@ -7,14 +7,14 @@ import logging
 import pytest
 
 from es_search.apikeys import create_key, keys_index
-from tests.support.guarded_app import api_key_header, with_write_endpoint, write
+from tests.support.guarded_app import api_key_header, write
 from webapp import create_app
 from webapp.request_log import request_id_from
 
 
 @pytest.fixture
 def guarded(tiny_settings):
-    return with_write_endpoint(create_app(tiny_settings))
+    return create_app(tiny_settings)
 
 
 @pytest.fixture
