@@ -282,8 +282,8 @@ def start_app(settings: Settings, es, args) -> tuple[object, dict]:
     env = {"IMGSEARCH_INDEX_ALIAS": args.alias, "IMGSEARCH_TEXT_MODEL": str(text_model),
            "IMGSEARCH_IMAGE_MODEL": str(image_model), "IMGSEARCH_TEXT_BACKEND": "local"}
     server = start_web(env, workers=args.workers)
-    return server, {"started_here": True, "workers": args.workers, "server": "gunicorn, sync workers",
-                    "text_model": "random DistilBERT 6x768 + Dense 512",
+    return server, {"started_here": True, "workers": args.workers,
+                    "server": f"gunicorn, {settings.web_threads} thread(s) per worker", "text_model": "random DistilBERT 6x768 + Dense 512",
                     "image_model": "random CLIP ViT-B/32", "text_runtime": settings.text_runtime}
 
 

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: Port = 8000
     web_workers: AtLeastOne = 2
+    # Requests in flight per worker (gunicorn's gthread workers when > 1; 1 is the sync worker). Threads share
+    # the worker's models; a write waiting for its refresh or a long image encode no longer holds up the
+    # short text searches queued behind it (docs/benchmarks.md, "Load").
+    web_threads: int = Field(4, ge=1, le=64)
     max_upload_bytes: AtLeastOne = 20 * 1024 * 1024
     image_roots: Annotated[Folders, NoDecode] = ()
     # How image pages show a file's path: relative to its image root, in full, or not at all.

@@ -44,12 +44,13 @@ def web_settings(settings: Settings, settings_file: Path | None = None) -> Setti
 
 def gunicorn_options(settings: Settings, host: str | None = None, port: int | None = None,
                      workers: int | None = None) -> dict:
-    """gunicorn's settings from ours; one thread per worker, so each runs one model call at a time."""
+    """gunicorn's settings from ours: `web_workers` processes of `web_threads` threads each (gthread workers,
+    or sync ones for a single thread). Model calls release the GIL, so a worker's threads share the cores."""
     return {
         "bind": f"{host or settings.web_host}:{port or settings.web_port}",
         "workers": workers or settings.web_workers,
-        "worker_class": "sync",
-        "threads": 1,
+        "worker_class": "gthread" if settings.web_threads > 1 else "sync",
+        "threads": settings.web_threads,
         "preload_app": False,
         "timeout": 120,  # a cold worker's first request may still be loading a model
         "graceful_timeout": 20,
