@@ -93,7 +93,8 @@ def _ingest(args, settings: Settings) -> int:
     if args.dry_run:
         return _dry_run(args, settings)
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    common = dict(progress=not args.no_progress, recheck=args.recheck, log=log, prune=args.prune)
+    common = dict(progress=not args.no_progress, recheck=args.recheck, log=log, prune=args.prune,
+                  shard=args.shard or WHOLE)
     try:
         with sigterm_as_interrupt():
             if args.records:
@@ -102,7 +103,7 @@ def _ingest(args, settings: Settings) -> int:
             elif args.paths and is_prefix_url(args.paths[0]):
                 summary = run_prefix_ingest(settings, args.paths[0], **common)
             else:
-                summary = run_ingest(settings, args.paths, args.list_files, shard=args.shard or WHOLE,
+                summary = run_ingest(settings, args.paths, args.list_files,
                                      on_near_duplicate=args.on_near_duplicate, **common)
     except ImgsearchError:
         raise
@@ -129,9 +130,8 @@ def usage_problem(args) -> str | None:
         return "an s3://bucket/prefix/ is a source of its own: name one, and no folders or --list files with it"
     if args.dry_run and not args.prune:
         return "--dry-run goes with --prune (it lists what a prune would remove)"
-    if args.shard and (args.records or prefixes or args.prune):
-        return ("--shard splits folders and --list files; it does not yet split a records file or an s3:// prefix, "
-                "and a shard cannot --prune (it sees only its part of the source)")
+    if args.shard and args.prune:
+        return "a shard cannot --prune: it sees only its part of the source (prune in one run without --shard)"
     if args.on_near_duplicate != "index" and (args.records or prefixes):
         return ("--on-near-duplicate skip|report works on folders for now; for a records file or an s3:// prefix, "
                 "run `imgsearch duplicates` after the ingest")

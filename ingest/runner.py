@@ -33,7 +33,7 @@ from ingest.records import Record, RecordColumns, check_records_file, read_recor
 from ingest.records_run import RecordsRun
 from ingest.report import FailureReport, IngestSummary, report_path
 from ingest.seen import SeenKeys
-from ingest.shard import WHOLE, Shard, in_shard, select
+from ingest.shard import WHOLE, Shard, in_shard, record_key, select
 from ingest.state import IndexedFiles, state_path
 
 # Walk failures after which a folder's prune would mistake unread files for deleted ones.
@@ -143,17 +143,20 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
 def run_records_ingest(settings: Settings, records_file: str | Path, *, source: str | None = None,
                        image_column: str = "image", id_column: str = "id", es: Elasticsearch | None = None,
                        image_encoder=None, text_encoder=None, progress: bool = False, recheck: bool = False,
-                       prune: bool = False, log: Callable[[str], None] | None = None) -> IngestSummary:
+                       prune: bool = False, log: Callable[[str], None] | None = None,
+                       shard: Shard = WHOLE) -> IngestSummary:
     """Index the rows of a records file (CSV or JSON Lines); see ingest/records.py for what a row may hold.
 
     The file is checked as a whole first (RecordsFileError: nothing is indexed). `source` names the file in
-    the documents' `sources` (default: its absolute path), which is what `prune` goes by.
+    the documents' `sources` (default: its absolute path), which is what `prune` goes by. With `shard` I/N,
+    only the rows whose id (else image location) hashes to shard I (ingest/shard.py `record_key`).
     """
     columns = RecordColumns.from_registry(registry_for(settings), image=image_column, id_column=id_column)
     checked = check_records_file(Path(records_file), columns)
     source = source or str(Path(records_file).resolve())
-    return _run_records(settings, read_records(checked, columns), source, PruneScope("records", source),
-                        total=checked.rows, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
+    records = select(read_records(checked, columns), shard, key=record_key)
+    return _run_records(settings, records, source, PruneScope("records", source),
+                        total=checked.rows if shard == WHOLE else None, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
                         progress=progress, recheck=recheck, prune=prune, log=log)
 
 
@@ -202,13 +205,13 @@ def _run_records(settings: Settings, records: Iterable, source: str, scope: Prun
 
 def run_prefix_ingest(settings: Settings, prefix_url: str, *, es: Elasticsearch | None = None, image_encoder=None,
                       text_encoder=None, progress: bool = False, recheck: bool = False, prune: bool = False,
-                      log: Callable[[str], None] | None = None) -> IngestSummary:
+                      log: Callable[[str], None] | None = None, shard: Shard = WHOLE) -> IngestSummary:
     """Index the images under an object-storage prefix (s3://bucket/prefix/) the way a folder is indexed: the
     content hash is the id, a copy under another key adds its location. The listing's size and modification
-    time let a rerun skip unchanged objects without downloading them."""
+    time let a rerun skip unchanged objects without downloading them. `shard`: by each object's location."""
     listing = listed_records(settings, prefix_url)
     first = next(listing, None)  # a bucket that cannot be listed stops the command here (SourceUnavailable)
-    records = itertools.chain([first] if first else [], listing)
+    records = select(itertools.chain([first] if first else [], listing), shard, key=record_key)
     return _run_records(settings, records, prefix_url, PruneScope("location", prefix_url), total=None, es=es,
                         image_encoder=image_encoder, text_encoder=text_encoder, progress=progress, recheck=recheck,
                         prune=prune, log=log)

@@ -5,9 +5,10 @@ N processes given the same input and shards 0/N … N-1/N (N machines, N GPUs, a
 a Slurm array) then ingest one collection together with no overlap, no gap and no coordinator: every item
 belongs to exactly one shard, decided by its key alone.
 
-The key must name an item the same way on every machine: a record's id for records, and for files the
-path relative to the folder given on the command line (machines may mount the collection in different
-places). The hash is BLAKE2b, not Python's `hash()`, which is salted per process. Two files with the same
+The key must name an item the same way on every machine: a record's id for records (its image's location
+when it has none; an object's location under an s3:// prefix), and for files the path relative to the folder
+given on the command line (machines may mount the collection in different places). Rows with the same id
+land in one shard, so a duplicated id is still found. The hash is BLAKE2b, not Python's `hash()`, which is salted per process. Two files with the same
 bytes may land in different shards; the content-hash document ids make the second one add its path to
 the first one's document, as in a single run.
 """
@@ -57,6 +58,16 @@ def shard_of(key: str, count: int) -> int:
 def in_shard(key: str, shard: Shard) -> bool:
     """Whether `key` belongs to `shard`."""
     return shard.count == 1 or shard_of(key, shard.count) == shard.index
+
+
+def record_key(item) -> str:
+    """A record's shard key: its id, else its image's location (the same content hash then decides its
+    document, as for files); a bad row is keyed by its line, so exactly one shard reports it."""
+    record_id = getattr(item, "record_id", None)
+    if record_id:
+        return f"id:{record_id}"
+    location = getattr(item, "location", None)
+    return f"loc:{location}" if location else f"line:{item.line}"
 
 
 def select(items: Iterable[Item], shard: Shard, key: Callable[[Item], str]) -> Iterator[Item]:

@@ -12,6 +12,7 @@ from es_search.encoders import build_image_encoder
 from ingest.records import RecordsFileError
 from ingest.report import read_report
 from ingest.runner import plan_prune, run_ingest, run_records_ingest
+from ingest.shard import Shard
 from tests.support.catalogue import make_images, product_row, write_csv, write_jsonl, write_schema
 from tests.support.ingest_cases import jpeg
 from webapp import create_app
@@ -287,3 +288,24 @@ def test_a_folder_prune_takes_vanished_paths_off_documents_and_deletes_those_lef
     (photos / "a.jpg").unlink()
     assert run_ingest(shop, [photos], prune=True).pruned == 1
     assert set(docs_by_id(es, shop.index_alias)) == {b_id}
+
+
+def test_three_shards_of_a_catalogue_index_each_row_once_and_report_each_problem_once(shop, es, encoder, tmp_path):
+    images = make_images(tmp_path / "shop" / "images", range(12))
+    rows = [product_row(n, f"images/{images[n].name}") for n in range(12)]
+    rows.append({**product_row(20, "images/img-0001.jpg"), "price": "cheap"})  # a bad value
+    rows.append(product_row(3, "images/img-0004.jpg"))  # SKU-0003 again: its shard sees both rows
+    rows.append({"id": "", "image": "images/img-0011.jpg"})  # no id: keyed by its image, content-hash id
+    catalogue = write_csv(tmp_path / "shop" / "catalogue.csv", rows)
+
+    summaries = [run_records_ingest(shop, catalogue, image_encoder=encoder, shard=Shard(i, 3),
+                                    recheck=True) for i in range(3)]
+
+    assert all(summary.stopped is None for summary in summaries)
+    assert all(summary.indexed < 13 for summary in summaries)  # each shard took a part, not the whole
+    assert sum(summary.indexed for summary in summaries) == 13
+    problems = [(f["line"], f["reason"]) for summary in summaries for f in read_report(Path(summary.report))[0]]
+    assert sorted(problems) == [(14, "bad_record"), (15, "duplicate_id")]
+    docs = docs_by_id(es, shop.index_alias)
+    assert {doc_id for doc_id in docs if doc_id.startswith("SKU-")} == {f"SKU-{n:04d}" for n in range(12)}
+    assert len(docs) == 13 and all(doc["_seq_no"] is not None for doc in docs.values())
