@@ -16,7 +16,11 @@ import org.elasticsearch.cluster.node.DiscoveryNodes;
 import org.elasticsearch.cluster.service.ClusterService;
 import org.elasticsearch.features.NodeFeature;
 import org.elasticsearch.index.IndexVersion;
+import org.elasticsearch.index.analysis.TokenFilterFactory;
+import org.elasticsearch.index.analysis.TokenizerFactory;
+import org.elasticsearch.indices.analysis.AnalysisModule.AnalysisProvider;
 import org.elasticsearch.plugins.ActionPlugin;
+import org.elasticsearch.plugins.AnalysisPlugin;
 import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.rest.BaseRestHandler;
 import org.elasticsearch.rest.RestHandler;
@@ -28,10 +32,11 @@ import org.elasticsearch.xcontent.XContentBuilder;
 import java.io.IOException;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
-public final class RootInfoPlugin extends Plugin implements ActionPlugin {
+public final class RootInfoPlugin extends Plugin implements ActionPlugin, AnalysisPlugin {
 
     // Set when the node builds its components, which happens before it serves any request.
     private volatile ClusterService clusterService;
@@ -40,6 +45,17 @@ public final class RootInfoPlugin extends Plugin implements ActionPlugin {
     public Collection<?> createComponents(PluginServices services) {
         clusterService = services.clusterService();
         return List.of();
+    }
+
+    // The analysis the `.security` index needs and this distribution lacks (SecurityIndexAnalysis.java).
+    @Override
+    public Map<String, AnalysisProvider<TokenFilterFactory>> getTokenFilters() {
+        return SecurityIndexAnalysis.tokenFilters();
+    }
+
+    @Override
+    public Map<String, AnalysisProvider<TokenizerFactory>> getTokenizers() {
+        return SecurityIndexAnalysis.tokenizers();
     }
 
     @Override
