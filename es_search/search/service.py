@@ -360,7 +360,7 @@ class SearchService:
         return results
 
     def _raise_search_error(self, error: dict, status: int) -> None:
-        raise search_error(error, status, missing=self._missing_message())
+        raise search_error(error, status, missing=self._missing_message(), url=self.settings.node_url)
 
     def _call(self, fn, image_id: str | None = None):
         try:
