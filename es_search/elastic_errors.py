@@ -53,7 +53,8 @@ def access_denied_message(reason: str, url: str) -> str:
 
 def access_denied(exc: es_exceptions.ApiError, url: str) -> AccessDenied:
     """AccessDenied for a 403 answer, with Elasticsearch's reason (the action and the privileges granting it)."""
-    return AccessDenied(access_denied_message(root_reason(exc.body), url))
+    reason = root_reason(exc.body) if exc.body else "no reason given: an existence check was refused"
+    return AccessDenied(access_denied_message(reason, url))
 
 
 def translate(exc: Exception, *, url: str, missing: str, image_id: str | None = None) -> ImgsearchError:
@@ -65,8 +66,8 @@ def translate(exc: Exception, *, url: str, missing: str, image_id: str | None = 
         return ImageNotFound(f"no indexed image has id {image_id}")
     if isinstance(exc, es_exceptions.BadRequestError):
         return QueryError(f"Elasticsearch refused the request: {root_reason(exc.body)}")
-    if isinstance(exc, es_exceptions.AuthorizationException) and is_access_denied(403, exc.body):
-        return access_denied(exc, url)
+    if isinstance(exc, es_exceptions.AuthorizationException) and (is_access_denied(403, exc.body) or not exc.body):
+        return access_denied(exc, url)  # without a body: a HEAD request (exists), which only says 403
     if isinstance(exc, es_exceptions.ApiError):
         return ClusterUnavailable(f"Elasticsearch answered {exc.meta.status}: {root_reason(exc.body)}")
     # No answer at all: connection refused, timed out, TLS failure.

@@ -183,20 +183,20 @@ def test_a_write_with_the_reader_key_stops_with_the_missing_privilege(secured):
     with pytest.raises(AccessDenied, match=r"create_index") as refused:
         run_ingest(fresh, [secured.tmp / "more"])
     assert secured.reader_key not in str(refused.value)
-    assert admin_es.indices.get(index=f"{secured.alias}-fresh*") == {}
+    assert dict(admin_es.indices.get(index=f"{secured.alias}-fresh*")) == {}
 
 
 def test_the_writer_key_is_refused_on_another_index(secured):
     elsewhere = f"elsewhere-{uuid.uuid4().hex[:8]}"
     settings = secured.settings_with(api_key=secured.writer_key, alias=elsewhere, name="writer-elsewhere")
-    with pytest.raises(AccessDenied, match=r"lack a privilege .*privileges \[") as refused:
+    with pytest.raises(AccessDenied, match=r"lack a privilege") as refused:
         run_ingest(settings, [secured.tmp / "photos"])
     assert refused.value.http_status == 503 and refused.value.code == "elasticsearch_access_denied"
     writer_es = build_client(settings)
     with pytest.raises(AuthorizationException):
         writer_es.index(index=elsewhere, document={"title": "not here"})
     admin_es = build_client(secured.admin)
-    assert admin_es.indices.get(index=f"{elsewhere}*") == {}
+    assert dict(admin_es.indices.get(index=f"{elsewhere}*")) == {}
 
 
 # --------------------------------------------------------------------------- credentials never shown
