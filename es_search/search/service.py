@@ -359,7 +359,8 @@ class SearchService:
             time.sleep(0.1 * (attempt + 1))
         for item in results:
             if "error" in item:
-                raise search_error(item["error"], item.get("status", 500), missing=self._missing_message())
+                raise search_error(item["error"], item.get("status", 500), missing=self._missing_message(),
+                                   url=self.settings.node_url)
         return results
 
     def _call(self, fn, image_id: str | None = None):
