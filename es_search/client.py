@@ -6,6 +6,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exceptions
 
 from es_search.config import Settings
+from es_search.elastic_errors import access_denied
 from es_search.errors import ClusterUnavailable
 
 
@@ -16,16 +17,23 @@ def build_client(settings: Settings, **options) -> Elasticsearch:
     Given several nodes, the client spreads requests over them and retries a request that found a node
     gone on another one, so losing one node of a cluster with replicas costs no request.
     """
-    kwargs: dict = {"request_timeout": settings.es_request_timeout, "retry_on_timeout": True, "max_retries": 2}
-    if settings.es_api_key:
-        kwargs["api_key"] = settings.es_api_key.get_secret_value()
-    elif settings.es_username and settings.es_password:  # config refuses one without the other
-        kwargs["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
+    kwargs: dict = {"request_timeout": settings.es_request_timeout, "retry_on_timeout": True, "max_retries": 2,
+                    **auth_options(settings)}
     if any(url.startswith("https://") for url in settings.node_urls):
         if settings.es_ca_certs:
             kwargs["ca_certs"] = settings.es_ca_certs
         kwargs["verify_certs"] = settings.es_verify_certs
     return Elasticsearch(settings.node_urls, **kwargs, **options)
+
+
+def auth_options(settings: Settings) -> dict:
+    """The client's credentials: `api_key` or `basic_auth` keyword arguments, or none. The client sends them
+    as a header and never puts them in its log lines or its errors."""
+    if settings.es_api_key:
+        return {"api_key": settings.es_api_key.get_secret_value()}
+    if settings.es_username and settings.es_password:  # config refuses one without the other
+        return {"basic_auth": (settings.es_username, settings.es_password.get_secret_value())}
+    return {}
 
 
 def check_cluster(es: Elasticsearch, settings: Settings) -> dict:
@@ -43,7 +51,7 @@ def check_cluster(es: Elasticsearch, settings: Settings) -> dict:
         raise ClusterUnavailable(f"Elasticsearch at {settings.node_url} rejected our credentials; check ES_API_KEY or "
                                  "ES_USERNAME/ES_PASSWORD.") from None
     except es_exceptions.AuthorizationException as exc:
-        raise ClusterUnavailable(f"Elasticsearch at {settings.node_url} refused access: {exc.message}") from None
+        raise access_denied(exc, settings.node_url) from None
     versions = sorted({n.get("version") for n in nodes.get("nodes", {}).values()})
     return {"url": settings.node_url, "cluster_name": nodes.get("cluster_name"), "versions": versions,
             "status": health.get("status")}

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     es_java_home: str | None = Field(None, validation_alias=_env("es_java_home", "ES_JAVA_HOME"))
     es_run_user: str = "esnode"
     es_start_timeout: Seconds = 120.0
+    # Cluster security of the local node (es_search/node/security.py): x-pack security on, ES_USERNAME and
+    # ES_PASSWORD its superuser (file realm). HTTP stays plain: the node listens on loopback only.
+    es_security: bool = False
 
     # Project data: node data and logs, thumbnails, ingest reports.
     data_dir: Folder = REPO_ROOT / ".data"
@@ -229,6 +232,8 @@ class Settings(BaseSettings):
             problems.append("set either ES_API_KEY or ES_USERNAME/ES_PASSWORD, not both")
         if bool(self.es_username) != bool(self.es_password):
             problems.append("ES_USERNAME and ES_PASSWORD must be set together")
+        if self.es_security and self.uses_local_node:
+            problems.extend(self._local_security_problems())
         if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
             problems.append(f"{ENV_PREFIX}S3_ACCESS_KEY_ID and {ENV_PREFIX}S3_SECRET_ACCESS_KEY must be set together")
         if self.hnsw_ef_construction < self.hnsw_m:
@@ -240,6 +245,19 @@ class Settings(BaseSettings):
         if problems:
             raise PydanticCustomError(CONFLICT_ERROR, "{detail}", {"detail": "; ".join(problems), "problems": problems})
         return self
+
+    def _local_security_problems(self) -> list[str]:
+        """What a local node with security needs: its superuser's name and password, and one node (a cluster
+        of several would need transport TLS, which the node manager does not set up)."""
+        problems = []
+        if not self.es_username or self.es_api_key:
+            problems.append(f"{ENV_PREFIX}ES_SECURITY needs ES_USERNAME and ES_PASSWORD: the superuser the local "
+                            "node is started with")
+        elif self.es_password is not None and len(self.es_password.get_secret_value()) < 6:
+            problems.append("ES_PASSWORD must have at least 6 characters for the local node's superuser")
+        if self.es_nodes > 1:
+            problems.append(f"{ENV_PREFIX}ES_SECURITY works with one local node only (IMGSEARCH_ES_NODES=1)")
+        return problems
 
     @property
     def node_url(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -54,9 +55,15 @@ def _existing_file_name(value: str | None) -> str | None:
 
 
 def _http_urls(value: str | None) -> str | None:
-    bad = [url for url in (value or "").split(",") if url.strip() and not url.strip().startswith(("http://", "https://"))]
-    if value and bad:
-        raise ValueError(f"must start with http:// or https://, got {bad[0].strip()!r}")
+    urls = [url.strip() for url in (value or "").split(",") if url.strip()]
+    bad = [url for url in urls if not url.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"must start with http:// or https://, got {bad[0]!r}")
+    # A URL is printed in messages and by `imgsearch config`: credentials in it would be shown with it.
+    # The value is not echoed here, for the same reason.
+    if any("@" in urlsplit(url).netloc for url in urls):
+        raise ValueError("must not carry credentials (user:password@host): they would be shown wherever the "
+                         "address is; give them in their own settings (ES_USERNAME and ES_PASSWORD, or ES_API_KEY)")
     return value
 
 

@@ -76,6 +76,13 @@ class ClusterUnavailable(ImgsearchError):
     exit_code, http_status, code = EXIT_CLUSTER, 503, "elasticsearch_unavailable"
 
 
+class AccessDenied(ClusterUnavailable):
+    """Elasticsearch refused the request (403): the credentials in use lack a privilege it needs. The message
+    names the action and the privileges that grant it, as Elasticsearch words them; never the credentials."""
+
+    code = "elasticsearch_access_denied"
+
+
 class IndexMissing(ImgsearchError):
     """Nothing is indexed yet behind the alias."""
 

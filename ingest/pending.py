@@ -11,6 +11,7 @@ from itertools import islice
 from elasticsearch import ApiError
 
 from es_search.config import Settings
+from es_search.elastic_errors import access_denied_message, is_access_denied, root_reason
 from ingest.fingerprint import FileFacts
 from ingest.index_writer import ExistingDoc
 
@@ -64,7 +65,8 @@ def chunked(items: Iterable, size: int) -> Iterator[list]:
 
 
 def bulk_outcome(ok: bool, item: dict, url: str) -> tuple[str, str]:
-    """("ok" | "conflict" | "rejected", message) for one bulk item; ClusterFailure when 429 outlasted the retries.
+    """("ok" | "conflict" | "rejected", message) for one bulk item; ClusterFailure when 429 outlasted the retries
+    or when the credentials in use may not write (403 of the security layer).
 
     A conflict (409) means the content is there already (a `create`) or the document changed since it was
     read (an update guarded by if_seq_no): the caller merges instead.
@@ -77,6 +79,8 @@ def bulk_outcome(ok: bool, item: dict, url: str) -> tuple[str, str]:
     if status == 429:
         raise ClusterFailure(f"Elasticsearch at {url} is overloaded (429) even after retries with backoff; "
                              "try a smaller IMGSEARCH_BULK_CHUNK")
+    if is_access_denied(status, error):  # no document of the run could be written: stop, saying which privilege
+        raise ClusterFailure(access_denied_message(root_reason(error), url))
     if isinstance(error, dict):
         return "rejected", f"{status}: {error.get('type', '')}: {error.get('reason', error)}"
     return "rejected", f"{status}: {error}"

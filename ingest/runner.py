@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ApiError, AuthorizationException, Elasticsearch, TransportError
 
 from es_search.config import Settings
+from es_search.elastic_errors import missing_index_message, translate
 from es_search.errors import ConfigError
 from es_search.fields import registry_for
 from es_search.index import indices_behind
@@ -63,7 +64,10 @@ def prepare_run(settings: Settings, es: Elasticsearch | None = None, image_encod
 
         image_encoder = image_encoder or build_image_encoder(settings)
         text_encoder = text_encoder or build_text_encoder(settings, es)
-    index_name = ensure_index(es, settings, image_encoder.dims)
+    try:
+        index_name = ensure_index(es, settings, image_encoder.dims)
+    except AuthorizationException as exc:  # e.g. credentials that may read the index but not create it
+        raise translate(exc, url=settings.node_url, missing=missing_index_message(settings.index_alias)) from None
     scorer = CategoryScorer.from_text_encoder(text_encoder, settings.categories)
     if log is not None:
         log(f"ingest into {settings.index_alias} ({index_name}) at {settings.node_url}; image model "

@@ -99,3 +99,16 @@ def remote_settings(settings, s3_server) -> Settings:
 # Retries that do not slow the tests down, and timeouts short enough for the stall routes.
 QUICK_FETCH = {"allow_private_addresses": True, "fetch_backoff": 0.01, "fetch_read_timeout": 2.0,
                "fetch_connect_timeout": 2.0, "fetch_total_timeout": 20.0}
+
+
+# --------------------------------------------------------------------------- a node with security on
+
+
+@pytest.fixture(scope="session")
+def secured_node(base_settings, tmp_path_factory) -> Settings:
+    """A node of the session's own with Elasticsearch security on (tests/support/own_nodes.py): its
+    superuser's settings. Started at first use, stopped and removed at the end of the session."""
+    from tests.support.own_nodes import running_node, secured_settings
+
+    with running_node(secured_settings(base_settings, tmp_path_factory.mktemp("secured") / "data")) as settings:
+        yield settings

@@ -5,6 +5,9 @@ on the configured ports plus i, each with its own folder; set IMGSEARCH_ES_NODES
 other commands (ingest, web) know every node and carry on when one is lost. `stop` stops every local node
 of the data folder, whatever its size.
 
+`start --security` (or IMGSEARCH_ES_SECURITY=true) starts one node with Elasticsearch security on, ES_USERNAME
+and ES_PASSWORD its superuser (es_search/node/security.py).
+
 With ES_URL set the cluster is someone else's: start and stop leave it alone, status still reports it.
 """
 
@@ -17,7 +20,8 @@ from es_search.config import Settings
 
 
 def _sized(args: argparse.Namespace, settings: Settings) -> Settings:
-    return settings if args.nodes is None else settings.with_overrides(es_nodes=args.nodes)
+    settings = settings if args.nodes is None else settings.with_overrides(es_nodes=args.nodes)
+    return settings.with_overrides(es_security=True) if getattr(args, "security", False) else settings
 
 
 def start_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -60,3 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         command.add_argument("--nodes", type=int, metavar="N",
                              help="nodes of the local cluster (default IMGSEARCH_ES_NODES, 1)")
         command.set_defaults(func=func)
+    node_sub.choices["start"].add_argument(
+        "--security", action="store_true",
+        help="with Elasticsearch security on (as IMGSEARCH_ES_SECURITY=true): ES_USERNAME and ES_PASSWORD become "
+             "the node's superuser; HTTP without TLS, on loopback only")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from es_search.client import build_client
+from es_search.client import auth_options, build_client
 from es_search.config import Settings
 
 _NODE_FIELDS = "cluster_name,nodes.*.version,nodes.*.name"
@@ -24,7 +24,8 @@ _NODE_FIELDS = "cluster_name,nodes.*.version,nodes.*.name"
 def polling_client(settings: Settings, timeout: float, url: str | None = None) -> Elasticsearch:
     """The settings' client (or one for the local node at `url`) with a short request timeout and no retries;
     close it when done."""
-    es = build_client(settings) if url is None else Elasticsearch(url)  # local nodes run without security
+    # A local node with security (IMGSEARCH_ES_SECURITY) takes the same credentials as the settings' client.
+    es = build_client(settings) if url is None else Elasticsearch(url, **auth_options(settings))
     return es.options(request_timeout=timeout, max_retries=0, retry_on_timeout=False)
 
 

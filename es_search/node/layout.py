@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from es_search.config import Settings
+from es_search.node.security import security_settings
 
 CLUSTER_NAME = "es-image-search-dev"
 NODE_NAME = "local-dev"
@@ -129,9 +130,10 @@ def existing_cluster_layouts(settings: Settings) -> list[NodeLayout]:
 
 
 def render_elasticsearch_yml(layout: NodeLayout, cluster_name: str = CLUSTER_NAME,
-                             peers: Sequence[NodeLayout] = ()) -> str:
-    """The node's own config: loopback only, security off, disk thresholds off; a single-node cluster unless
-    `peers` (every node of the cluster, this one included) names more than one node."""
+                             peers: Sequence[NodeLayout] = (), security: bool = False) -> str:
+    """The node's own config: loopback only, security off unless `security` (node/security.py), disk
+    thresholds off; a single-node cluster unless `peers` (every node of the cluster, this one included)
+    names more than one node."""
     if len(peers) > 1:
         discovery = {"discovery.seed_hosts": [f"{p.host}:{p.transport_port}" for p in peers],
                      "cluster.initial_master_nodes": [p.name for p in peers]}
@@ -146,8 +148,7 @@ def render_elasticsearch_yml(layout: NodeLayout, cluster_name: str = CLUSTER_NAM
         "http.port": layout.http_port,
         "transport.port": layout.transport_port,
         **discovery,
-        # A development node bound to loopback only; never expose this configuration.
-        "xpack.security.enabled": "false",
+        **security_settings(security),
         "cluster.routing.allocation.disk.threshold_enabled": "false",
         "action.destructive_requires_name": "true",
     }
@@ -161,13 +162,14 @@ def render_heap_options(heap: str) -> str:
     return f"-Xms{heap}\n-Xmx{heap}\n"
 
 
-def write_node_config(layout: NodeLayout, es_home: Path, heap: str, peers: Sequence[NodeLayout] = ()) -> Path:
+def write_node_config(layout: NodeLayout, es_home: Path, heap: str, peers: Sequence[NodeLayout] = (),
+                      security: bool = False) -> Path:
     """Write the node's ES_PATH_CONF (and create its data, logs and tmp folders); return the config folder."""
     conf = layout.config_dir
     (conf / "jvm.options.d").mkdir(parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
         shutil.copyfile(es_home / "config" / name, conf / name)
-    (conf / "elasticsearch.yml").write_text(render_elasticsearch_yml(layout, peers=peers))
+    (conf / "elasticsearch.yml").write_text(render_elasticsearch_yml(layout, peers=peers, security=security))
     (conf / "jvm.options.d" / "heap.options").write_text(render_heap_options(heap))
     for folder in (layout.data_dir, layout.logs_dir, layout.tmp_dir):
         folder.mkdir(parents=True, exist_ok=True)

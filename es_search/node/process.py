@@ -8,6 +8,8 @@ the Elasticsearch client (health.py). Node data and logs stay in the node's fold
 data. A local cluster (IMGSEARCH_ES_NODES > 1) is the same done for each of its nodes' layouts at once;
 `start` starts only the nodes that are down, so it also brings back a node that was lost.
 
+With IMGSEARCH_ES_SECURITY the node starts with security on and ES_USERNAME as its superuser (security.py).
+
 Elasticsearch refuses to run as root: when we are root, the server runs as a dedicated unprivileged
 system user (created on first use) through `setpriv`, and the node's folder is handed to that user.
 """
@@ -38,6 +40,7 @@ from es_search.node.layout import (
     write_node_config,
 )
 from es_search.node.plugin import install_root_info_plugin
+from es_search.node.security import add_superuser
 
 Log = Callable[[str], object]
 # Seconds allowed per request while polling: a node that is up answers in milliseconds.
@@ -185,7 +188,10 @@ def start(settings: Settings, log: Log = print) -> dict:
     peers = layouts if len(layouts) > 1 else ()
     prefixes = []
     for layout in down:
-        write_node_config(layout, es_home, settings.es_heap, peers)
+        write_node_config(layout, es_home, settings.es_heap, peers, security=settings.es_security)
+        if settings.es_security:  # before the folder is handed to the node user, who then reads the realm
+            add_superuser(es_home, layout.config_dir, settings.es_username, settings.es_password,
+                          _server_env(java, layout))
         prefixes.append(run_as_prefix(settings.es_run_user, layout.folder))
     where = layouts[0].folder if len(layouts) == 1 else layouts[0].folder.parent
     nodes = "" if len(layouts) == 1 else f", {len(down)} of {len(layouts)} nodes,"

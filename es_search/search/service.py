@@ -357,9 +357,9 @@ class SearchService:
             if attempt == PARTIAL_RETRIES or not any(item.get("_shards", {}).get("failed") for item in results):
                 break
             time.sleep(0.1 * (attempt + 1))
-        for item in results:
-            if "error" in item:
-                raise search_error(item["error"], item.get("status", 500), missing=self._missing_message())
+        for error in (item for item in results if "error" in item):
+            raise search_error(error["error"], error.get("status", 500), missing=self._missing_message(),
+                               url=self.settings.node_url)
         return results
 
     def _call(self, fn, image_id: str | None = None):

@@ -1,6 +1,7 @@
 """Every Kibana Dev Tools request in docs/devtools.md runs against the real node, in order.
 
 Blocks marked `requires: ...` (machine learning, a paid licence) are not run; the test names them instead.
+Those marked `requires: security` run on a node with security on, in tests/webapp/test_cluster_security.py.
 The demo index name is replaced with one of this test's own so parallel runs cannot collide. Blocks marked
 `index: ingested` name the real alias `images`: they run on an index with the real mapping holding
 documents the real ingest wrote, and `query-vector: stored` fills their `query_vector` from one of them.
@@ -254,7 +255,9 @@ def test_devtools_requests_run_against_the_node(es, doc_requests, ingested):
     assert not es.indices.exists(index=index)
     assert not_run == ["hybrid-rrf-retriever (requires enterprise licence)", "model-state (requires ml)",
                        "infer (requires ml)", "knn-query-vector-builder (requires ml)",
-                       "tutorial-infer (requires ml)"]
+                       "tutorial-infer (requires ml)", "role-reader (requires security)",
+                       "role-writer (requires security)", "api-key-reader (requires security)",
+                       "api-key-writer (requires security)"]  # the last four: tests/webapp/test_cluster_security.py
 
     # The tutorials' knn, as published: every hit answers with the three tutorial fields, equal to the
     # document's id, file name and path relative to the ingested folder.
