@@ -88,6 +88,8 @@ def bulk_outcome(ok: bool, item: dict, url: str) -> tuple[str, str]:
 
 def describe_es_error(exc: Exception, url: str) -> str:
     """One line that says what went wrong with Elasticsearch and where."""
+    if isinstance(exc, ApiError) and is_access_denied(exc.status_code, exc.body):
+        return access_denied_message(root_reason(exc.body), url)
     if isinstance(exc, ApiError):
         return f"Elasticsearch at {url} answered {exc.status_code}: {exc.message}"
     text = str(exc)

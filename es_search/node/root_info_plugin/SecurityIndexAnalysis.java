@@ -21,6 +21,7 @@ import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.index.analysis.TokenFilterFactory;
 import org.elasticsearch.index.analysis.TokenizerFactory;
 import org.elasticsearch.indices.analysis.AnalysisModule.AnalysisProvider;
+import org.elasticsearch.plugins.AnalysisPlugin;
 
 import java.io.IOException;
 import java.util.List;
@@ -33,7 +34,9 @@ final class SecurityIndexAnalysis {
 
     static Map<String, AnalysisProvider<TokenFilterFactory>> tokenFilters() {
         return Map.of(
-            "pattern_capture", (indexSettings, environment, name, settings) -> patternCapture(name, settings),
+            // Only with an index's settings: it has no meaning without its patterns.
+            "pattern_capture", AnalysisPlugin.requiresAnalysisSettings(
+                (indexSettings, environment, name, settings) -> patternCapture(name, settings)),
             "unique", (indexSettings, environment, name, settings) -> unique(name, settings)
         );
     }
