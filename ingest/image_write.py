@@ -28,6 +28,7 @@ from elasticsearch import exceptions as es_exceptions
 
 from es_search.config import Settings
 from es_search.elastic_errors import error_type, missing_index_message, root_reason, translate
+from es_search.encoders.base import EncoderUnavailable
 from es_search.errors import FileFailure, IndexReadOnly, SchemaMismatch
 from es_search.remote import parse_location
 from ingest.encode import encode_batch
@@ -192,6 +193,11 @@ class ImageWriter:
                                                   self.settings, blob))
                 except FileFailure as failure:
                     results[sha] = failure
+                    continue
+                except EncoderUnavailable:
+                    raise
+                except Exception as exc:  # as in the folder ingest: anything else the decoder meets is damage
+                    results[sha] = FileFailure("corrupt", f"{type(exc).__name__}: {exc}")
                     continue
                 if not existed:
                     fresh_thumbnails.add(sha)
