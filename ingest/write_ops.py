@@ -33,7 +33,8 @@ class ImageInput:
 
 @dataclass
 class WriteOp:
-    """One operation; `doc_id` None for an image means its content hash, like the ingest."""
+    """One operation; `doc_id` None for an image means its content hash, like the ingest. `fields` are
+    already checked and converted by the registry (ingest/write_fields.py `check_fields`)."""
 
     action: str
     doc_id: str | None = None

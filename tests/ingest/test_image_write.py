@@ -71,7 +71,7 @@ def thumbnail_of(settings, data: bytes) -> Path:
 def test_an_image_is_indexed_with_what_the_ingest_derives_and_searchable_on_return(shop, es):
     writer, settings, models = shop
     data = jpeg(1, size=(200, 150))
-    [outcome] = writer.apply([image_op(data, "sku-1", brand="acme", price="12.5", tags=["shoe"])])
+    [outcome] = writer.apply([image_op(data, "sku-1", brand="acme", price=12.5, tags=["shoe"])])
     assert (outcome.ok, outcome.status, outcome.result, outcome.encoded) == (True, 201, "created", True)
     doc = stored(es, settings, "sku-1")
     assert doc["sha256"] == sha256_bytes(data) and doc["image_id"] == "sku-1"
