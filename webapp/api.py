@@ -9,6 +9,7 @@ from es_search.search.filters import parse_filters
 from es_search.search.parts import with_weight
 from es_search.search.request import encode_vector, parse_search_request, whole_number
 from webapp import schemas
+from webapp.context import app_settings, field_registry, search_service
 from webapp.inputs import compound_from_json, request_params, upload_from_request
 from webapp.openapi import documented, openapi_spec
 from webapp.present import document_to_json, duplicates_to_json, result_to_json
@@ -16,22 +17,10 @@ from webapp.present import document_to_json, duplicates_to_json, result_to_json
 api = Blueprint("api", __name__)
 
 
-def _settings():
-    return current_app.extensions["imgsearch_settings"]
-
-
-def _service():
-    return current_app.extensions["search_service"]()
-
-
-def _registry():
-    return current_app.extensions["field_registry"]
-
-
 def _parse(params: dict, allow_similar: bool = True):
-    settings = _settings()
+    settings = app_settings()
     return parse_search_request(params, default_size=settings.default_page_size, max_size=settings.max_page_size,
-                                allow_similar=allow_similar, registry=_registry())
+                                allow_similar=allow_similar, registry=field_registry())
 
 
 @api.get("/search")
@@ -42,7 +31,7 @@ def search():
     """Search by text (`q`), like an image (`similar`), by a query vector token (`vec`), or browse. Further
     parts make a compound query: `q` again, `not`, `like`, `unlike`, `not_vec`, each repeatable and weighted
     by a trailing `^number`; the query vector is the normalised weighted sum (negative parts subtract)."""
-    return jsonify(result_to_json(_service().search(_parse(request_params(request))), _settings()))
+    return jsonify(result_to_json(search_service().search(_parse(request_params(request))), app_settings()))
 
 
 @api.post("/search")
@@ -51,13 +40,13 @@ def search():
 def search_compound():
     """A compound query as JSON: `parts`, each a text, an indexed image (`image`: its id) or an uploaded
     image (`image_base64`), with an optional `weight` and `negative`; beside them any GET parameter."""
-    params, uploads = compound_from_json(request.get_json(silent=True), _settings().max_upload_bytes)
-    service = _service()
+    params, uploads = compound_from_json(request.get_json(silent=True), app_settings().max_upload_bytes)
+    service = search_service()
     for data, weight in uploads:
         vector, _ = service.encode_image_bytes(data)
         params.setdefault("vec" if weight > 0 else "not_vec", []).append(
             with_weight(encode_vector(vector), abs(weight)))
-    return jsonify(result_to_json(service.search(_parse(params)), _settings()))
+    return jsonify(result_to_json(service.search(_parse(params)), app_settings()))
 
 
 @api.post("/search/image")
@@ -65,11 +54,11 @@ def search_compound():
             errors=(400, 413, 503))
 def search_image():
     """Search with an uploaded image: multipart field `image`, or JSON `{"image_base64": ...}`."""
-    data, params = upload_from_request(request, _settings().max_upload_bytes)
+    data, params = upload_from_request(request, app_settings().max_upload_bytes)
     for name in ("q", "similar", "vec"):
         if params.get(name):
             raise QueryError(f"an image search takes no {name}")
-    return jsonify(result_to_json(_service().search(_parse(params), image=data), _settings()))
+    return jsonify(result_to_json(search_service().search(_parse(params), image=data), app_settings()))
 
 
 @api.get("/similar/<image_id>")
@@ -79,7 +68,7 @@ def similar(image_id: str):
     """Images most like an indexed one (itself left out), with the same filters and paging."""
     params = request_params(request)
     params["similar"] = [image_id]
-    return jsonify(result_to_json(_service().search(_parse(params)), _settings()))
+    return jsonify(result_to_json(search_service().search(_parse(params)), app_settings()))
 
 
 @api.get("/images/<image_id>")
@@ -87,7 +76,7 @@ def similar(image_id: str):
             errors=(400, 404, 503))
 def image(image_id: str):
     """One image's document, without its vector."""
-    return jsonify(document_to_json(image_id, _service().get_image(image_id), _settings()))
+    return jsonify(document_to_json(image_id, search_service().get_image(image_id), app_settings()))
 
 
 @api.get("/facets")
@@ -95,7 +84,7 @@ def image(image_id: str):
             errors=(400, 503))
 def facets():
     """Facet counts for the filter panel, under the given filters."""
-    return jsonify(_service().facets(parse_filters(request_params(request), _registry())))
+    return jsonify(search_service().facets(parse_filters(request_params(request), field_registry())))
 
 
 @api.get("/duplicates")
@@ -106,20 +95,20 @@ def duplicates():
     similarity to it. Groups are made by `imgsearch duplicates` and by ingest."""
     page = _duplicates().groups(page=whole_number(request.args.get("page"), "page", 1),
                                 size=whole_number(request.args.get("size"), "size", 20))
-    return jsonify(duplicates_to_json(page, _settings()))
+    return jsonify(duplicates_to_json(page, app_settings()))
 
 
 def _duplicates():
     from es_search.duplicates.service import DuplicateFinder
 
-    return DuplicateFinder(_service().es, _settings())
+    return DuplicateFinder(search_service().es, app_settings())
 
 
 @api.get("/health")
 @documented("Whether Elasticsearch answers and the index exists", response=schemas.HealthBody, errors=(503,))
 def health():
     """200 when Elasticsearch answers and the index exists; 503 with the reason otherwise."""
-    report = _service().health()
+    report = search_service().health()
     return jsonify(report), 200 if report["ok"] else 503
 
 
@@ -127,4 +116,4 @@ def health():
 @documented("This description", response=None)
 def openapi():
     """This API described in OpenAPI 3.1."""
-    return jsonify(openapi_spec(current_app, _settings(), _registry()))
+    return jsonify(openapi_spec(current_app, app_settings(), field_registry()))

@@ -6,11 +6,12 @@ import base64
 import io
 from dataclasses import replace
 
-from flask import Blueprint, abort, current_app, g, render_template, request, send_file
+from flask import Blueprint, abort, g, render_template, request, send_file
 
 from es_search.errors import IndexMissing
 from es_search.search.filters import SearchFilters, parse_filters
 from es_search.search.request import SearchRequest, check_image_id, parse_search_request, whole_number
+from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.files import resolve_original, resolve_thumbnail
 from webapp.inputs import request_params, upload_from_request
 from webapp.present import (
@@ -33,42 +34,34 @@ FILE_MAX_AGE = 3600
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
-def _settings():
-    return current_app.extensions["imgsearch_settings"]
-
-
-def _service():
-    return current_app.extensions["search_service"]()
-
-
 @pages.get("/")
 def search():
     """The search page; every parameter the API's GET /api/search takes works here too."""
-    settings = _settings()
+    settings = app_settings()
     search_request = parse_search_request(request_params(request), default_size=settings.default_page_size,
                                           max_size=settings.max_page_size,
-                                          registry=current_app.extensions["field_registry"], collapse_default=True)
+                                          registry=field_registry(), collapse_default=True)
     return _render_results(search_request)
 
 
 @pages.post("/search/image")
 def search_image():
     """An uploaded image (button or drag-and-drop), searched with the filters sent beside it."""
-    settings = _settings()
+    settings = app_settings()
     data, params = upload_from_request(request, settings.max_upload_bytes)
     params.pop("q", None)
     params.pop("similar", None)
     params.pop("vec", None)
     search_request = parse_search_request(params, default_size=settings.default_page_size,
                                           max_size=settings.max_page_size,
-                                          registry=current_app.extensions["field_registry"], collapse_default=True)
+                                          registry=field_registry(), collapse_default=True)
     return _render_results(search_request, image=data)
 
 
 def _render_results(search_request: SearchRequest, image: bytes | None = None):
     search_request = replace(search_request, with_facets=True)
     try:
-        result = _service().search(search_request, image=image)
+        result = search_service().search(search_request, image=image)
     except IndexMissing:
         return render_template("search.html", result=None, request_=search_request, facets=None,
                                notice="nothing_indexed", preview=None), 503
@@ -76,17 +69,17 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
         # Further pages and filters carry the query vector instead of the image.
         search_request = replace(search_request, vector=tuple(float(x) for x in result.query_vector))
     preview = _preview(result.query_image) if result.query_image is not None else None
-    hits = [dict(hit.to_dict(), image=shown_source(hit.source, _settings()), rank=result.offset + i + 1,
+    hits = [dict(hit.to_dict(), image=shown_source(hit.source, app_settings()), rank=result.offset + i + 1,
                  links=dict(image_links(hit.id, hit.source, search_request.filters),
                             page=page_link_with_query(hit.id, search_request),
                             **feedback_links(search_request, hit.id)))
             for i, hit in enumerate(result.hits)]
     image_ids = [part.value for part in search_request.query_parts() if part.kind == "image"]
-    chips = query_chips(search_request, _service().sources(image_ids) if image_ids else {})
+    chips = query_chips(search_request, search_service().sources(image_ids) if image_ids else {})
     similar_source = None
     if result.kind == "similar":
         try:
-            similar_source = dict(_service().get_image(search_request.similar_to), id=search_request.similar_to)
+            similar_source = dict(search_service().get_image(search_request.similar_to), id=search_request.similar_to)
         except LookupError:
             similar_source = None
     return render_template("search.html", result=result, hits=hits, request_=search_request,
@@ -110,9 +103,9 @@ def _preview(decoded) -> str:
 def image(image_id: str):
     """One image: the picture, its metadata and colours, and the images most like it. Filters in the query
     string (carried by the result links that lead here) narrow the similar images and their links."""
-    settings = _settings()
-    filters = parse_filters(request_params(request), current_app.extensions["field_registry"])
-    service = _service()
+    settings = app_settings()
+    filters = parse_filters(request_params(request), field_registry())
+    service = search_service()
     source = service.get_image(image_id)
     original = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
     remote = None if original else remote_original(source.get("paths") or [], source.get("format"),
@@ -121,7 +114,7 @@ def image(image_id: str):
         g.image_origin = redirect_origin(remote[0], settings)  # joins the page's img-src (app.py)
     similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=filters)
     query = parse_search_request(request_params(request), default_size=settings.default_page_size,
-                                 max_size=settings.max_page_size, registry=current_app.extensions["field_registry"])
+                                 max_size=settings.max_page_size, registry=field_registry())
     why = service.explain_image(query, image_id) if query.query_parts() else None
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
                          links=image_links(hit.id, hit.source, filters))
@@ -139,8 +132,8 @@ def duplicates():
     member's similarity to the representative."""
     from es_search.duplicates.service import DuplicateFinder
 
-    settings = _settings()
-    finder = DuplicateFinder(_service().es, settings)
+    settings = app_settings()
+    finder = DuplicateFinder(search_service().es, settings)
     group_id = request.args.get("group")
     page_number = whole_number(request.args.get("page"), "page", 1)
     if group_id:
@@ -159,7 +152,7 @@ def duplicates():
 @pages.get("/thumbnails/<path:relative>")
 def thumbnail(relative: str):
     """A thumbnail, only from the thumbnails folder."""
-    found = resolve_thumbnail(_settings().thumbnails_dir, relative)
+    found = resolve_thumbnail(app_settings().thumbnails_dir, relative)
     if found is None:
         abort(404)
     return _send(*found)
@@ -169,8 +162,8 @@ def thumbnail(relative: str):
 def original(image_id: str):
     """The original file, only when it lies inside one of IMGSEARCH_IMAGE_ROOTS, or when it is kept at a
     URL or in object storage (webapp/remote_originals.py)."""
-    settings = _settings()
-    source = _service().get_image(image_id)
+    settings = app_settings()
+    source = search_service().get_image(image_id)
     found = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
     if found is not None:
         return _send(*found)
@@ -178,7 +171,7 @@ def original(image_id: str):
     if remote is None:
         abort(404)
     headers = {"Content-Security-Policy": FILE_CSP, "Cache-Control": f"public, max-age={FILE_MAX_AGE}"}
-    return original_response(*remote, settings, current_app.extensions["remote_reader"], headers)
+    return original_response(*remote, settings, remote_reader(), headers)
 
 
 def _send(path, mimetype: str):

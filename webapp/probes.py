@@ -13,7 +13,9 @@ is loaded on the first image search and is reported, not required.
 from __future__ import annotations
 
 from elasticsearch import exceptions as es_exceptions
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
+
+from webapp.context import app_settings, search_service
 
 probes = Blueprint("probes", __name__)
 PROBE_TIMEOUT = 2.0  # seconds: an orchestrator's probe gives up soon too
@@ -26,8 +28,8 @@ def livez():
 
 @probes.get("/readyz")
 def readyz():
-    settings = current_app.extensions["imgsearch_settings"]
-    service = current_app.extensions["search_service"]()
+    settings = app_settings()
+    service = search_service()
     models = service.loaded_models()
     checks = {"model": {"ok": models["text"], **models}}
     es = service.es.options(request_timeout=PROBE_TIMEOUT)

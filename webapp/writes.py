@@ -19,6 +19,7 @@ from ingest.image_write import REFRESH_VALUES, ImageWriter
 from ingest.write_fields import check_write_id
 from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome
 from webapp import write_schemas
+from webapp.context import app_settings, field_registry, search_service
 from webapp.openapi import documented
 from webapp.present import document_to_json
 from webapp.write_inputs import bulk_lines, bulk_ops, fields_from_patch, image_op_from_request, max_line_bytes
@@ -26,18 +27,6 @@ from webapp.write_inputs import bulk_lines, bulk_ops, fields_from_patch, image_o
 writes = Blueprint("writes", __name__)
 _WRITER_LOCK = threading.Lock()
 BULK_CONTENT_TYPES = ("application/x-ndjson", "application/json", "text/plain", "")
-
-
-def _settings():
-    return current_app.extensions["imgsearch_settings"]
-
-
-def _service():
-    return current_app.extensions["search_service"]()
-
-
-def _registry():
-    return current_app.extensions["field_registry"]
 
 
 def _writer() -> ImageWriter:
@@ -48,8 +37,8 @@ def _writer() -> ImageWriter:
         with _WRITER_LOCK:
             writer = extensions.get("image_writer")
             if writer is None:
-                service = _service()
-                writer = extensions["image_writer"] = ImageWriter(service.es, _settings(), service,
+                service = search_service()
+                writer = extensions["image_writer"] = ImageWriter(service.es, app_settings(), service,
                                                                   extensions["remote_reader"])
     return writer
 
@@ -70,7 +59,7 @@ def _one(op: WriteOp) -> WriteOutcome:
 
 
 def _document(outcome: WriteOutcome) -> dict:
-    body = document_to_json(outcome.doc_id, _service().get_image(outcome.doc_id), _settings())
+    body = document_to_json(outcome.doc_id, search_service().get_image(outcome.doc_id), app_settings())
     body["result"] = outcome.result
     if outcome.encoded is not None:
         body["encoded"] = outcome.encoded
@@ -86,7 +75,7 @@ def add_image():
     `url` (http(s) or s3://), an optional `id` (else the content's sha256) and `fields` from the field
     registry. 201 when created; 200 when the id existed (`encoded: false` when its bytes were the same, so
     only the fields were written)."""
-    op = image_op_from_request(request, _registry(), _settings().max_upload_bytes)
+    op = image_op_from_request(request, field_registry(), app_settings().max_upload_bytes)
     outcome = _one(op)
     return jsonify(_document(outcome)), 201 if outcome.result == "created" else 200
 
@@ -97,7 +86,7 @@ def add_image():
 def patch_image(image_id: str):
     """Set or clear (null) fields of an indexed image: title, caption, tags and the schema's fields. Fields
     computed from the image (vector, sha256, colours, size...) are refused."""
-    op = WriteOp("update", check_write_id(image_id), fields_from_patch(request.get_json(silent=True), _registry()))
+    op = WriteOp("update", check_write_id(image_id), fields_from_patch(request.get_json(silent=True), field_registry()))
     return jsonify(_document(_one(op)))
 
 
@@ -120,13 +109,13 @@ def bulk():
     update ({"doc": {...}}), delete. A body with a broken line is refused whole, before anything is written;
     a bad item fails alone. Images are encoded in batches."""
     started = time.monotonic()
-    settings = _settings()
+    settings = app_settings()
     if request.mimetype not in BULK_CONTENT_TYPES:
         raise QueryError("send the bulk body as application/x-ndjson")
     request.max_content_length = settings.write_bulk_max_bytes
     refresh = _refresh()
     lines = bulk_lines(request.stream, max_line_bytes(settings.max_upload_bytes))
-    parsed = list(bulk_ops(lines, _registry(), settings.max_upload_bytes, settings.write_bulk_max_items))
+    parsed = list(bulk_ops(lines, field_registry(), settings.max_upload_bytes, settings.write_bulk_max_items))
     outcomes = _apply_in_batches(parsed, refresh, settings.batch_size)
     return jsonify({"took": round((time.monotonic() - started) * 1000),
                     "errors": any(not outcome.ok for outcome in outcomes),
