@@ -164,12 +164,13 @@ def index_info(es: Elasticsearch, alias: str) -> dict:
         return {"alias": alias, "exists": False}
     current = names[-1]
     mapping = es.indices.get_mapping(index=current)[current]["mappings"]["properties"][VECTOR_FIELD]
-    stats = es.indices.stats(index=current, metric="docs,store")["indices"][current]["primaries"]
+    stats = es.indices.stats(index=current, metric="docs,store,segments")["indices"][current]["primaries"]
     return {
         "alias": alias,
         "exists": True,
         "indices": names,
         "documents": es.count(index=alias)["count"],
         "store_bytes": stats["store"]["size_in_bytes"],
+        "segments": stats["segments"]["count"],  # many after a large load: see `imgsearch index optimize`
         "vector": {k: mapping.get(k) for k in ("dims", "similarity", "index_options")},
     }

@@ -1,4 +1,4 @@
-"""`imgsearch index create | info | delete | reindex`: the image index behind its alias.
+"""`imgsearch index create | info | delete | reindex | optimize`: the image index behind its alias.
 
 Deleting asks for `--yes`: without it the command refuses with the usage exit code and touches nothing.
 """
@@ -66,6 +66,29 @@ def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def optimize_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.optimize import optimize
+
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        # Lucene does not tell how far one merge has got: the bar shows time, segments and what is merging.
+        bar = tqdm(total=None, desc="optimize", bar_format="{desc}: {elapsed} {postfix}", file=sys.stderr)
+
+    def show(state) -> None:
+        bar.set_postfix_str(f"{state.segments} segments, {state.merging_documents} of {state.documents} "
+                            "documents merging")
+
+    try:
+        print_json(optimize(_connected(settings), settings.index_alias, max_segments=args.max_segments,
+                            on_progress=show if bar is not None else None))
+    finally:
+        if bar is not None:
+            bar.close()
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     index_p = sub.add_parser("index", help="the image index behind its alias")
     index_sub = index_p.add_subparsers(dest="index_command", required=True)
@@ -79,3 +102,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     reindex_p = index_sub.add_parser("reindex", help="copy into a new index built from current settings, swap alias")
     reindex_p.add_argument("--delete-old", action="store_true", help="delete the old index after the swap")
     reindex_p.set_defaults(func=reindex_command)
+    optimize_p = index_sub.add_parser(
+        "optimize", help="force-merge into one segment, the fastest to search: after a large load, once writes stop")
+    optimize_p.add_argument("--max-segments", type=int, default=1, help="segments to merge down to (default 1)")
+    optimize_p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    optimize_p.set_defaults(func=optimize_command)

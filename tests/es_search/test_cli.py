@@ -73,6 +73,11 @@ def test_index_create_delete_and_reindex(es, alias, tmp_path):
     assert refused.returncode == EXIT_USAGE and "--yes" in refused.stderr
     assert stored_ids(es, alias) == ids  # nothing was touched
 
+    optimized = imgsearch("index", "optimize", alias=alias, data_dir=tmp_path)
+    assert optimized.returncode == 0, optimized.stderr
+    assert json.loads(optimized.stdout)["segments_after"] == 1 and "optimize:" in optimized.stderr  # progress
+    assert json.loads(imgsearch("index", "info", alias=alias, data_dir=tmp_path).stdout)["segments"] == 1
+
     before = indices_behind(es, alias)
     moved = imgsearch("index", "reindex", alias=alias, data_dir=tmp_path)
     assert moved.returncode == 0, moved.stderr
