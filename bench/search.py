@@ -469,8 +469,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sizes", help="comma-separated vector counts (default 100000,1000000)")
     parser.add_argument("--types", default="int8_hnsw,bbq_hnsw,hnsw", help="vector index types to compare")
     parser.add_argument("--candidates", help="num_candidates sweep (default 20,50,100,200,500,1000; quick 20..200)")
-    parser.add_argument("--oversample", type=float, default=2.0,
-                        help="also measure int8_hnsw with query-time rescoring of k × this many (0: no)")
+    parser.add_argument("--oversample", type=float,
+                        help="also measure int8_hnsw with query-time rescoring of k × this many (0: no; "
+                             "default: IMGSEARCH_KNN_RESCORE_OVERSAMPLE, what searches use)")
     parser.add_argument("--dims", type=int, default=512)
     parser.add_argument("--queries", type=int, help="timed queries per setting (default 300, quick 200)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed queries before measuring")
@@ -512,7 +513,9 @@ def main(argv=None) -> int:
             result.setdefault("neighbours", {})[str(n)] = neighbour_profile(truth_scores)
             for index_type in types:
                 result["knn"].append(bench_knn(es, settings, n, args.dims, index_type, mixture, centres, timed,
-                                               warm, truth, candidates, args.keep, args.oversample or None))
+                                               warm, truth, candidates, args.keep,
+                                               settings.knn_rescore_oversample if args.oversample is None
+                                               else args.oversample or None))
     if not args.skip_api:
         model_dir = make_full_size_text_model(settings.data_dir / "bench-models" / "full-size-multilingual-text")
         result["api"] = bench_api(settings, es, api_docs, args.dims, model_dir, n_queries, args.keep,
@@ -531,11 +534,11 @@ def targets(result: dict) -> dict:
         if entry["index_type"] == "int8_hnsw" and entry["vectors"] >= 1_000_000:
             knn["passing"] = [{"num_candidates": s["num_candidates"], "rescore_oversample": s["rescore_oversample"],
                                "recall_at_10": s["recall_at_10"], "p99_ms": s["latency_ms"]["p99"]}
-                              for s in entry["sweep"] if s["recall_at_10"] >= 0.95 and s["latency_ms"]["p99"] <= 15]
+                              for s in entry["sweep"] if s["recall_at_10"] >= 0.96 and s["latency_ms"]["p99"] <= 15]
             knn["met"] = bool(knn["passing"])
     api = result.get("api")
     api_met = api["latency_ms"]["p50"] <= 40 if api and api["documents"] >= 100_000 else None
-    return {"knn_1m_int8_recall_0.95_with_p99_15ms": knn, "api_text_query_100k_p50_40ms": {"met": api_met}}
+    return {"knn_1m_int8_recall_0.96_with_p99_15ms": knn, "api_text_query_100k_p50_40ms": {"met": api_met}}
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from es_search.config_types import (
     IndexName,
     KnnBound,
     Labels,
+    Oversample,
     Port,
     Seconds,
 )
@@ -121,7 +122,9 @@ class Settings(BaseSettings):
     # Index. `fields_file`: the field-schema file (JSON or YAML); relative paths from the current directory.
     index_alias: IndexName = "images"
     vector_index_type: VectorIndexType = "int8_hnsw"
-    hnsw_m: int = Field(16, ge=2, le=512)
+    # m 24 rather than Elasticsearch's 16: on bench/hnsw_sweep.py's clustered vectors some m-16 graphs leave
+    # neighbourhoods hard to reach, and no num_candidates wins them back (docs/benchmarks.md, "HNSW settings").
+    hnsw_m: int = Field(24, ge=2, le=512)
     hnsw_ef_construction: int = Field(100, ge=2, le=3200)  # and at least hnsw_m: checked with it below
     shards: AtLeastOne = 1
     replicas: int = Field(0, ge=0)
@@ -167,9 +170,11 @@ class Settings(BaseSettings):
     # How image pages show a file's path: relative to its image root, in full, or not at all.
     show_paths: ShowPaths = "relative"
     # kNN depth: num_candidates = min(10000, max(k * factor, minimum)); hybrid fusion's RRF rank constant.
-    # 1000 candidates: what reached recall@10 ≥ 0.95 on 1M vectors in bench/search.py, for ~0.3 ms more than 100.
+    # 1000 candidates with rescoring ×4: recall@10 ≥ 0.96 on every 1M build of bench/hnsw_sweep.py.
     knn_candidates_factor: KnnBound = 4
     knn_min_candidates: KnnBound = 1000
+    # Quantized vectors (int8_hnsw, bbq_hnsw): re-rank the best k × this many on the float vectors; 0: never.
+    knn_rescore_oversample: Oversample = 4.0
     rrf_rank_constant: KnnBound = 60
     # The good-match cutoff, relative to each query's own scores (rule in es_search/search/ranking.py):
     # look at the best `window` cosines; nothing is good when best − median < min_spread; good matches are
@@ -278,6 +283,11 @@ class Settings(BaseSettings):
     def download_byte_cap(self) -> int:
         """The most bytes one remote image may have: IMGSEARCH_MAX_DOWNLOAD_BYTES, else the upload cap."""
         return self.max_download_bytes or self.max_upload_bytes
+
+    @property
+    def knn_rescore(self) -> float:
+        """The oversample kNN queries rescore with: only quantized vectors have coarser scores to correct."""
+        return self.knn_rescore_oversample if self.vector_index_type in ("int8_hnsw", "bbq_hnsw") else 0.0
 
     @property
     def node_dir(self) -> Path:

@@ -23,6 +23,16 @@ KnnBound = Annotated[int, Field(ge=1, le=10_000)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
+def _oversample(value: float) -> float:
+    if value != 0 and not 1 <= value <= 10:
+        raise ValueError(f"must be 0 (no rescoring) or between 1 and 10, got {value:g}")
+    return value
+
+
+# Elasticsearch's rescore_vector.oversample: 0 exactly, or 1 to 10.
+Oversample = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_oversample)]
+
+
 def _comma_list(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())

@@ -29,6 +29,7 @@ class PageWindow:
     k: int
     num_candidates: int
     max_depth: int
+    rescore_oversample: float = 0.0  # re-rank the best k × this many on the float vectors (quantized only)
 
     @property
     def max_page(self) -> int:
@@ -36,9 +37,10 @@ class PageWindow:
 
 
 def page_window(page: int, size: int, *, max_depth: int, candidates_factor: int = 4,
-                min_candidates: int = 100) -> PageWindow:
+                min_candidates: int = 100, rescore_oversample: float = 0.0) -> PageWindow:
     """kNN depth for a page: k = results up to this page's end; num_candidates = k × factor, at least
-    `min_candidates`, at most 10000. A page past `max_depth` is a QueryError, not a silent empty page."""
+    `min_candidates`, at most 10000; rescoring as given. A page past `max_depth` is a QueryError, not a
+    silent empty page."""
     if page < 1:
         raise QueryError(f"page must be 1 or more, got {page}")
     if size < 1:
@@ -52,7 +54,7 @@ def page_window(page: int, size: int, *, max_depth: int, candidates_factor: int 
     fetch = min(offset + size + 1, max_depth)
     num_candidates = min(MAX_NUM_CANDIDATES, max(fetch * candidates_factor, min_candidates, fetch))
     return PageWindow(page=page, size=size, offset=offset, fetch=fetch, k=fetch,
-                      num_candidates=num_candidates, max_depth=max_depth)
+                      num_candidates=num_candidates, max_depth=max_depth, rescore_oversample=rescore_oversample)
 
 
 def deepened(window: PageWindow, depth: int, candidates_factor: int = 4) -> PageWindow:
@@ -74,6 +76,9 @@ def build_knn(vector: Sequence[float], window: PageWindow, filters: SearchFilter
     """The `knn` section: filters go inside it (pre-filtering), so every one of the k results passes them."""
     knn: dict = {"field": VECTOR_FIELD, "query_vector": [float(x) for x in vector],
                  "k": window.k, "num_candidates": window.num_candidates}
+    if window.rescore_oversample:
+        # The int8 (or binary) scores order the candidates; the best k × oversample are re-ranked on floats.
+        knn["rescore_vector"] = {"oversample": window.rescore_oversample}
     query_filter = build_filter(filters, exclude_ids, registry)
     if query_filter is not None:
         knn["filter"] = query_filter

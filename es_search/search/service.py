@@ -176,9 +176,9 @@ class SearchService:
     def _window(self, request: SearchRequest) -> PageWindow:
         if request.size > self.settings.max_page_size:
             raise QueryError(f"size must be at most {self.settings.max_page_size}, got {request.size}")
-        return page_window(request.page, request.size, max_depth=self.settings.max_result_window,
-                           candidates_factor=self.settings.knn_candidates_factor,
-                           min_candidates=self.settings.knn_min_candidates)
+        s = self.settings
+        return page_window(request.page, request.size, max_depth=s.max_result_window, rescore_oversample=s.knn_rescore,
+                           candidates_factor=s.knn_candidates_factor, min_candidates=s.knn_min_candidates)
 
     def _vector_search(self, request: SearchRequest, window: PageWindow, kind: str, vector: np.ndarray,
                        parts: list[tuple[QueryPart, np.ndarray]], exclude: Sequence[str],

@@ -65,10 +65,19 @@ def test_dotenv_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
     ({"IMGSEARCH_ES_HEAP": "lots"}, "ES_HEAP must look like"),
     ({"IMGSEARCH_COLOUR": "red"}, "unknown setting IMGSEARCH_COLOUR"),
     ({"IMGSEARCH_INDEX_ALIAS": "My Images"}, "INDEX_ALIAS must be"),
+    ({"IMGSEARCH_KNN_RESCORE_OVERSAMPLE": "0.5"}, "must be 0 .no rescoring. or between 1 and 10, got 0.5"),
+    ({"IMGSEARCH_KNN_RESCORE_OVERSAMPLE": "11"}, "between 1 and 10, got 11"),
 ])
 def test_bad_values_are_refused_with_a_clear_message(env, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(env=env)
+
+
+def test_only_quantized_vectors_are_rescored():
+    assert load_settings(env={}).knn_rescore == load_settings(env={}).knn_rescore_oversample > 0
+    assert load_settings(env={"IMGSEARCH_KNN_RESCORE_OVERSAMPLE": "0"}).knn_rescore == 0
+    assert load_settings(env={"IMGSEARCH_VECTOR_INDEX_TYPE": "bbq_hnsw"}).knn_rescore > 0
+    assert load_settings(env={"IMGSEARCH_VECTOR_INDEX_TYPE": "hnsw"}).knn_rescore == 0
 
 
 @pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
@@ -137,7 +146,7 @@ def test_lists_are_split_not_read_as_json(tmp_path):
 
 def test_an_empty_value_counts_as_unset():
     s = load_settings(env={"ES_URL": "", "IMGSEARCH_HNSW_M": "  ", "IMGSEARCH_INDEX_ALIAS": " photos "})
-    assert s.es_url is None and s.hnsw_m == 16
+    assert s.es_url is None and s.hnsw_m == 24
     assert s.index_alias == "photos"
 
 

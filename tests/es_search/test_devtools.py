@@ -128,12 +128,13 @@ def test_devtools_file_is_well_formed(doc_requests, base_settings: Settings):
     assert tutorial_infer.json_body() == {"docs": infer_docs(["a dog playing in the snow"])}
     documented = by_name["knn-query-vector-builder"].json_body()["knn"]
     assert documented == {
-        "field": "image_embedding", "k": 10, "num_candidates": 100,
+        "field": "image_embedding", "k": 10, "num_candidates": 100, "rescore_vector": {"oversample": 4},
         "query_vector_builder": {"text_embedding": {"model_id": base_settings.es_model_id,
                                                     "model_text": "ein roter Fuchs im Schnee"}},
         "filter": {"bool": {"filter": [{"term": {"category": "animal"}}]}},
     }
     assert documented["k"] <= documented["num_candidates"] <= 10_000  # Elasticsearch refuses more candidates
+    assert documented["rescore_vector"]["oversample"] == base_settings.knn_rescore_oversample  # as the app asks
     plain = by_name["knn-with-filter"].json_body()["knn"]
     assert set(plain) - {"query_vector"} == set(documented) - {"query_vector_builder"}
 

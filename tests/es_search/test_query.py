@@ -12,6 +12,7 @@ from es_search.search.bodies import (
     MAX_NUM_CANDIDATES,
     build_bm25_search,
     build_knn_search,
+    deepened,
     page_window,
 )
 from es_search.search.filters import (
@@ -159,6 +160,13 @@ def test_no_filters_means_no_knn_filter():
     body = build_knn_search([1.0], page_window(1, 3, max_depth=100), SearchFilters())
     assert "filter" not in body["knn"] and "similarity" not in body["knn"]
     assert build_filter(SearchFilters()) is None
+
+
+def test_rescoring_rides_on_the_window_through_deeper_ranking():
+    window = page_window(1, 10, max_depth=100, rescore_oversample=4.0)
+    knn = build_knn_search([1.0], deepened(window, 50), SearchFilters())["knn"]
+    assert knn["rescore_vector"] == {"oversample": 4.0} and knn["k"] == 50
+    assert "rescore_vector" not in build_knn_search([1.0], page_window(1, 10, max_depth=100), SearchFilters())["knn"]
 
 
 def test_fusion_leg_starts_at_the_top_without_sources():
