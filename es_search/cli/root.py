@@ -6,7 +6,7 @@ group: each entry point names a `register(subparsers)` function. That keeps the 
 packages that depend on it. Every parser sets `func(args, settings)`, returning an exit code.
 
 A known failure (`es_search.errors.ImgsearchError`) ends with its `exit_code` and one `error: ...` line
-on stderr, never a traceback; Ctrl-C ends with 130. Anything else is a bug and keeps its traceback.
+on stderr, never a traceback; Ctrl-C ends with 130, a closed output pipe with 141. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ CORE_COMMAND_MODULES = (
     "es_search.cli.apikey",
 )
 COMMAND_ENTRY_POINTS = "imgsearch.commands"
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader closed the pipe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`imgsearch config | head`): stop quietly, as shell tools do, and keep
+        # Python's exit-time flush from failing on the closed pipe too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ImgsearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

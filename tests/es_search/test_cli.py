@@ -115,6 +115,19 @@ def test_config_prints_the_effective_settings_with_secrets_hidden(alias, tmp_pat
     assert shown["es_api_key"] != "very-secret-key" and "very-secret-key" not in result.stdout
 
 
+def test_a_reader_closing_the_pipe_early_ends_quietly(alias, tmp_path):
+    """`imgsearch config | head -1`: the reader is gone before the output is written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "IMGSEARCH_"))}
+    env.update({"IMGSEARCH_INDEX_ALIAS": alias, "IMGSEARCH_DATA_DIR": str(tmp_path)})
+    read, write = os.pipe()
+    os.close(read)  # nobody will ever read what the command prints
+    with os.fdopen(write, "wb") as stdout:
+        result = subprocess.run([sys.executable, "-m", "es_search.cli", "config"], stdout=stdout,
+                                stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    assert result.returncode == 141, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
 def test_the_layers_above_the_core_register_their_commands_through_entry_points():
     """The core's command modules import nothing from ingest, webapp or demo; their commands still appear."""
     probe = ("import importlib, json, sys; from es_search.cli import root; "
