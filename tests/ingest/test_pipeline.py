@@ -188,9 +188,11 @@ class BulkCountingProxy:
             while data := source.recv(65536):
                 if from_client and b"/_bulk" in data:
                     with self._lock:
+                        first = self.bulk_requests + 1
                         self.bulk_requests += data.count(b"/_bulk")
-                        seen = self.bulk_requests
-                    self.on_bulk(self, seen)
+                        seen = range(first, self.bulk_requests + 1)
+                    for n in seen:  # every count once, even when one read carried two requests
+                        self.on_bulk(self, n)
                 if self._cut:
                     return
                 sink.sendall(data)
@@ -303,7 +305,7 @@ def test_an_interrupted_run_exits_non_zero_with_a_summary_and_the_rerun_finishes
     proxy, process = start_cli_through_proxy(stop_settings, tmp_path, tmp_path / "photos", interrupt_at_third_bulk)
     stdout, stderr = process.communicate(timeout=300)
     proxy.cut()
-    assert process.returncode == EXIT_INTERRUPTED, stderr
+    assert process.returncode == EXIT_INTERRUPTED, (stdout, stderr)
     assert "ingest INTERRUPTED" in stdout and "indexed (new documents):" in stdout
     assert "run the same command again" in stdout
     assert "Traceback" not in stderr
@@ -325,7 +327,7 @@ def test_a_terminated_run_exits_130_with_a_summary_and_the_command_rerun_finishe
     proxy, process = start_cli_through_proxy(stop_settings, tmp_path, tmp_path / "photos", terminate_at_third_bulk)
     stdout, stderr = process.communicate(timeout=300)
     proxy.cut()
-    assert process.returncode == EXIT_INTERRUPTED, stderr
+    assert process.returncode == EXIT_INTERRUPTED, (stdout, stderr)
     assert "ingest INTERRUPTED" in stdout and "run the same command again" in stdout
     assert "Traceback" not in stderr
     indexed_before = len(all_docs(es, stop_settings.index_alias))
