@@ -170,9 +170,10 @@ class Settings(BaseSettings):
     # How image pages show a file's path: relative to its image root, in full, or not at all.
     show_paths: ShowPaths = "relative"
     # kNN depth: num_candidates = min(10000, max(k * factor, minimum)); hybrid fusion's RRF rank constant.
-    # 1000 candidates with rescoring ×4: recall@10 ≥ 0.96 on every 1M build of bench/hnsw_sweep.py.
+    # 1500 candidates with rescoring ×4: recall@10 ≥ 0.986 on every 1M build of bench/hnsw_sweep.py (1000 gave
+    # 0.963 on one), for well under a millisecond more (docs/benchmarks.md, "HNSW settings").
     knn_candidates_factor: KnnBound = 4
-    knn_min_candidates: KnnBound = 1000
+    knn_min_candidates: KnnBound = 1500
     # Quantized vectors (int8_hnsw, bbq_hnsw): re-rank the best k × this many on the float vectors; 0: never.
     knn_rescore_oversample: Oversample = 4.0
     rrf_rank_constant: KnnBound = 60
