@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 
-from es_search.errors import IndexMissing
+from es_search.errors import ClusterUnavailable, IndexMissing
 from es_search.index import indices_behind
 
 
@@ -66,7 +66,7 @@ def optimize(es: Elasticsearch, alias: str, max_segments: int = 1,
         sleep(poll_seconds)
     failures = (status.get("response") or {}).get("_shards", {}).get("failures") or status.get("error")
     if failures:
-        raise RuntimeError(f"force-merge of {', '.join(indices)} failed: {failures}")
+        raise ClusterUnavailable(f"Elasticsearch could not force-merge {', '.join(indices)}: {failures}")
     es.indices.refresh(index=",".join(indices))
     after = merge_state(es, indices, started, clock)
     if on_progress is not None:

@@ -66,6 +66,12 @@ def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _segment_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
+    return int(text)
+
+
 def optimize_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search.optimize import optimize
 
@@ -104,6 +110,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     reindex_p.set_defaults(func=reindex_command)
     optimize_p = index_sub.add_parser(
         "optimize", help="force-merge into one segment, the fastest to search: after a large load, once writes stop")
-    optimize_p.add_argument("--max-segments", type=int, default=1, help="segments to merge down to (default 1)")
+    optimize_p.add_argument("--max-segments", type=_segment_count, default=1, help="segments to merge down to (default 1)")
     optimize_p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     optimize_p.set_defaults(func=optimize_command)

@@ -6,7 +6,8 @@ group: each entry point names a `register(subparsers)` function. That keeps the 
 packages that depend on it. Every parser sets `func(args, settings)`, returning an exit code.
 
 A known failure (`es_search.errors.ImgsearchError`) ends with its `exit_code` and one `error: ...` line
-on stderr, never a traceback; Ctrl-C ends with 130, a closed output pipe with 141. Anything else is a bug and keeps its traceback.
+on stderr, never a traceback; Ctrl-C ends with 130, a closed output pipe with 141. Anything else is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations

@@ -77,6 +77,8 @@ def test_index_create_delete_and_reindex(es, alias, tmp_path):
     assert optimized.returncode == 0, optimized.stderr
     assert json.loads(optimized.stdout)["segments_after"] == 1 and "optimize:" in optimized.stderr  # progress
     assert json.loads(imgsearch("index", "info", alias=alias, data_dir=tmp_path).stdout)["segments"] == 1
+    zero = imgsearch("index", "optimize", "--max-segments", "0", alias=alias, data_dir=tmp_path)
+    assert zero.returncode == EXIT_USAGE and "1 or more" in zero.stderr and "Traceback" not in zero.stderr
 
     before = indices_behind(es, alias)
     moved = imgsearch("index", "reindex", alias=alias, data_dir=tmp_path)

@@ -249,9 +249,16 @@ def run_cli(settings, tmp_path, args, extra_env=None) -> subprocess.CompletedPro
 def start_cli_through_proxy(settings, tmp_path, folder, on_bulk):
     proxy = BulkCountingProxy(*target_of(settings), on_bulk=on_bulk)
     env = cli_env(settings, tmp_path, es_url=f"http://127.0.0.1:{proxy.port}")
+    # Ctrl-C as a terminal delivers it: a test run started in the background by a non-interactive shell has
+    # SIGINT ignored, which children inherit, and Python then never raises KeyboardInterrupt.
     process = subprocess.Popen([sys.executable, "-m", "es_search.cli", "ingest", str(folder), "--no-progress"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     return proxy, process
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def make_photos(folder: Path, count: int) -> set[str]:
