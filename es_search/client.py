@@ -36,6 +36,13 @@ def auth_options(settings: Settings) -> dict:
     return {}
 
 
+def connected_client(settings: Settings) -> Elasticsearch:
+    """A client to a cluster that answers (`check_cluster` has run); ClusterUnavailable otherwise."""
+    es = build_client(settings)
+    check_cluster(es, settings)
+    return es
+
+
 def check_cluster(es: Elasticsearch, settings: Settings) -> dict:
     """Version and health of the cluster, or ClusterUnavailable with a message a person can act on.
 

@@ -108,7 +108,8 @@ QUICK_FETCH = {"allow_private_addresses": True, "fetch_backoff": 0.01, "fetch_re
 def secured_node(base_settings, tmp_path_factory) -> Settings:
     """A node of the session's own with Elasticsearch security on (tests/support/own_nodes.py): its
     superuser's settings. Started at first use, stopped and removed at the end of the session."""
-    from tests.support.own_nodes import running_node, secured_settings
+    from tests.support.local_cluster import running_nodes
+    from tests.support.own_nodes import secured_settings
 
-    with running_node(secured_settings(base_settings, tmp_path_factory.mktemp("secured") / "data")) as settings:
+    with running_nodes(secured_settings(base_settings, tmp_path_factory.mktemp("secured") / "data")) as settings:
         yield settings

@@ -19,7 +19,7 @@ from ingest.image_write import REFRESH_VALUES, ImageWriter
 from ingest.write_fields import check_write_id
 from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome
 from webapp import write_schemas
-from webapp.context import app_settings, field_registry, search_service
+from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.openapi import documented
 from webapp.present import document_to_json
 from webapp.write_inputs import bulk_lines, bulk_ops, fields_from_patch, image_op_from_request, max_line_bytes
@@ -39,7 +39,7 @@ def _writer() -> ImageWriter:
             if writer is None:
                 service = search_service()
                 writer = extensions["image_writer"] = ImageWriter(service.es, app_settings(), service,
-                                                                  extensions["remote_reader"])
+                                                                  remote_reader())
     return writer
 
 

@@ -13,18 +13,11 @@ from es_search.cli.output import print_json
 from es_search.config import Settings
 
 
-def _connected(settings: Settings):
-    from es_search.client import build_client, check_cluster
-
-    es = build_client(settings)
-    check_cluster(es, settings)
-    return es
-
-
 def create_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search.apikeys import create_key
+    from es_search.client import connected_client
 
-    key = create_key(_connected(settings), settings, name=args.name, scope=args.scope)
+    key = create_key(connected_client(settings), settings, name=args.name, scope=args.scope)
     print(f"created {args.scope} key {args.name!r}; it is shown this once, store it now:", file=sys.stderr)
     print(key)
     return 0
@@ -32,15 +25,17 @@ def create_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search.apikeys import list_keys
+    from es_search.client import connected_client
 
-    print_json([key.to_dict() for key in list_keys(_connected(settings), settings)])
+    print_json([key.to_dict() for key in list_keys(connected_client(settings), settings)])
     return 0
 
 
 def revoke_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search.apikeys import revoke_key
+    from es_search.client import connected_client
 
-    print_json([key.to_dict() for key in revoke_key(_connected(settings), settings, args.key)])
+    print_json([key.to_dict() for key in revoke_key(connected_client(settings), settings, args.key)])
     return 0
 
 

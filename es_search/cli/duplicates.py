@@ -42,12 +42,10 @@ def _threshold(text: str) -> float:
 
 
 def duplicates_command(args: argparse.Namespace, settings: Settings) -> int:
-    from es_search.client import build_client, check_cluster
+    from es_search.client import connected_client
     from es_search.duplicates.service import DuplicateFinder
 
-    es = build_client(settings)
-    check_cluster(es, settings)
-    finder = DuplicateFinder(es, settings, similarity=args.threshold)
+    finder = DuplicateFinder(connected_client(settings), settings, similarity=args.threshold)
     since = finder.pending_since()
     summary = None
     try:

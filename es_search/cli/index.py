@@ -13,20 +13,12 @@ from es_search.config import Settings
 from es_search.errors import EXIT_USAGE, IndexMissing, SchemaMismatch
 
 
-def _connected(settings: Settings):
-    """A client to a cluster that answers; ClusterUnavailable otherwise."""
-    from es_search.client import build_client, check_cluster
-
-    es = build_client(settings)
-    check_cluster(es, settings)
-    return es
-
-
 def create_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.client import connected_client
     from es_search.encoders import build_image_encoder
     from es_search.index import ensure_index, index_info
 
-    es = _connected(settings)
+    es = connected_client(settings)
     dims = args.dims or build_image_encoder(settings).dims
     try:
         ensure_index(es, settings, dims)
@@ -37,29 +29,32 @@ def create_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def info_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.client import connected_client
     from es_search.index import index_info
 
-    info = index_info(_connected(settings), settings.index_alias)
+    info = index_info(connected_client(settings), settings.index_alias)
     print_json(info)
     return 0 if info["exists"] else 1
 
 
 def delete_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.client import connected_client
     from es_search.index import delete_index
 
     if not args.yes:
         print(f"this deletes every image document behind alias {settings.index_alias!r}; add --yes to confirm",
               file=sys.stderr)
         return EXIT_USAGE
-    deleted = delete_index(_connected(settings), settings.index_alias)
+    deleted = delete_index(connected_client(settings), settings.index_alias)
     print(f"deleted {', '.join(deleted) if deleted else 'nothing'}")
     return 0
 
 
 def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.client import connected_client
     from es_search.index import index_info, reindex
 
-    es = _connected(settings)
+    es = connected_client(settings)
     if not index_info(es, settings.index_alias)["exists"]:
         raise IndexMissing(f"no index behind alias {settings.index_alias!r} to re-index")
     print_json(reindex(es, settings, delete_old=args.delete_old))
@@ -73,6 +68,7 @@ def _segment_count(text: str) -> int:
 
 
 def optimize_command(args: argparse.Namespace, settings: Settings) -> int:
+    from es_search.client import connected_client
     from es_search.optimize import optimize
 
     bar = None
@@ -87,7 +83,7 @@ def optimize_command(args: argparse.Namespace, settings: Settings) -> int:
                             "documents merging")
 
     try:
-        print_json(optimize(_connected(settings), settings.index_alias, max_segments=args.max_segments,
+        print_json(optimize(connected_client(settings), settings.index_alias, max_segments=args.max_segments,
                             on_progress=show if bar is not None else None))
     finally:
         if bar is not None:

@@ -53,11 +53,10 @@ def upload_command(args, settings: Settings) -> int:
                     "config": str(traced.config_path), "embedding_size": traced.embedding_size,
                     "tokenization": traced.tokenization})
         return 0
-    from es_search.client import build_client, check_cluster
+    from es_search.client import connected_client
     from es_search.ml.upload import upload_text_model
 
-    es = build_client(settings)
-    check_cluster(es, settings)
+    es = connected_client(settings)
     summary = upload_text_model(es, settings, source=source, model_id=model_id, replace=args.replace,
                                 start=not args.no_start, wait_s=args.wait, allocations=args.allocations,
                                 threads=args.threads)

@@ -21,7 +21,7 @@ from es_search import node
 from es_search.client import build_client
 from tests.support.exactly_once import assert_each_path_indexed_once, make_photos, start_ingest
 from tests.support.ingest_cases import png
-from tests.support.local_cluster import cluster_settings, kill_node, running_cluster
+from tests.support.local_cluster import cluster_settings, kill_node, running_nodes
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ QUERIES = ["a photo", "red", "一张照片"]
 def cluster(base_settings, tmp_path_factory):
     settings = cluster_settings(base_settings, tmp_path_factory.mktemp("cluster") / "data")
     started = time.monotonic()
-    with running_cluster(settings, log=lambda line: print(line)) as running:
+    with running_nodes(settings, log=lambda line: print(line)) as running:
         print(f"3-node cluster up in {time.monotonic() - started:.1f} s")
         yield running
 

@@ -44,14 +44,16 @@ def cluster_settings(base: Settings, data_dir: Path) -> Settings:
 
 
 @contextmanager
-def running_cluster(settings: Settings, log=print) -> Iterator[Settings]:
-    """Start the cluster; on the way out (a failure included) stop every node and remove their folders."""
+def running_nodes(settings: Settings, log=print) -> Iterator[Settings]:
+    """Start the node or cluster the settings describe; on the way out (a failure included) stop every node
+    and remove its folder."""
     try:
         node.start(settings, log=log)
         yield settings
     finally:
         node.stop(settings, log=log)
-        shutil.rmtree(node.cluster_dir(settings), ignore_errors=True)
+        shutil.rmtree(node.node_dir(settings) if settings.es_nodes == 1 else node.cluster_dir(settings),
+                      ignore_errors=True)
 
 
 def kill_node(layout: NodeLayout) -> int:

@@ -1,20 +1,16 @@
 """Single nodes of a test's own, beside the session's node: free ports, a small heap, their own data folder.
 
-`running_node` starts one and, on the way out (a failure included), stops it and removes its folder. The
-secured node (`secured_settings`) has Elasticsearch security on, with a superuser of a random password made
-at start (es_search/node/security.py); `plain_settings` is a node without security, for a test that stops
-and starts it. The node on 9200 is never touched.
+`local_cluster.running_nodes` starts one and, on the way out (a failure included), stops it and removes its
+folder. The secured node (`secured_settings`) has Elasticsearch security on, with a superuser of a random
+password made at start (es_search/node/security.py); `plain_settings` is a node without security, for a
+test that stops and starts it. The node on 9200 is never touched.
 """
 
 from __future__ import annotations
 
 import secrets
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from es_search import node
 from es_search.config import Settings
 from tests.support.local_cluster import free_port_block
 
@@ -45,13 +41,3 @@ def secured_settings(base: Settings, data_dir: Path) -> Settings:
     return plain_settings(base, data_dir, es_security=True, es_username=SUPERUSER,
                           es_password=secrets.token_urlsafe(18))
 
-
-@contextmanager
-def running_node(settings: Settings, log=print) -> Iterator[Settings]:
-    """Start the node; on the way out stop it and remove its folder."""
-    try:
-        node.start(settings, log=log)
-        yield settings
-    finally:
-        node.stop(settings, log=log)
-        shutil.rmtree(node.node_dir(settings), ignore_errors=True)

@@ -20,8 +20,8 @@ from es_search import node
 from es_search.client import build_client
 from ingest.runner import run_ingest
 from tests.support.ingest_cases import jpeg
-from tests.support.local_cluster import kill_node
-from tests.support.own_nodes import plain_settings, running_node
+from tests.support.local_cluster import kill_node, running_nodes
+from tests.support.own_nodes import plain_settings
 from webapp import create_app
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_searches_answer_503_while_the_cluster_is_down_and_recover_without_a_res
     photos.mkdir()
     for seed in range(PHOTOS):
         (photos / f"photo-{seed}.jpg").write_bytes(jpeg(seed + 40))
-    with running_node(settings, log=print):
+    with running_nodes(settings, log=print):
         summary = run_ingest(settings, [photos])
         assert (summary.indexed, summary.failed) == (PHOTOS, 0), summary
         es = build_client(settings)
