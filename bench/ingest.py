@@ -222,14 +222,19 @@ def stage_profile(settings, encoder, folder: Path, limit: int = 48) -> dict:
     from elasticsearch.serializer import JsonSerializer
 
     from es_search.decode import decode_bytes, working_size
+    from ingest.document import content_fields, new_document
     from ingest.encode import pixel_preprocessor
-    from ingest.enrich import analysis_image, color_facts, perceptual_hash
+    from ingest.enrichers.colors import ColorsEnricher
+    from ingest.enrichers.phash import PerceptualHashEnricher
+    from ingest.enrichers.small import analysis_image
     from ingest.fingerprint import hash_file, read_verified, stat_file
-    from ingest.index_writer import build_document, create_action
+    from ingest.items import Item
+    from ingest.plan import document_action
     from ingest.prepare import PreparedImage
     from ingest.thumbnails import write_thumbnail
 
     preprocess = pixel_preprocessor(encoder)
+    colors_enricher, phash_enricher = ColorsEnricher(), PerceptualHashEnricher()
     serializer = JsonSerializer()
     min_side, min_long_side = working_size(settings)
     scratch = Path(tempfile.mkdtemp(prefix="imgsearch-stages-"))
@@ -248,16 +253,21 @@ def stage_profile(settings, encoder, folder: Path, limit: int = 48) -> dict:
             data = timed("read+verify", read_verified, facts)
             decoded = timed("decode", decode_bytes, data, settings.max_image_pixels, min_side, min_long_side)
             small = timed("analysis_image", analysis_image, decoded.image)
-            colors = timed("colour_facts", color_facts, small)
-            phash = timed("phash", perceptual_hash, small)
+            colors = timed("colour_facts", colors_enricher.enrich, small)
+            phash = timed("phash", phash_enricher.enrich, small)
             thumb = timed("thumbnail", write_thumbnail, decoded.image, facts.sha256, scratch, settings.thumbnail_size)
             if preprocess is not None:
                 timed("preprocess", preprocess, decoded.image)
-            item = PreparedImage(facts, decoded.image, decoded.format, decoded.width, decoded.height,
-                                 decoded.taken_at, colors, phash, thumb)
+            prepared = PreparedImage(facts, decoded.image, decoded.format, decoded.width, decoded.height,
+                                     decoded.taken_at, thumb, fields={**colors, **phash})
             vector = np.random.default_rng(0).normal(size=encoder.dims).astype(np.float32)
-            action = timed("document", lambda i=item, v=vector, p=path: create_action(
-                settings.index_alias, build_document(i, [str(p)], v, encoder.name, ("animal", 0.5))))
+
+            def document(p=prepared, v=vector, where=str(path)):
+                content = content_fields(p, v, encoder.name, {"category": "animal", "category_score": 0.5})
+                doc = new_document(content, Item(where), p.facts.sha256, [where], [])
+                return document_action(settings.index_alias, p.facts.sha256, doc, content_id=True, create_only=False)
+
+            action = timed("document", document)
             timed("bulk_json", serializer.dumps, action["_source"])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

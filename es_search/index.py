@@ -11,7 +11,7 @@ from pathlib import Path
 from elasticsearch import ApiError, Elasticsearch, helpers
 
 from es_search.config import REPO_ROOT, Settings
-from es_search.errors import SchemaMismatch
+from es_search.errors import ConfigError, SchemaMismatch
 from es_search.fields import VECTOR_FIELD, FieldRegistry, mapping_differences, registry_for
 
 MAPPING_PATH = REPO_ROOT / "mappings" / "images.json"
@@ -32,9 +32,9 @@ def render_index_body(settings: Settings, dims: int, template: dict | None = Non
     """The create-index body: index settings from the mapping file, field mappings from the registry, and
     dims, index_options and sizing from settings."""
     if dims < 1 or dims > 4096:
-        raise ValueError(f"vector dims must be between 1 and 4096, got {dims}")
+        raise ConfigError(f"vector dims must be between 1 and 4096, got {dims}")
     if settings.vector_index_type == "bbq_hnsw" and dims < 64:
-        raise ValueError(f"bbq_hnsw needs at least 64 dims, got {dims}; use int8_hnsw or hnsw for this model")
+        raise ConfigError(f"bbq_hnsw needs at least 64 dims, got {dims}; use int8_hnsw or hnsw for this model")
     body = copy.deepcopy(template if template is not None else load_mapping_file())
     index_settings = body.setdefault("settings", {}).setdefault("index", {})
     index_settings["number_of_shards"] = settings.shards
@@ -63,7 +63,8 @@ def indices_behind(es: Elasticsearch, alias: str) -> list[str]:
 def ensure_index(es: Elasticsearch, settings: Settings, dims: int) -> str:
     """The index behind the configured alias, created when missing. Returns the physical index name.
 
-    An existing index whose vector dims differ from `dims` is an error: mixing models would give nonsense.
+    An existing index whose vector dims differ from `dims` is a SchemaMismatch: mixing models would give
+    nonsense; so is a plain index under the alias's name, and a field the registry changed the type of.
     """
     alias = settings.index_alias
     existing = indices_behind(es, alias)
@@ -71,12 +72,12 @@ def ensure_index(es: Elasticsearch, settings: Settings, dims: int) -> str:
         current = existing[-1]
         mapped = es.indices.get_mapping(index=current)[current]["mappings"]["properties"][VECTOR_FIELD]["dims"]
         if mapped != dims:
-            raise ValueError(f"index {current!r} (alias {alias!r}) holds {mapped}-d vectors but the encoder makes "
+            raise SchemaMismatch(f"index {current!r} (alias {alias!r}) holds {mapped}-d vectors but the encoder makes "
                              f"{dims}-d ones; use another IMGSEARCH_INDEX_ALIAS or `imgsearch index reindex`.")
         sync_mapping(es, settings, current)
         return current
     if es.indices.exists(index=alias):
-        raise ValueError(f"{alias!r} is a plain index, not an alias; delete it or choose another IMGSEARCH_INDEX_ALIAS")
+        raise SchemaMismatch(f"{alias!r} is a plain index, not an alias; delete it or choose another IMGSEARCH_INDEX_ALIAS")
     name = new_index_name(alias)
     body = render_index_body(settings, dims)
     try:

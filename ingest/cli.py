@@ -15,7 +15,7 @@ import sys
 from contextlib import contextmanager
 
 from es_search.config import Settings
-from es_search.errors import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_USAGE, ImgsearchError, SchemaMismatch
+from es_search.errors import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_USAGE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,21 +94,15 @@ def _ingest(args, settings: Settings) -> int:
         return _dry_run(args, settings)
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     common = dict(progress=not args.no_progress, recheck=args.recheck, log=log, prune=args.prune,
-                  shard=args.shard or WHOLE)
-    try:
-        with sigterm_as_interrupt():
-            if args.records:
-                summary = run_records_ingest(settings, args.records, source=args.source,
-                                             image_column=args.image_column, id_column=args.id_column, **common)
-            elif args.paths and is_prefix_url(args.paths[0]):
-                summary = run_prefix_ingest(settings, args.paths[0], **common)
-            else:
-                summary = run_ingest(settings, args.paths, args.list_files,
-                                     on_near_duplicate=args.on_near_duplicate, **common)
-    except ImgsearchError:
-        raise
-    except ValueError as exc:  # the index holds vectors of another model, or the alias is a plain index
-        raise SchemaMismatch(str(exc)) from None
+                  shard=args.shard or WHOLE, on_near_duplicate=args.on_near_duplicate)
+    with sigterm_as_interrupt():
+        if args.records:
+            summary = run_records_ingest(settings, args.records, source=args.source,
+                                         image_column=args.image_column, id_column=args.id_column, **common)
+        elif args.paths and is_prefix_url(args.paths[0]):
+            summary = run_prefix_ingest(settings, args.paths[0], **common)
+        else:
+            summary = run_ingest(settings, args.paths, args.list_files, **common)
     print(format_summary(summary))
     if summary.error:
         print(f"error: {summary.error}", file=sys.stderr)
@@ -132,9 +126,6 @@ def usage_problem(args) -> str | None:
         return "--dry-run goes with --prune (it lists what a prune would remove)"
     if args.shard and args.prune:
         return "a shard cannot --prune: it sees only its part of the source (prune in one run without --shard)"
-    if args.on_near_duplicate != "index" and (args.records or prefixes):
-        return ("--on-near-duplicate skip|report works on folders for now; for a records file or an s3:// prefix, "
-                "run `imgsearch duplicates` after the ingest")
     if args.prune and args.list_files:
         return "--prune works on folders, a records file or an s3:// prefix, not on --list files"
     return None
@@ -143,13 +134,10 @@ def usage_problem(args) -> str | None:
 def _dry_run(args, settings: Settings) -> int:
     from ingest.runner import plan_prune
 
-    if args.paths and is_prefix_url(args.paths[0]):
-        from ingest.runner import plan_prefix_prune
-
-        changes = plan_prefix_prune(settings, args.paths[0])
-    else:
-        changes = plan_prune(settings, folders=args.paths, records_file=args.records, source=args.source,
-                             image_column=args.image_column, id_column=args.id_column)
+    prefix = args.paths[0] if args.paths and is_prefix_url(args.paths[0]) else None
+    changes = plan_prune(settings, folders=[] if prefix else args.paths, records_file=args.records,
+                         source=args.source, image_column=args.image_column, id_column=args.id_column,
+                         prefix_url=prefix)
     for change in changes:
         print(change.describe())
     deleted = sum(1 for c in changes if c.delete)

@@ -1,46 +1,42 @@
-"""Drives the stages: discover → (skip known) → hash → decode + enrich → encode → bulk index.
+"""The one ingest driver: a source's items → fetch → plan → decode + enrich → encode → document → bulk.
 
-Three threads and two small pools, joined by bounded queues, so memory stays flat however many files:
-- the feeder walks the paths, skips files the local state knows, hashes the rest (hash pool), asks
-  Elasticsearch which contents exist, adds new paths to existing documents, and submits new files to
-  the decode pool, whose futures it queues in order;
-- the calling thread takes decoded images in batches, encodes them, scores categories, builds documents;
-- the writer sends bulk chunks and settles every file only once Elasticsearch acknowledged it.
-A file is counted, recorded in the local state and reported only when its fate is known.
+Every source (a folder, a records file, an object-storage prefix, the write API's uploads) is a stream of
+`Item`s run through the same stages, joined by bounded queues so memory stays flat however many items:
+- the feeder thread fetches each item's identity ahead (ingest/fetch.py), and hands batches to the writer
+  (ingest/writer.py), which plans each document and submits the contents that need encoding to the decode
+  pool, in order;
+- the calling thread takes decoded images in batches, encodes them, runs the vector enrichers and hands
+  each content back to the writer, which builds its documents;
+- the bulk thread sends the actions in chunks and has the writer settle each one once Elasticsearch answered.
+An item is counted, recorded and reported only when its fate is known. Ctrl-C, a lost cluster or a bug end
+the run with what is done kept and a summary of why.
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from es_search.config import Settings
 from es_search.encoders.base import EncoderUnavailable
+from ingest.document import content_fields, content_keys
 from ingest.encode import encode_batch, pixel_preprocessor
-from ingest.enrich import CategoryScorer
+from ingest.enrichers import Enricher, of_need
 from ingest.failures import FileFailure
-from ingest.fingerprint import FileFacts, hash_file, stat_file
-from ingest.index_writer import (
-    ExistingDoc,
-    add_paths,
-    add_paths_action,
-    build_document,
-    create_action,
-    fetch_existing,
-    remove_paths,
-    send_bulk,
-)
-from ingest.pending import ClusterFailure, IngestOptions, PendingDoc, RunStop, bulk_outcome, chunked, describe_es_error
+from ingest.fetch import Reader, fetch_ahead
+from ingest.index_io import BULK_MAX_RETRIES, ClusterFailure, describe_es_error, send_bulk
+from ingest.items import Fetched, Item, ItemProblem
 from ingest.prepare import PreparedImage, prepare_image
-from ingest.report import FailureReport, IngestSummary, Tally
+from ingest.seen import SeenKeys
 from ingest.state import IndexedFiles
+from ingest.writer import DocumentWriter, Sink
 
 # Decoding may run this many batches ahead of the model.
 DECODE_AHEAD_BATCHES = 2
@@ -48,79 +44,119 @@ DECODE_AHEAD_BATCHES = 2
 BATCH_FILL_SECONDS = 0.5
 # Send a partly filled bulk chunk after this long, so acknowledgements (and the progress bar) keep moving.
 BULK_FLUSH_SECONDS = 1.0
-# How long an interrupted run waits for the writer to send what was already encoded.
+# How long an interrupted run waits for the bulk thread to send what was already encoded.
 FLUSH_ON_STOP_SECONDS = 60.0
 POLL_SECONDS = 0.1
 
 _END = object()
 
 
-class IngestRun:
-    """One run over a stream of paths. Build it, call `run(paths)`, read the returned summary."""
+@dataclass
+class RunOptions:
+    batch_size: int
+    decode_workers: int
+    bulk_chunk: int
+    fetch_width: int
+    refresh: str | None = None  # the bulk requests' refresh (the write API waits for its writes)
+    # An ingest waits out a busy cluster (429) and stops at a write block; a request answers at once, per item.
+    bulk_retries: int = BULK_MAX_RETRIES
+    stop_on_block: bool = True
 
-    def __init__(self, es: Elasticsearch, settings: Settings, image_encoder, *, report: FailureReport,
-                 state: IndexedFiles | None = None, scorer: CategoryScorer | None = None,
-                 options: IngestOptions | None = None, progress=None,
-                 metadata_for: Callable[[str], dict | None] | None = None, image_roots: Iterable[str] = ()):
-        self.es = es
-        self.settings = settings
-        self.alias = settings.index_alias
-        self.encoder = image_encoder
-        self.report = report
-        self.state = state
-        self.scorer = scorer
-        self.options = options or IngestOptions.from_settings(settings)
-        self.metadata_for = metadata_for
-        # What each document's `relative_path` is relative to: the folders of this run and the configured
-        # image roots, absolute as the discover stage makes the paths.
-        self.roots = list(dict.fromkeys(os.path.abspath(root) for root in (*image_roots, *settings.image_roots)))
+    @classmethod
+    def from_settings(cls, settings: Settings, *, fetch_width: int | None = None, refresh: str | None = None,
+                      answer_now: bool = False) -> RunOptions:
+        """`answer_now`: a request waiting for its answer (the write API): no 429 backoff, blocks per item."""
+        return cls(settings.batch_size, settings.decode_workers, settings.bulk_chunk,
+                   fetch_width or settings.decode_workers, refresh, 0 if answer_now else BULK_MAX_RETRIES,
+                   not answer_now)
+
+
+@dataclass
+class RunEnd:
+    """How a run ended: `stopped` None for a complete run, else interrupted, cluster or error."""
+
+    stopped: str | None = None
+    error: str | None = None
+    exception: BaseException | None = None
+    unfinished: int = 0
+
+
+@dataclass
+class _Stop:
+    kind: str = ""
+    message: str = ""
+    exception: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set(self, kind: str, message: str, exception: BaseException | None = None) -> None:
+        with self.lock:
+            if not self.kind:  # the first cause is the one worth telling
+                self.kind, self.message, self.exception = kind, message, exception
+
+
+class Pipeline:
+    """One run over a stream of items. Build it, call `run(items)`, read the returned RunEnd."""
+
+    def __init__(self, es: Elasticsearch, settings: Settings, image_encoder, *, sink: Sink,
+                 options: RunOptions | None = None, enrichers: Sequence[Enricher] = (),
+                 state: IndexedFiles | None = None, seen: SeenKeys | None = None, read_remote: Reader | None = None,
+                 roots: Sequence[str] = (), recheck: bool = False):
+        self.es, self.settings, self.encoder = es, settings, image_encoder
+        self.options = options or RunOptions.from_settings(settings)
+        self.read_remote = read_remote
+        self._known = None if recheck else state  # --recheck: hash every file again, ignoring the record
+        self._pixel_enrichers = [e for e in enrichers if e.needs in ("small", "image")]
+        self._vector_enrichers = of_need(enrichers, "vector")
         self._preprocess = pixel_preprocessor(image_encoder)
-        self.tally = Tally(progress)
         self.stop = threading.Event()
-        self.fatal = RunStop()
-        self._pending: dict[str, PendingDoc] = {}
-        self._lock = threading.Lock()
+        self.fatal = _Stop()
         self._decoded: queue.Queue = queue.Queue(maxsize=DECODE_AHEAD_BATCHES * self.options.batch_size)
         self._outgoing: queue.Queue = queue.Queue(maxsize=2 * self.options.bulk_chunk)
         self._decode_ended = False
+        self.writer = DocumentWriter(es, settings.index_alias, settings.node_url, model=image_encoder.name,
+                                     content_keys=content_keys(enrichers), sink=sink, decode=self._submit_decode,
+                                     send=lambda action: self._put(self._outgoing, action), state=state, seen=seen,
+                                     roots=roots, thumbnails_dir=settings.thumbnails_dir,
+                                     stop_on_block=self.options.stop_on_block)
+        self.sink = sink
 
     # ------------------------------------------------------------------ driver (calling thread)
 
-    def run(self, paths: Iterable[str]) -> IngestSummary:
-        """Index every path; returns the summary. Ctrl-C stops it cleanly (summary with stopped='interrupted')."""
-        workers = self.options.decode_workers
-        self._hash_pool = ThreadPoolExecutor(workers, thread_name_prefix="imgsearch-hash")
-        self._decode_pool = ThreadPoolExecutor(workers, thread_name_prefix="imgsearch-decode")
-        feeder = threading.Thread(target=self._feed, args=(paths,), name="imgsearch-feeder", daemon=True)
-        writer = threading.Thread(target=self._write, name="imgsearch-writer", daemon=True)
+    def run(self, items: Iterable[Item | ItemProblem]) -> RunEnd:
+        """Run every item; Ctrl-C stops it cleanly (stopped='interrupted')."""
+        self._decode_pool = ThreadPoolExecutor(self.options.decode_workers, thread_name_prefix="imgsearch-decode")
+        heavy = [e for e in self._pixel_enrichers if e.cost == "heavy"]
+        self._heavy_pool = ThreadPoolExecutor(self.options.decode_workers, thread_name_prefix="imgsearch-enrich") \
+            if heavy else None
+        feeder = threading.Thread(target=self._feed, args=(items,), name="imgsearch-feeder", daemon=True)
+        bulk = threading.Thread(target=self._write, name="imgsearch-bulk", daemon=True)
         interrupted = False
-        writer.start()
+        bulk.start()
         feeder.start()
         try:
             self._encode_loop()
         except KeyboardInterrupt:
             interrupted = True
         except Exception as exc:  # a bug here must still end in a summary, with the work done so far kept
-            self.fatal.set("error", f"{type(exc).__name__}: {exc}")
+            self.fatal.set("error", f"{type(exc).__name__}: {exc}", exc)
         finally:
             if interrupted or self.fatal.kind:
                 self.stop.set()
-            interrupted |= self._finish(feeder, writer)
+            interrupted |= self._finish(feeder, bulk)
         stopped = "interrupted" if interrupted and not self.fatal.kind else (self.fatal.kind or None)
-        return self.tally.summary(unfinished=self._unfinished(), stopped=stopped, error=self.fatal.message or None,
-                                  report=str(self.report.path))
+        return RunEnd(stopped, self.fatal.message or None, self.fatal.exception, self.writer.unfinished())
 
-    def _finish(self, feeder: threading.Thread, writer: threading.Thread) -> bool:
-        """Let the writer send what is already encoded, then stop the pools. True if a second Ctrl-C cut it short."""
+    def _finish(self, feeder: threading.Thread, bulk: threading.Thread) -> bool:
+        """Let the bulk thread send what is already encoded, then stop the pools. True if a second Ctrl-C cut it short."""
         try:
-            while writer.is_alive():
+            while bulk.is_alive():
                 try:
                     self._outgoing.put(_END, timeout=POLL_SECONDS)
                     break
                 except queue.Full:
                     continue
-            writer.join(FLUSH_ON_STOP_SECONDS)
-            if writer.is_alive():
+            bulk.join(FLUSH_ON_STOP_SECONDS)
+            if bulk.is_alive():
                 self.fatal.set("cluster", f"Elasticsearch did not answer within {FLUSH_ON_STOP_SECONDS:.0f} s")
             self.stop.set()
             feeder.join(5)
@@ -129,8 +165,9 @@ class IngestRun:
             self.stop.set()
             return True
         finally:
-            self._hash_pool.shutdown(wait=False, cancel_futures=True)
-            self._decode_pool.shutdown(wait=False, cancel_futures=True)
+            for pool in (self._decode_pool, self._heavy_pool):
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
 
     def _encode_loop(self) -> None:
         while not self.stop.is_set():
@@ -142,60 +179,46 @@ class IngestRun:
                 try:
                     prepared.append(future.result())
                 except FileFailure as failure:
-                    self._fail_pending(sha256, failure.reason, failure.message)
+                    self.writer.content_failed(sha256, failure.reason, failure.message)
                 except EncoderUnavailable:
                     raise  # the model is gone, not the file: the run stops
                 except Exception as exc:  # prepare_image maps known failures; anything else is a damaged file
-                    self._fail_pending(sha256, "corrupt", f"{type(exc).__name__}: {exc}")
-            if prepared and not self._encode_and_queue(prepared):
+                    self.writer.content_failed(sha256, "corrupt", f"{type(exc).__name__}: {exc}")
+            if prepared and not self._encode_and_hand_back(prepared):
                 return
 
-    def _unfinished(self) -> int:
-        with self._lock:
-            return sum(len(p.files) for p in self._pending.values())
-
-    def _prepare(self, facts: FileFacts, data: bytes | None = None) -> PreparedImage:
-        """Decode-pool work for one file: decode, thumbnail, pixel facts and, if the encoder allows, preprocessing.
-
-        `data`: the bytes when they were fetched already (a remote image); else the file is read here.
-        """
-        item = prepare_image(facts, self.settings, data)
-        if self._preprocess is not None:
-            try:
-                item.pixels = self._preprocess(item.image)
-            except EncoderUnavailable:
-                raise
-            except Exception as exc:
-                raise FileFailure("encode_failed", f"preprocessing: {type(exc).__name__}: {exc}") from None
-        return item
-
-    def _encode_and_queue(self, prepared: list[PreparedImage]) -> bool:
+    def _encode_and_hand_back(self, prepared: list[PreparedImage]) -> bool:
         pixels = [p.pixels for p in prepared] if self._preprocess is not None else None
         vectors = encode_batch(self.encoder, [p.image for p in prepared], pixels)
         encoded = []
         for item, vector in zip(prepared, vectors, strict=True):
             if isinstance(vector, FileFailure):
-                self._fail_pending(item.facts.sha256, vector.reason, vector.message)
+                self.writer.content_failed(item.facts.sha256, vector.reason, vector.message, item.fresh_thumbnail)
             else:
                 encoded.append((item, vector))
         if not encoded:
             return True
-        categories = (self.scorer.score(np.stack([v for _, v in encoded])) if self.scorer
-                      else [None] * len(encoded))
-        for (item, vector), category in zip(encoded, categories, strict=True):
-            if not self._queue_encoded(item, vector, category):
+        extra: list[dict] = [{} for _ in encoded]
+        stacked = np.stack([vector for _, vector in encoded])
+        for enricher in self._vector_enrichers:
+            enricher.load()
+            for fields, more in zip(extra, enricher.enrich_vectors(stacked), strict=True):
+                fields.update(more)
+        for (item, vector), fields in zip(encoded, extra, strict=True):
+            self._join_heavy(item)
+            content = content_fields(item, vector, self.encoder.name, fields)
+            if not self.writer.content_ready(item.facts.sha256, content, item.fresh_thumbnail):
                 return False
         return True
 
-    def _queue_encoded(self, item: PreparedImage, vector: np.ndarray, category: tuple[str, float] | None) -> bool:
-        """The document(s) of one encoded content to the writer; False when the run is stopping."""
-        with self._lock:
-            entry = self._pending[item.facts.sha256]
-            paths = [f.path for f in entry.files]
-            entry.sent = len(paths)
-        extra = self.metadata_for(paths[0]) if self.metadata_for else None
-        doc = build_document(item, paths, vector, self.encoder.name, category, extra, roots=self.roots)
-        return self._put(self._outgoing, create_action(self.alias, doc))
+    def _join_heavy(self, item: PreparedImage) -> None:
+        """The heavy enrichers' fields; one that failed costs its fields only (the image is indexed)."""
+        for enricher, future in item.pending:
+            try:
+                item.fields.update(future.result())
+            except Exception as exc:
+                self.writer.content_note(item.facts.sha256, f"{enricher.name}_failed", f"{type(exc).__name__}: {exc}")
+        item.pending.clear()
 
     def _take_batch(self) -> list[tuple[str, Future]] | None:
         """Up to batch_size queued decodes; None when the feeder is done and nothing is left."""
@@ -206,109 +229,88 @@ class IngestRun:
         while len(batch) < self.options.batch_size:
             timeout = POLL_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                item = self._decoded.get(timeout=timeout)
+                entry = self._decoded.get(timeout=timeout)
             except queue.Empty:
                 if self.stop.is_set():
                     return None
                 if deadline is not None:
                     break  # the feeder is slower than the model right now: encode what we have
                 continue
-            if item is _END:
+            if entry is _END:
                 self._decode_ended = True
                 break
-            batch.append(item)
+            batch.append(entry)
             if deadline is None:
                 deadline = time.monotonic() + BATCH_FILL_SECONDS
         return batch or None
 
+    # ------------------------------------------------------------------ decode pool
+
+    def _submit_decode(self, fetched: Fetched) -> bool:
+        future = self._decode_pool.submit(self._prepare, fetched.facts, fetched.data)
+        fetched.data = None
+        return self._put(self._decoded, (fetched.facts.sha256, future))
+
+    def _prepare(self, facts, data: bytes | None) -> PreparedImage:
+        """Decode-pool work for one content: decode, thumbnail, pixel enrichers and, if the encoder allows,
+        preprocessing."""
+        item = prepare_image(facts, self.settings, data, self._pixel_enrichers, self._submit_heavy)
+        if self._preprocess is not None:
+            try:
+                item.pixels = self._preprocess(item.image)
+            except EncoderUnavailable:
+                raise
+            except Exception as exc:
+                raise FileFailure("encode_failed", f"preprocessing: {type(exc).__name__}: {exc}") from None
+        return item
+
+    def _submit_heavy(self, enricher: Enricher, image) -> Future:
+        def work() -> dict:
+            enricher.load()
+            return enricher.enrich(image)
+
+        return self._heavy_pool.submit(work)
+
     # ------------------------------------------------------------------ feeder thread
 
-    def _feed(self, paths: Iterable[str]) -> None:
+    def _feed(self, items: Iterable[Item | ItemProblem]) -> None:
+        batch: list = []
         try:
-            for group in chunked(paths, self.options.batch_size):
+            fetched = fetch_ahead(items, self.read_remote, self._known, self.options.fetch_width,
+                                  ahead=max(2 * self.options.fetch_width, 2 * self.options.batch_size))
+            for result in fetched:
                 if self.stop.is_set():
                     return
-                self._feed_group(group)
+                batch.append(result)
+                if len(batch) >= self.options.batch_size:
+                    if not self.writer.take(batch):
+                        return
+                    batch = []
+            if batch and not self.stop.is_set():
+                self.writer.take(batch)
         except (ApiError, TransportError) as exc:
-            self._stop_run("cluster", describe_es_error(exc, self.settings.node_url))
+            self._stop_run("cluster", describe_es_error(exc, self.settings.node_url), exc)
         except Exception as exc:  # a walk or hash bug must end in a summary, not a silent hang
             if not self.stop.is_set():  # once stopping, the pools refuse work: that is no news
-                self._stop_run("error", f"{type(exc).__name__}: {exc}")
+                self._stop_run("error", f"{type(exc).__name__}: {exc}", exc)
         finally:
             self._put(self._decoded, _END)
 
-    def _feed_group(self, paths: list[str]) -> None:
-        files: list[FileFacts] = []
-        for path in paths:
-            try:
-                files.append(stat_file(path))
-            except FileFailure as failure:
-                self.fail_file(path, failure.reason, failure.message)
-        if self.state is not None and not self.options.recheck and files:
-            unchanged = self.state.unchanged(files)
-            if unchanged:
-                self.tally.add("skipped_unchanged", len(unchanged))
-                files = [f for f in files if f.path not in unchanged]
-        hashed: list[FileFacts] = []
-        for facts, future in [(f, self._hash_pool.submit(hash_file, f)) for f in files]:
-            try:
-                hashed.append(future.result())
-            except FileFailure as failure:
-                self.fail_file(facts.path, failure.reason, failure.message)
-        fresh: dict[str, list[FileFacts]] = {}
-        with self._lock:
-            for facts in hashed:
-                entry = self._pending.get(facts.sha256)
-                if entry is not None:
-                    entry.files.append(facts)  # same content already on its way: it will carry this path too
-                else:
-                    fresh.setdefault(facts.sha256, []).append(facts)
-        if not fresh:
-            return
-        # Anything not pending at the check above is either new or acknowledged, and GET is realtime: no race.
-        existing = fetch_existing(self.es, self.alias, fresh)
-        for sha256, same_content in fresh.items():
-            if self.stop.is_set():
-                return
-            doc = existing.get(sha256)
-            if doc is None:
-                self._submit_new(sha256, same_content)
-            else:
-                self._add_paths_to(doc, sha256, same_content)
-
-    def _submit_new(self, sha256: str, files: list[FileFacts]) -> None:
-        with self._lock:
-            self._pending[sha256] = PendingDoc(sha256, "create", list(files))
-        future = self._decode_pool.submit(self._prepare, files[0])
-        self._put(self._decoded, (sha256, future))
-
-    def _add_paths_to(self, doc: ExistingDoc, sha256: str, files: list[FileFacts]) -> None:
-        known = set(doc.paths)
-        present = [f for f in files if f.path in known]
-        new = [f for f in files if f.path not in known]
-        if present:
-            self._record(present)
-            self.tally.add("already_present", len(present))
-        if new:
-            with self._lock:
-                self._pending[sha256] = PendingDoc(sha256, "add_paths", list(new), sent=len(new), existing=doc)
-            self._put(self._outgoing, add_paths_action(self.alias, sha256, doc, [f.path for f in new], self.roots))
-
-    # ------------------------------------------------------------------ writer thread
+    # ------------------------------------------------------------------ bulk thread
 
     def _write(self) -> None:
         try:
             ended = False
             while not ended:
                 chunk, ended = self._collect_chunk()
-                for ok, _op_type, item in send_bulk(self.es, chunk) if chunk else ():
-                    self._settle(ok, item)
+                for ok, answer in send_bulk(self.es, chunk, self.options.refresh, self.options.bulk_retries) if chunk else ():
+                    self.writer.settle(ok, answer)
         except (ApiError, TransportError) as exc:
-            self._stop_run("cluster", describe_es_error(exc, self.settings.node_url))
+            self._stop_run("cluster", describe_es_error(exc, self.settings.node_url), exc)
         except ClusterFailure as exc:
-            self._stop_run("cluster", str(exc))
+            self._stop_run("cluster", str(exc), exc)
         except Exception as exc:
-            self._stop_run("error", f"{type(exc).__name__}: {exc}")
+            self._stop_run("error", f"{type(exc).__name__}: {exc}", exc)
 
     def _collect_chunk(self) -> tuple[list[dict], bool]:
         chunk: list[dict] = []
@@ -326,68 +328,17 @@ class IngestRun:
                 deadline = time.monotonic() + BULK_FLUSH_SECONDS
         return chunk, False
 
-    def _settle(self, ok: bool, item: dict) -> None:
-        sha256 = item["_id"]
-        with self._lock:
-            entry = self._pending.get(sha256)
-        if entry is None:
-            return
-        outcome, message = bulk_outcome(ok, item, self.settings.node_url)
-        if outcome == "rejected":
-            self._fail_pending(sha256, "index_rejected", message)
-        else:  # on a conflict the content is there (someone indexed it first, or changed it): merge our paths
-            self._complete(entry, conflict=outcome == "conflict")
+    # ------------------------------------------------------------------ shared
 
-    def _complete(self, entry: PendingDoc, conflict: bool) -> None:
-        """The action for `entry` is acknowledged: add any paths that joined it meanwhile, then count its files."""
-        to_add = [f.path for f in entry.files] if conflict else []
-        while True:
-            if to_add:
-                add_paths(self.es, self.alias, entry.sha256, to_add, self.roots)
-            with self._lock:
-                extra = [f.path for f in entry.files[entry.sent:]]
-                if not extra:
-                    self._pending.pop(entry.sha256, None)
-                    files = list(entry.files)
-                    break
-                entry.sent = len(entry.files)
-                to_add = extra
-        self._record(files)
-        if entry.kind == "create" and not conflict:
-            self.tally.add("indexed", 1)
-            self.tally.add("already_present", len(files) - 1)  # copies of that content found in this run
-        else:
-            self.tally.add("already_present", len(files))
-
-    # ------------------------------------------------------------------ shared helpers
-
-    def fail_file(self, path: str, reason: str, message: str) -> None:
-        """Count and report one file that cannot be indexed (also the discover stage's error callback)."""
-        self.report.add(path, reason, message)
-        self.tally.add("failed", 1, reason=reason)
-
-    def _fail_pending(self, sha256: str, reason: str, message: str) -> None:
-        with self._lock:
-            entry = self._pending.pop(sha256, None)
-        for facts in entry.files if entry else ():
-            self.fail_file(facts.path, reason, message)
-
-    def _record(self, files: list[FileFacts]) -> None:
-        if self.state is None:
-            return
-        # A file whose content changed since it was last indexed: its path leaves the old content's document.
-        for path, old_sha256 in self.state.record(files).items():
-            remove_paths(self.es, self.alias, old_sha256, [path])
-
-    def _stop_run(self, kind: str, message: str) -> None:
-        self.fatal.set(kind, message)
+    def _stop_run(self, kind: str, message: str, exception: BaseException | None = None) -> None:
+        self.fatal.set(kind, message, exception)
         self.stop.set()
 
-    def _put(self, target: queue.Queue, item) -> bool:
+    def _put(self, target: queue.Queue, entry) -> bool:
         """Put without blocking forever: False when the run is stopping."""
         while True:
             try:
-                target.put(item, timeout=POLL_SECONDS)
+                target.put(entry, timeout=POLL_SECONDS)
                 return True
             except queue.Full:
                 if self.stop.is_set():

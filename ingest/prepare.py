@@ -1,25 +1,34 @@
-"""What a decode worker does for one new file: read (hash checked) → decode → thumbnail → pixel facts.
+"""Decode stage, in the decode workers: read (hash-checked) → decode → thumbnail → the pixel enrichers.
 
-Runs in a thread pool ahead of the model; Pillow and hashlib release the GIL for the heavy parts.
+Runs in a thread pool ahead of the model; Pillow and hashlib release the GIL for the heavy parts. Light
+enrichers run here, on the small analysis copy or the working image; heavy ones (`cost = "heavy"`) are
+handed to a pool of their own and joined when the document is built, so they overlap the model.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from es_search.config import Settings
 from es_search.decode import decode_bytes, working_size
-from ingest.enrich import ColorFacts, analysis_image, color_facts, perceptual_hash
+from ingest.enrichers.base import Enricher
+from ingest.enrichers.small import analysis_image
 from ingest.fingerprint import FileFacts, read_verified
-from ingest.thumbnails import write_thumbnail
+from ingest.thumbnails import thumbnail_relpath, write_thumbnail
+
+# Runs a heavy enricher on an image elsewhere: (enricher, image) → a future of its fields.
+Submit = Callable[[Enricher, Image.Image], Future]
 
 
 @dataclass
 class PreparedImage:
-    """A new file ready for the model: its facts, the working image and everything computed from the pixels."""
+    """A new content ready for the model: its facts, the working image and what was computed from the pixels."""
 
     facts: FileFacts
     image: Image.Image
@@ -27,26 +36,39 @@ class PreparedImage:
     width: int
     height: int
     taken_at: str | None
-    colors: ColorFacts
-    phash: str
     thumbnail: str
+    fresh_thumbnail: bool = False  # this run wrote it (so a content that fails to index takes it away again)
+    fields: dict = field(default_factory=dict)  # from the light pixel enrichers
+    pending: list[tuple[Enricher, Future]] = field(default_factory=list)  # heavy enrichers under way
     pixels: np.ndarray | None = None  # model-ready input, when the encoder lets workers preprocess
 
 
-def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = None) -> PreparedImage:
-    """Decode and enrich one hashed file; raises FileFailure (DecodeError included) with a reason.
+def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = None,
+                  enrichers: Sequence[Enricher] = (), submit: Submit | None = None) -> PreparedImage:
+    """Decode and enrich one content; raises FileFailure (DecodeError included) with a reason.
 
-    `data`: the bytes when the caller has them already (a downloaded image), else the file is read here.
+    `data`: the bytes when the caller has them already (a download, an upload), else the file is read here.
+    `enrichers`: those needing pixels ("small" or "image"); heavy ones go to `submit` when given.
     """
     if data is None:
         data = read_verified(facts)
     min_side, min_long_side = working_size(settings)
     decoded = decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=min_side, min_long_side=min_long_side)
     del data  # the encoded bytes are not needed past this point; free them before the slow steps
-    small = analysis_image(decoded.image)
+    fresh = not (Path(settings.thumbnails_dir) / thumbnail_relpath(facts.sha256)).is_file()
     thumbnail = write_thumbnail(decoded.image, facts.sha256, settings.thumbnails_dir, settings.thumbnail_size)
-    return PreparedImage(
-        facts=facts, image=decoded.image, format=decoded.format, width=decoded.width, height=decoded.height,
-        taken_at=decoded.taken_at, colors=color_facts(small), phash=perceptual_hash(small),
-        thumbnail=thumbnail,
-    )
+    prepared = PreparedImage(facts=facts, image=decoded.image, format=decoded.format, width=decoded.width,
+                             height=decoded.height, taken_at=decoded.taken_at, thumbnail=thumbnail,
+                             fresh_thumbnail=fresh)
+    small = None
+    for enricher in enrichers:
+        image = decoded.image
+        if enricher.needs == "small":
+            small = small or analysis_image(decoded.image)
+            image = small
+        if enricher.cost == "heavy" and submit is not None:
+            prepared.pending.append((enricher, submit(enricher, image)))
+        else:
+            enricher.load()
+            prepared.fields.update(enricher.enrich(image))
+    return prepared

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from elasticsearch import ConflictError, Elasticsearch, helpers
 
-from ingest.index_writer import remove_paths
+from ingest.index_io import remove_paths
 from ingest.seen import SeenKeys
 
 SCAN_PAGE = 500

@@ -2,14 +2,17 @@
 
 Flow: `check_records_file` reads the file once before anything is indexed (UTF-8, the header or the keys
 in use, the row count), so that a problem of the whole file stops the run up front; `read_records` then
-streams it again, one `Record` or `RecordProblem` per row, so memory does not grow with the file.
+streams it again, one `Item` (ingest/items.py) or `ItemProblem` per row, so memory does not grow with the
+file. Values are converted by the one converter of every field value (es_search/values.py); ids follow the
+one id rule (es_search/ids.py).
 
 Which problem belongs to whom:
 - the whole run (RecordsFileError, exit code 2, nothing indexed): the file cannot be read, is not UTF-8,
   has no image column, or names a column the field schema does not declare. An undeclared column is a
   schema problem: every row would lose that value, so it is better fixed once than reported a million times;
-- one row (RecordProblem, reason `bad_record`, reported and skipped): a value that does not convert to its
-  field's type, a row without an image, a line that is not a JSON object, a CSV row with extra cells.
+- one row (an ItemProblem, reason `bad_record`, reported and skipped): a value that does not convert to its
+  field's type, a bad id, a row without an image, a line that is not a JSON object, a CSV row with extra
+  cells.
 
 Records may set the fields of the user's schema file (IMGSEARCH_FIELDS) and the descriptive built-in ones,
 `title`, `caption` and `tags`; everything the pipeline derives from the pixels or the file (colours, size,
@@ -19,25 +22,21 @@ sha256, paths...) is refused as a column, so a catalogue cannot contradict its i
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 
 from es_search.errors import ConfigError, FileFailure
 from es_search.fields import FieldRegistry, FieldSpec
+from es_search.ids import BadId, check_doc_id
 from es_search.remote.locations import parse_location
+from es_search.values import ValueProblem, convert_value, stored
+from ingest.items import Item, ItemProblem, record_digest
 
 # Built-in fields a record may set; the others are computed by the pipeline.
 SETTABLE_BUILTINS = ("title", "caption", "tags")
-MAX_ID_BYTES = 512  # Elasticsearch's limit for a document _id
-INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
-TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on"})
-FALSE_WORDS = frozenset({"false", "no", "n", "0", "off"})
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 
@@ -46,7 +45,7 @@ class RecordsFileError(ConfigError):
 
 
 class RecordProblem(Exception):
-    """One row that cannot be ingested; the run reports it (reason `bad_record`) and goes on."""
+    """One row that cannot be ingested; `read_records` yields it as an ItemProblem (reason `bad_record`)."""
 
     reason = "bad_record"
 
@@ -55,24 +54,6 @@ class RecordProblem(Exception):
         self.line = line
         self.message = message
         self.record_id = record_id
-
-
-@dataclass(frozen=True)
-class Record:
-    """One row: where its image is, its own id (None: the content hash is the id), and its converted fields.
-
-    `fields` holds every settable column the row has; None for an empty cell, which clears the field. A field
-    the row has no column for is left as it is on the document (so a catalogue of prices can be laid over
-    documents that already have titles and tags), unless the row's image changed: then its document is
-    written anew, from the row and the new image."""
-
-    line: int
-    location: str
-    record_id: str | None
-    fields: Mapping[str, object]
-    digest: str = ""  # changes when anything the row sets changes (location or any field)
-    size: int | None = None  # known beforehand for listed objects (an S3 listing), else None
-    modified_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,89 +74,7 @@ class RecordColumns:
         return [c for c in columns if c not in (self.image, self.id) and c not in self.settable]
 
 
-# --------------------------------------------------------------------------- converting values (pure)
-
-
-def convert_value(spec: FieldSpec, raw: object) -> object:
-    """`raw` as the value `spec`'s type stores; None for an empty cell; ValueError says what is wrong.
-
-    A JSON list gives many values (each converted); a CSV cell is one value.
-    """
-    if isinstance(raw, list):
-        values = [convert_value(spec, item) for item in raw]
-        values = [v for v in values if v is not None]
-        return values or None
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    kind = spec.type
-    if kind in ("keyword", "text"):
-        if isinstance(raw, (dict, bool)):
-            raise ValueError(f"expected text, got {json.dumps(raw)}")
-        return str(raw).strip() if kind == "keyword" else str(raw)
-    if kind in INT_RANGES:
-        return _integer(raw, kind)
-    if kind in ("float", "double"):
-        return _number(raw)
-    if kind == "boolean":
-        return _boolean(raw)
-    if kind == "date":
-        return _date(raw)
-    raise ValueError(f"a {kind} field cannot be set by a record")
-
-
-def _integer(raw: object, kind: str) -> int:
-    if isinstance(raw, bool):
-        raise ValueError(f"expected a whole number, got {json.dumps(raw)}")
-    if isinstance(raw, float) and raw.is_integer():
-        value = int(raw)
-    elif isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, str):
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {raw!r}") from None
-    else:
-        raise ValueError(f"expected a whole number, got {raw!r}")
-    low, high = INT_RANGES[kind]
-    if not low <= value <= high:
-        raise ValueError(f"{value} is out of range for a {kind} field")
-    return value
-
-
-def _number(raw: object) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise ValueError(f"expected a number, got {raw!r}")
-    try:
-        value = float(raw.strip() if isinstance(raw, str) else raw)
-    except ValueError:
-        raise ValueError(f"expected a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {raw!r}")
-    return value
-
-
-def _boolean(raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    word = str(raw).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(f"expected true or false, got {raw!r}")
-
-
-def _date(raw: object) -> str:
-    if not isinstance(raw, str):
-        raise ValueError(f"expected an ISO 8601 date (2024-01-31 or 2024-01-31T12:00:00Z), got {raw!r}")
-    text = raw.strip()
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text).isoformat()
-        return datetime.fromisoformat(text).isoformat()
-    except ValueError:
-        raise ValueError(f"expected an ISO 8601 date (2024-01-31 or 2024-01-31T12:00:00Z), got {raw!r}") from None
+# --------------------------------------------------------------------------- rows to items (pure)
 
 
 def resolve_location(raw: str, base_dir: Path) -> str:
@@ -191,12 +90,21 @@ def resolve_location(raw: str, base_dir: Path) -> str:
     return os.path.abspath(base_dir / os.path.expanduser(location))
 
 
-def record_from_row(row: Mapping[str, object], line: int, columns: RecordColumns, base_dir: Path) -> Record:
-    """One row to a Record; RecordProblem (bad_record) names the first column that does not convert."""
+def record_from_row(row: Mapping[str, object], line: int, columns: RecordColumns, base_dir: Path,
+                    origin: str = "") -> Item:
+    """One row to a record Item of `origin`; RecordProblem (bad_record) names the first column at fault.
+
+    A row sets the fields it has columns for; an empty cell clears its field (a field the row has no
+    column for is left as it is on the document, so a catalogue of prices can be laid over documents
+    that already have titles and tags, unless the row's image changed: then its document is written anew).
+    """
     raw_id = row.get(columns.id)
-    record_id = None if raw_id is None or not str(raw_id).strip() else str(raw_id).strip()
-    if record_id is not None and (isinstance(raw_id, (dict, list, bool)) or len(record_id.encode()) > MAX_ID_BYTES):
-        raise RecordProblem(line, f"column {columns.id!r}: an id is text of at most {MAX_ID_BYTES} bytes", None)
+    record_id = None
+    if raw_id is not None and not (isinstance(raw_id, str) and not raw_id.strip()):
+        try:
+            record_id = check_doc_id(raw_id.strip() if isinstance(raw_id, str) else raw_id)
+        except BadId as exc:
+            raise RecordProblem(line, f"column {columns.id!r}: {exc}", None) from None
     image = row.get(columns.image)
     if not isinstance(image, str) or not image.strip():
         raise RecordProblem(line, f"column {columns.image!r}: no image given", record_id)
@@ -210,18 +118,11 @@ def record_from_row(row: Mapping[str, object], line: int, columns: RecordColumns
         if spec is None:
             continue  # the image and id columns (undeclared ones were refused for the whole file)
         try:
-            value = convert_value(spec, raw)
-        except ValueError as exc:
+            values[name] = stored(convert_value(spec, raw))
+        except ValueProblem as exc:
             raise RecordProblem(line, f"column {name!r} ({spec.type}): {exc}", record_id) from None
-        values[name] = value  # None: the row clears the field (a column it lacks leaves the field alone)
-    return Record(line=line, location=location, record_id=record_id, fields=values,
-                  digest=record_digest(location, values))
-
-
-def record_digest(location: str, values: Mapping[str, object]) -> str:
-    """A short fingerprint of what a row sets: equal digests mean a re-ingest has nothing to write."""
-    text = json.dumps([location, values], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return Item(location=location, record_id=record_id, fields=values, origin=origin, line=line,
+                digest=record_digest(location, values))
 
 
 # --------------------------------------------------------------------------- reading files (I/O edge)
@@ -276,17 +177,20 @@ def check_records_file(path: Path, columns: RecordColumns) -> RecordsFile:
     return RecordsFile(path=path, format=fmt, columns=found, rows=rows)
 
 
-def read_records(checked: RecordsFile, columns: RecordColumns) -> Iterator[Record | RecordProblem]:
-    """Every row of a checked file, in order: a Record, or the RecordProblem that row has."""
+def read_records(checked: RecordsFile, columns: RecordColumns, origin: str | None = None
+                 ) -> Iterator[Item | ItemProblem]:
+    """Every row of a checked file, in order: an Item, or the ItemProblem that row has. `origin` names the
+    file in its documents' `sources` (default: its absolute path)."""
     base_dir = checked.path.resolve().parent
+    origin = origin or str(checked.path.resolve())
     for line, row in _rows(checked.path, checked.format):
-        if isinstance(row, RecordProblem):
-            yield row
-            continue
         try:
-            yield record_from_row(row, line, columns, base_dir)
+            if isinstance(row, RecordProblem):
+                raise row
+            yield record_from_row(row, line, columns, base_dir, origin)
         except RecordProblem as problem:
-            yield problem
+            yield ItemProblem(f"{origin}:{problem.line}", problem.reason, problem.message, problem.line,
+                              problem.record_id)
 
 
 def _csv_header(path: Path) -> list[str]:

@@ -39,6 +39,7 @@ class IngestSummary:
     report: str | None = None
     pruned: int | None = None
     pruned_paths: int = 0  # paths taken off documents that keep others
+    noted: int = 0  # images indexed with a note in the report (an enricher that failed on them)
     near_duplicates: int = 0  # new images with a near-duplicate (ingest/near_duplicates.py)
     skipped_near_duplicates: int = 0  # of those, removed again (--on-near-duplicate skip)
 
@@ -61,7 +62,7 @@ class Tally:
         self.started = time.monotonic()
 
     def add(self, outcome: str, count: int = 1, reason: str | None = None) -> None:
-        if outcome not in OUTCOMES and outcome != "skipped_unchanged":
+        if outcome not in OUTCOMES and outcome not in ("skipped_unchanged", "noted"):
             raise ValueError(f"unknown outcome {outcome!r}")
         if count <= 0:
             return
@@ -69,9 +70,9 @@ class Tally:
             self._counts[outcome] += count
             if outcome == "skipped_unchanged":
                 self._counts["already_present"] += count
-            if reason:
+            if reason and outcome == "failed":
                 self._reasons[reason] += count
-            if self._progress is not None:
+            if self._progress is not None and outcome != "noted":  # a note is no item of its own
                 self._progress.update(count)
                 self._progress.set_postfix({"new": self._counts["indexed"], "updated": self._counts["updated"],
                                             "present": self._counts["already_present"],
@@ -87,10 +88,34 @@ class Tally:
         return IngestSummary(
             indexed=counts.get("indexed", 0), updated=counts.get("updated", 0), already_present=counts.get("already_present", 0),
             failed=counts.get("failed", 0), unfinished=unfinished,
-            skipped_unchanged=counts.get("skipped_unchanged", 0), failure_reasons=reasons,
+            skipped_unchanged=counts.get("skipped_unchanged", 0), noted=counts.get("noted", 0),
+            failure_reasons=reasons,
             seconds=round(seconds, 3), images_per_second=round(done / seconds, 2) if seconds > 0 else 0.0,
             stopped=stopped, error=error, report=report,
         )
+
+
+class RunSink:
+    """What a run tells its user (ingest/writer.py's Sink): the counts, the progress bar and the report."""
+
+    def __init__(self, tally: Tally, report: FailureReport):
+        self.tally = tally
+        self.report = report
+
+    def present(self, members, unchanged: bool = False) -> None:
+        self.tally.add("skipped_unchanged" if unchanged else "already_present", len(members))
+
+    def written(self, members, outcome: str, answer: dict, encoded: bool) -> None:
+        self.tally.add(outcome, 1)
+        self.tally.add("already_present", len(members) - 1)  # copies of that content met in this run
+
+    def failed(self, item, reason: str, message: str, status: int | None = None, answer: dict | None = None) -> None:
+        self.report.add(item.label, reason, message, line=item.line, id=getattr(item, "record_id", None))
+        self.tally.add("failed", 1, reason=reason)
+
+    def noted(self, item, reason: str, message: str) -> None:
+        self.report.add(item.label, reason, message, line=item.line, id=item.record_id, indexed=True)
+        self.tally.add("noted", 1)
 
 
 def report_path(reports_dir: Path, now: datetime | None = None) -> Path:
@@ -109,7 +134,8 @@ class FailureReport:
         self._lock = threading.Lock()
 
     def add(self, path: str, reason: str, message: str, **extra) -> None:
-        """One failure; `extra` adds keys (a record's `line` and `id`)."""
+        """One failure (or, with indexed=True, a note on an image that was indexed); `extra` adds keys (a
+        record's `line` and `id`)."""
         entry = {"path": path, "reason": reason, "message": message}
         entry.update({key: value for key, value in extra.items() if value is not None})
         line = json.dumps(entry, ensure_ascii=False)
@@ -156,6 +182,8 @@ def format_summary(summary: IngestSummary) -> str:
     if summary.near_duplicates:
         lines.append(f"  near-duplicates:         {summary.near_duplicates}"
                      + (f" ({summary.skipped_near_duplicates} skipped)" if summary.skipped_near_duplicates else ""))
+    if summary.noted:
+        lines.append(f"  indexed with a note:     {summary.noted} (see the report)")
     if summary.unfinished:
         lines.append(f"  unfinished:              {summary.unfinished}")
     if summary.error:

@@ -1,17 +1,15 @@
 """One ingest run with everything it needs set up: cluster check, models, index, local state, report, progress.
 
-This is the I/O edge the CLI and the demo call; the stages and their wiring live in the other modules.
-Three kinds of source: folders (and lists of files), a records file, an object-storage prefix. Each run
-may end with a prune of its source (`prune=True`), only when the run completed.
+This is the I/O edge the CLI and the demo call. Every kind of source (ingest/sources/) runs through
+`run_source`, and so through the one pipeline: folders (and list files), a records file, an object-storage
+prefix. A complete run may end with a prune of its source and a near-duplicate check of its new images.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,32 +20,29 @@ from es_search.elastic_errors import missing_index_message, translate
 from es_search.errors import ConfigError
 from es_search.fields import registry_for
 from es_search.index import indices_behind
-from es_search.paths import relative_path
-from es_search.remote import RemoteReader, list_s3
-from ingest.discover import OnError, discover_all, is_image_name
-from ingest.enrich import CategoryScorer
-from ingest.index_writer import iso_utc
+from es_search.remote import RemoteReader
+from ingest.document import iso_utc
+from ingest.enrichers import Enricher, build_enrichers
 from ingest.near_duplicates import check_new_images
-from ingest.pipeline import IngestOptions, IngestRun
-from ingest.prune import PruneChange, PruneScope, apply_changes, find_stale
-from ingest.records import Record, RecordColumns, check_records_file, read_records, record_digest
-from ingest.records_run import RecordsRun
-from ingest.report import FailureReport, IngestSummary, report_path
+from ingest.pipeline import Pipeline, RunOptions
+from ingest.prune import PruneChange, apply_changes, find_stale
+from ingest.report import FailureReport, IngestSummary, RunSink, Tally, report_path
 from ingest.seen import SeenKeys
-from ingest.shard import WHOLE, Shard, in_shard, record_key, select
+from ingest.shard import WHOLE, Shard
+from ingest.sources import Source
+from ingest.sources.folder import FolderSource
+from ingest.sources.prefix import PrefixSource
+from ingest.sources.records import RecordsSource
 from ingest.state import IndexedFiles, state_path
-
-# Walk failures after which a folder's prune would mistake unread files for deleted ones.
-WALK_GAPS = ("unreadable", "not_found")
 
 
 @dataclass
 class Prepared:
-    """What every kind of run shares once the cluster, models and index are ready."""
+    """What every run shares once the cluster, models and index are ready."""
 
     es: Elasticsearch
     image_encoder: object
-    scorer: CategoryScorer
+    enrichers: list[Enricher]
     index_name: str
 
 
@@ -68,70 +63,50 @@ def prepare_run(settings: Settings, es: Elasticsearch | None = None, image_encod
         index_name = ensure_index(es, settings, image_encoder.dims)
     except AuthorizationException as exc:  # e.g. credentials that may read the index but not create it
         raise translate(exc, url=settings.node_url, missing=missing_index_message(settings.index_alias)) from None
-    scorer = CategoryScorer.from_text_encoder(text_encoder, settings.categories)
+    enrichers = build_enrichers(settings, text_encoder)
     if log is not None:
         log(f"ingest into {settings.index_alias} ({index_name}) at {settings.node_url}; image model "
             f"{image_encoder.name} ({settings.image_backend}, {image_encoder.dims}-d), batch {settings.batch_size}, "
-            f"{settings.decode_workers} decode threads")
-    return Prepared(es, image_encoder, scorer, index_name)
+            f"{settings.decode_workers} decode threads; enrichers {', '.join(e.name for e in enrichers)}")
+    return Prepared(es, image_encoder, enrichers, index_name)
 
 
-def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
-               es: Elasticsearch | None = None, image_encoder=None, text_encoder=None, progress: bool = False,
-               recheck: bool = False, metadata_for: Callable[[str], dict | None] | None = None,
-               log: Callable[[str], None] | None = None, prune: bool = False, shard: Shard = WHOLE,
-               on_near_duplicate: str = "index") -> IngestSummary:
-    """Index every image under `sources` and in `list_files` into `settings.index_alias`.
+def run_source(settings: Settings, source: Source, *, es: Elasticsearch | None = None, image_encoder=None,
+               text_encoder=None, progress: bool = False, recheck: bool = False, prune: bool = False,
+               log: Callable[[str], None] | None = None, on_near_duplicate: str = "index") -> IngestSummary:
+    """Index everything `source` names into `settings.index_alias`; the summary says what became of it.
 
-    With `shard` I/N, only the files whose path (relative to the deepest of `sources` holding it) hashes
-    to shard I, and only their failures: N such runs, on any machines, cover the input exactly once.
-
-    Encoders default to the configured ones (never swapped for others); the index is created when missing.
     Raises ClusterUnavailable before starting when Elasticsearch cannot be reached, EncoderUnavailable when
-    a model cannot be loaded, ValueError when the index holds vectors of another size.
-    `prune`: afterwards, take off the index the paths under `sources` that the run did not meet.
+    a model cannot be loaded, SchemaMismatch when the index cannot take the registry's fields or vectors.
+    `prune`: afterwards, take off the index what the source no longer holds (only after a complete run).
     Once every document is acknowledged, the new images are checked for near-duplicates (`on_near_duplicate`:
-    index, skip or report; see ingest/near_duplicates.py).
+    index, skip or report; see ingest/near_duplicates.py). `recheck`: ignore the local record of files.
     """
-    sources, list_files = [str(s) for s in sources], [str(f) for f in list_files]
     ready = prepare_run(settings, es, image_encoder, text_encoder, log)
+    _refresh_for_reuse(ready.es, settings.index_alias)
     report = FailureReport(report_path(settings.reports_dir))
     state = IndexedFiles(state_path(settings.data_dir), ready.index_name)
-    seen = SeenKeys(settings.data_dir) if prune else None
-    bar = _progress_bar() if progress else None
-    run = IngestRun(ready.es, settings, ready.image_encoder, report=report, state=state, scorer=ready.scorer,
-                    options=IngestOptions.from_settings(settings, recheck=recheck), progress=bar,
-                    metadata_for=metadata_for, image_roots=sources)
-    exclude = [settings.thumbnails_dir]  # our own thumbnails are images too; never index them
-    roots = [os.path.abspath(source) for source in sources]
-
-    def walk(on_error: OnError) -> Iterable[str]:
-        def shard_error(path: str, reason: str, message: str) -> None:
-            if in_shard(relative_path(path, roots), shard):  # each problem is reported by one shard only
-                on_error(path, reason, message)
-
-        found = discover_all(sources, list_files, on_error=shard_error, exclude=exclude)
-        return select(found, shard, key=lambda path: relative_path(path, roots))
-
-    if bar is not None:
-        _count_in_background(walk, bar)
-    gaps: list[str] = []
-
-    def on_error(path: str, reason: str, message: str) -> None:
-        if reason in WALK_GAPS:
-            gaps.append(path)
-        run.fail_file(path, reason, message)
-
+    seen = SeenKeys(settings.data_dir) if prune or source.checks_ids else None
+    bar = _progress_bar(source) if progress else None
+    reader = RemoteReader(settings) if source.remote else None  # one per run: warm connections, one S3 client
+    sink = RunSink(Tally(bar), report)
+    width = settings.fetch_concurrency if source.remote else settings.decode_workers
+    pipeline = Pipeline(ready.es, settings, ready.image_encoder, sink=sink, enrichers=ready.enrichers, state=state,
+                        seen=seen, read_remote=reader.read if reader else None, recheck=recheck,
+                        options=RunOptions.from_settings(settings, fetch_width=width),
+                        roots=_roots(settings, source))
     summary = None
     started = iso_utc()
     try:
-        paths = walk(on_error)
-        summary = run.run(_noting(paths, seen) if seen else paths)
-        if seen is not None and summary.stopped is None:
-            if gaps:
-                summary.error = f"not pruned: {len(gaps)} folders or files could not be read (see the report)"
+        end = pipeline.run(source.items())
+        summary = sink.tally.summary(unfinished=end.unfinished, stopped=end.stopped, error=end.error,
+                                     report=str(report.path))
+        if prune and summary.stopped is None:
+            refusal = source.prune_refusal()
+            if refusal:
+                summary.error = refusal
             else:
-                _prune(ready.es, settings.index_alias, [PruneScope.folder(s) for s in sources], seen, summary)
+                _prune(ready.es, settings.index_alias, source, seen, summary)
     finally:
         if bar is not None:
             bar.close()
@@ -141,27 +116,94 @@ def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_file
         report.close(summary)
         if seen is not None:
             seen.close()
+        if reader is not None:
+            reader.close()
     return summary
 
 
+def run_ingest(settings: Settings, sources: Iterable[str | Path] = (), list_files: Iterable[str | Path] = (), *,
+               metadata_for: Callable[[str], dict | None] | None = None, shard: Shard = WHOLE,
+               **options) -> IngestSummary:
+    """Index every image under the folders `sources` and in `list_files` (`run_source`'s options apply).
+
+    With `shard` I/N, only the files whose path (relative to the deepest of `sources` holding it) hashes
+    to shard I, and only their failures: N such runs, on any machines, cover the input exactly once.
+    `metadata_for(path)` may give a new document its title, caption and tags (the demo's sample photos).
+    """
+    source = FolderSource([str(s) for s in sources], [str(f) for f in list_files], shard=shard,
+                          exclude=[str(settings.thumbnails_dir)], fields_for=metadata_for)
+    return run_source(settings, source, **options)
+
+
 def run_records_ingest(settings: Settings, records_file: str | Path, *, source: str | None = None,
-                       image_column: str = "image", id_column: str = "id", es: Elasticsearch | None = None,
-                       image_encoder=None, text_encoder=None, progress: bool = False, recheck: bool = False,
-                       prune: bool = False, log: Callable[[str], None] | None = None,
-                       shard: Shard = WHOLE) -> IngestSummary:
+                       image_column: str = "image", id_column: str = "id", shard: Shard = WHOLE,
+                       **options) -> IngestSummary:
     """Index the rows of a records file (CSV or JSON Lines); see ingest/records.py for what a row may hold.
 
     The file is checked as a whole first (RecordsFileError: nothing is indexed). `source` names the file in
-    the documents' `sources` (default: its absolute path), which is what `prune` goes by. With `shard` I/N,
-    only the rows whose id (else image location) hashes to shard I (ingest/shard.py `record_key`).
+    the documents' `sources` (default: its absolute path), which is what `prune` goes by.
     """
-    columns = RecordColumns.from_registry(registry_for(settings), image=image_column, id_column=id_column)
-    checked = check_records_file(Path(records_file), columns)
-    source = source or str(Path(records_file).resolve())
-    records = select(read_records(checked, columns), shard, key=record_key)
-    return _run_records(settings, records, source, PruneScope("records", source),
-                        total=checked.rows if shard == WHOLE else None, es=es, image_encoder=image_encoder, text_encoder=text_encoder,
-                        progress=progress, recheck=recheck, prune=prune, log=log)
+    records = RecordsSource(records_file, registry_for(settings), image_column=image_column, id_column=id_column,
+                            origin=source, shard=shard)
+    return run_source(settings, records, **options)
+
+
+def run_prefix_ingest(settings: Settings, prefix_url: str, *, shard: Shard = WHOLE, **options) -> IngestSummary:
+    """Index the images under an object-storage prefix (s3://bucket/prefix/) the way a folder is indexed."""
+    return run_source(settings, PrefixSource(settings, prefix_url, shard=shard), **options)
+
+
+def plan_prune(settings: Settings, *, folders: Iterable[str | Path] = (), records_file: str | Path | None = None,
+               source: str | None = None, image_column: str = "image", id_column: str = "id",
+               prefix_url: str | None = None, es: Elasticsearch | None = None) -> list[PruneChange]:
+    """`--prune --dry-run`: read the source (walk the folders, read the records, list the prefix; no image is
+    read) and list what a prune would change. Nothing is indexed, nothing removed."""
+    from es_search.client import build_client, check_cluster
+
+    es = es or build_client(settings)
+    check_cluster(es, settings)
+    if records_file is not None:
+        what: Source = RecordsSource(records_file, registry_for(settings), image_column=image_column,
+                                     id_column=id_column, origin=source)
+    elif prefix_url is not None:
+        what = PrefixSource(settings, prefix_url)
+    else:
+        what = FolderSource([str(f) for f in folders], exclude=[str(settings.thumbnails_dir)])
+    seen = SeenKeys(settings.data_dir)
+    try:
+        for item in what.items():
+            if getattr(item, "record_id", None):
+                seen.add("id", item.record_id)
+            if getattr(item, "location", None):
+                seen.add("loc", item.location)
+        refusal = what.prune_refusal()
+        if refusal:
+            raise ConfigError(f"cannot plan a prune: {refusal.removeprefix('not pruned: ')}")
+        if not indices_behind(es, settings.index_alias):
+            return []
+        es.indices.refresh(index=settings.index_alias)  # the scan must see the last run's writes
+        return [change for scope in what.prune_scopes() for change in find_stale(es, settings.index_alias, scope, seen)]
+    finally:
+        seen.close()
+
+
+def plan_prefix_prune(settings: Settings, prefix_url: str, es: Elasticsearch | None = None) -> list[PruneChange]:
+    """`--prune --dry-run` for an object-storage prefix."""
+    return plan_prune(settings, prefix_url=prefix_url, es=es)
+
+
+def _refresh_for_reuse(es: Elasticsearch, alias: str) -> None:
+    """Contents indexed under another id are found by a search on their hash, which sees only refreshed
+    writes: refresh once, so a run started right after another still reuses what that one encoded. Only
+    reuse depends on it, so credentials without the privilege (`maintenance`) go on without."""
+    try:
+        es.indices.refresh(index=alias)
+    except AuthorizationException:
+        pass
+
+
+def _roots(settings: Settings, source: Source) -> list[str]:
+    return list(dict.fromkeys(os.path.abspath(root) for root in (*source.roots, *settings.image_roots)))
 
 
 def _near_duplicates(es: Elasticsearch, settings: Settings, summary: IngestSummary, since: str, mode: str,
@@ -176,157 +218,29 @@ def _near_duplicates(es: Elasticsearch, settings: Settings, summary: IngestSumma
     summary.near_duplicates, summary.skipped_near_duplicates = outcome.found, outcome.skipped
 
 
-
-def _run_records(settings: Settings, records: Iterable, source: str, scope: PruneScope, *,
-                 total: int | None, es, image_encoder, text_encoder, progress: bool, recheck: bool, prune: bool,
-                 log) -> IngestSummary:
-    ready = prepare_run(settings, es, image_encoder, text_encoder, log)
-    # Contents indexed under another id are found by a search on their hash, which sees only refreshed
-    # writes: refresh once, so a run started right after another still reuses what that one encoded.
-    ready.es.indices.refresh(index=settings.index_alias)
-    report = FailureReport(report_path(settings.reports_dir))
-    state = IndexedFiles(state_path(settings.data_dir), ready.index_name)
-    seen = SeenKeys(settings.data_dir)  # always: it also finds ids named twice
-    bar = _progress_bar(total) if progress else None
-    reader = RemoteReader(settings)  # one for the run: warm HTTP connections, one S3 client
-    run = RecordsRun(ready.es, settings, ready.image_encoder, source=source, seen=seen, read_remote=reader.read, report=report, state=state,
-                     scorer=ready.scorer, options=IngestOptions.from_settings(settings, recheck=recheck),
-                     progress=bar)
-    summary = None
-    try:
-        summary = run.run(records)
-        if prune and summary.stopped is None:
-            _prune(ready.es, settings.index_alias, [scope], seen, summary)
-    finally:
-        if bar is not None:
-            bar.close()
-        state.close()
-        report.close(summary)
-        seen.close()
-        reader.close()
-    return summary
-
-
-def run_prefix_ingest(settings: Settings, prefix_url: str, *, es: Elasticsearch | None = None, image_encoder=None,
-                      text_encoder=None, progress: bool = False, recheck: bool = False, prune: bool = False,
-                      log: Callable[[str], None] | None = None, shard: Shard = WHOLE) -> IngestSummary:
-    """Index the images under an object-storage prefix (s3://bucket/prefix/) the way a folder is indexed: the
-    content hash is the id, a copy under another key adds its location. The listing's size and modification
-    time let a rerun skip unchanged objects without downloading them. `shard`: by each object's location."""
-    listing = listed_records(settings, prefix_url)
-    first = next(listing, None)  # a bucket that cannot be listed stops the command here (SourceUnavailable)
-    records = select(itertools.chain([first] if first else [], listing), shard, key=record_key)
-    return _run_records(settings, records, prefix_url, PruneScope("location", prefix_url), total=None, es=es,
-                        image_encoder=image_encoder, text_encoder=text_encoder, progress=progress, recheck=recheck,
-                        prune=prune, log=log)
-
-
-def listed_records(settings: Settings, prefix_url: str) -> Iterator[Record]:
-    """The image objects under a prefix as records without ids or fields, in listing order."""
-    line = 0
-    for listed in list_s3(prefix_url, settings):
-        if not is_image_name(listed.location):
-            continue
-        line += 1
-        yield Record(line=line, location=listed.location, record_id=None, fields={},
-                     digest=record_digest(listed.location, {}), size=listed.size,
-                     modified_ns=int(listed.last_modified.timestamp() * 1e9))
-
-
-def plan_prefix_prune(settings: Settings, prefix_url: str, es: Elasticsearch | None = None) -> list[PruneChange]:
-    """`--prune --dry-run` for an object-storage prefix: list it, and say what a prune would change."""
-    from es_search.client import build_client, check_cluster
-
-    es = es or build_client(settings)
-    check_cluster(es, settings)
-    seen = SeenKeys(settings.data_dir)
-    try:
-        seen.add_many("loc", (record.location for record in listed_records(settings, prefix_url)))
-        if not indices_behind(es, settings.index_alias):
-            return []
-        es.indices.refresh(index=settings.index_alias)
-        return list(find_stale(es, settings.index_alias, PruneScope("location", prefix_url), seen))
-    finally:
-        seen.close()
-
-
-def plan_prune(settings: Settings, *, folders: Iterable[str | Path] = (), records_file: str | Path | None = None,
-               source: str | None = None, image_column: str = "image", id_column: str = "id",
-               es: Elasticsearch | None = None) -> list[PruneChange]:
-    """`--prune --dry-run`: read the source (walk the folders, read the records; no image is read) and list
-    what a prune would change. Nothing is indexed, nothing removed."""
-    from es_search.client import build_client, check_cluster
-
-    es = es or build_client(settings)
-    check_cluster(es, settings)
-    seen = SeenKeys(settings.data_dir)
-    try:
-        if records_file is not None:
-            columns = RecordColumns.from_registry(registry_for(settings), image=image_column, id_column=id_column)
-            checked = check_records_file(Path(records_file), columns)
-            scopes = [PruneScope("records", source or str(Path(records_file).resolve()))]
-            for item in read_records(checked, columns):
-                if item.record_id:
-                    seen.add("id", item.record_id)
-                if isinstance(item, Record):
-                    seen.add("loc", item.location)
-        else:
-            gaps: list[str] = []
-            seen.add_many("loc", discover_all([str(f) for f in folders], on_error=lambda path, reason, _message:
-                                              gaps.append(path) if reason in WALK_GAPS else None,
-                                              exclude=[settings.thumbnails_dir]))
-            if gaps:
-                raise ConfigError(f"cannot plan a prune: {len(gaps)} folders or files could not be read, "
-                                  f"e.g. {gaps[0]}")
-            scopes = [PruneScope.folder(str(f)) for f in folders]
-        if not indices_behind(es, settings.index_alias):
-            return []
-        es.indices.refresh(index=settings.index_alias)  # the scan must see the last run's writes
-        return [change for scope in scopes for change in find_stale(es, settings.index_alias, scope, seen)]
-    finally:
-        seen.close()
-
-
-def _prune(es: Elasticsearch, alias: str, scopes: list[PruneScope], seen: SeenKeys, summary: IngestSummary) -> None:
+def _prune(es: Elasticsearch, alias: str, source: Source, seen: SeenKeys, summary: IngestSummary) -> None:
     es.indices.refresh(index=alias)  # the scan must see what this run wrote
     summary.pruned = summary.pruned_paths = 0
-    for scope in scopes:
+    for scope in source.prune_scopes():
         deleted, paths = apply_changes(es, alias, find_stale(es, alias, scope, seen))
         summary.pruned += deleted
         summary.pruned_paths += paths
 
 
-def _noting(paths: Iterable[str], seen: SeenKeys) -> Iterator[str]:
-    for path in paths:
-        seen.add("loc", path)
-        yield path
-
-
-def _progress_bar(total: int | None = None):
+def _progress_bar(source: Source):
     from tqdm import tqdm
 
-    # Total unknown until the counting walk ends; the rate (images/s) shows from the start.
-    return tqdm(total=total, unit="img", desc="ingest", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    # The rate (images/s) shows from the start; a folder's total arrives when a counting walk ends.
+    bar = tqdm(total=source.total(), unit="img", desc="ingest", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    count_in_background = getattr(source, "count_in_background", None)
+    if count_in_background is not None:
+        def done(total: int) -> None:
+            bar.total = total
+            bar.refresh()
+
+        count_in_background(done)
+    return bar
 
 
-def _count_in_background(walk: Callable[[OnError], Iterable[str]], bar) -> None:
-    """A second, cheap walk that only counts, so the bar can show a total without a list in memory.
-
-    What the walk reports (unsupported files, unreadable folders) counts too: the real run moves the bar
-    for each of those failures as well.
-    """
-    reported = 0
-
-    def on_error(path: str, reason: str, message: str) -> None:
-        nonlocal reported
-        reported += 1
-
-    def count() -> None:
-        try:
-            total = sum(1 for _ in walk(on_error))
-        except Exception:  # the count is a nicety; the real walk reports problems
-            return
-        bar.total = total + reported
-        bar.refresh()
-
-    threading.Thread(target=count, name="imgsearch-count", daemon=True).start()
+__all__ = ["plan_prefix_prune", "plan_prune", "prepare_run", "run_ingest", "run_prefix_ingest", "run_records_ingest",
+           "run_source"]

@@ -106,9 +106,8 @@ def read_only_message(alias: str, reason: str) -> str:
             if setting.startswith("index.") else f"the index behind {alias!r} refuses writes: {reason}")
 
 
-def item_outcome(op: WriteOp, item: dict, alias: str, encoded: bool | None) -> WriteOutcome:
-    """The outcome of one item of Elasticsearch's bulk answer."""
-    body = next(iter(item.values()))
+def item_outcome(op: WriteOp, body: dict, alias: str, encoded: bool | None) -> WriteOutcome:
+    """The outcome of one item of Elasticsearch's bulk answer (the body under its action's name)."""
     status = int(body.get("status", 500))
     error = body.get("error")
     if error is None:

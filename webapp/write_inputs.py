@@ -61,7 +61,7 @@ def image_op_from_request(request: Request, registry: FieldRegistry, max_bytes: 
         raw.update(given)
     doc_id = check_write_id(request.form["id"]) if request.form.get("id") else None
     name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255] or None
-    return WriteOp("index", doc_id, check_fields(raw, registry), ImageInput(data=data, name=name))
+    return WriteOp("index", doc_id, check_fields(raw, registry, strict=False), ImageInput(data=data, name=name))
 
 
 def image_op_from_json(action: str, body: object, meta_id: str | None, registry: FieldRegistry,

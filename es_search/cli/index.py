@@ -10,7 +10,7 @@ import sys
 
 from es_search.cli.output import print_json
 from es_search.config import Settings
-from es_search.errors import EXIT_USAGE, IndexMissing, SchemaMismatch
+from es_search.errors import EXIT_USAGE, IndexMissing
 
 
 def create_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,10 +20,7 @@ def create_command(args: argparse.Namespace, settings: Settings) -> int:
 
     es = connected_client(settings)
     dims = args.dims or build_image_encoder(settings).dims
-    try:
-        ensure_index(es, settings, dims)
-    except ValueError as exc:  # the alias holds vectors of another size, or is a plain index
-        raise SchemaMismatch(str(exc)) from None
+    ensure_index(es, settings, dims)  # SchemaMismatch: the alias holds vectors of another size, or is a plain index
     print_json(index_info(es, settings.index_alias))
     return 0
 

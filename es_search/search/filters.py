@@ -2,18 +2,20 @@
 facet request and its counts.
 
 A terms field filters by `<param>=value` (repeatable); a range field by `<param>=from..to` (either end may be
-left out) or by `<from_param>` / `<to_param>`. Values are converted to the field's type here, so a bad value
-is a QueryError naming the parameter, never an Elasticsearch error. Nothing here talks to Elasticsearch.
+left out) or by `<from_param>` / `<to_param>`. Values are converted to the field's type by the one converter
+of field values (es_search/values.py: `case`, `min`/`max` and the boolean words apply as everywhere), so a bad
+value is a QueryError naming the parameter, never an Elasticsearch error. Nothing here talks to Elasticsearch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from es_search.errors import QueryError
-from es_search.fields import NUMERIC_TYPES, FieldRegistry, FieldSpec, load_registry
+from es_search.fields import FieldRegistry, FieldSpec, load_registry
+from es_search.values import ValueProblem, convert_value, day_start
 
 MAX_FILTER_VALUES = 20  # values per multi-valued filter; more is not a person clicking checkboxes
 MAX_VALUE_CHARS = 200
@@ -92,51 +94,25 @@ def single_value(params: Params, name: str) -> str | None:
     return values[0] if values else None
 
 
-def convert_value(spec: FieldSpec, raw: str, param: str):
-    """A parameter's text as a value of the field's type; QueryError names the parameter otherwise."""
-    kind = spec.type
+def filter_value(spec: FieldSpec, raw: str, param: str):
+    """A parameter's text as a value of the field's type, by the one converter (es_search/values.py);
+    QueryError names the parameter otherwise."""
+    if len(raw) > MAX_VALUE_CHARS:
+        raise QueryError(f"{param} value is too long ({len(raw)} characters; at most {MAX_VALUE_CHARS})")
     try:
-        if kind == "date":
-            if len(raw) != 10:
-                raise ValueError(raw)
-            return date.fromisoformat(raw)
-        if kind in ("integer", "long"):
-            value = int(raw)
-        elif kind in NUMERIC_TYPES:
-            value = float(raw)
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ValueError(raw)
-        elif kind == "boolean":
-            lowered = raw.lower()
-            if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(raw)
-            return lowered in ("true", "1", "yes")
-        else:
-            if len(raw) > MAX_VALUE_CHARS:
-                raise QueryError(f"{param} value is too long ({len(raw)} characters; at most {MAX_VALUE_CHARS})")
-            return raw.upper() if spec.case == "upper" else raw
-    except ValueError:
-        raise QueryError(f"{param} must be {_type_phrase(kind)}, got {raw!r}") from None
-    low, high = spec.min, spec.max
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise QueryError(f"{param} must be between {_bound(low)} and {_bound(high)}, got {raw}")
+        value = convert_value(spec, raw)
+    except ValueProblem as exc:
+        raise QueryError(f"{param}: {exc}") from None
+    if value is None:
+        raise QueryError(f"{param} needs a value")
     return value
-
-
-def _bound(value: float | None) -> str:
-    return "any" if value is None else f"{value:g}"
-
-
-def _type_phrase(kind: str) -> str:
-    return {"date": "a date like 2024-05-31", "integer": "a whole number", "long": "a whole number",
-            "boolean": "true or false"}.get(kind, "a number")
 
 
 def _parse_terms(spec: FieldSpec, params: Params) -> tuple:
     raw = list(dict.fromkeys(_values(params, spec.param)))  # keep order, drop repeats
     if len(raw) > MAX_FILTER_VALUES:
         raise QueryError(f"{spec.param} takes at most {MAX_FILTER_VALUES} values, got {len(raw)}")
-    return tuple(dict.fromkeys(convert_value(spec, value, spec.param) for value in raw))
+    return tuple(dict.fromkeys(filter_value(spec, value, spec.param) for value in raw))
 
 
 def _parse_range(spec: FieldSpec, params: Params) -> tuple[RangeValue, RangeValue]:
@@ -146,8 +122,8 @@ def _parse_range(spec: FieldSpec, params: Params) -> tuple[RangeValue, RangeValu
         if RANGE_SEPARATOR not in combined:
             raise QueryError(f"{spec.param} is a range: give from..to, from.. or ..to, got {combined!r}")
         low_text, high_text = combined.split(RANGE_SEPARATOR, 1)
-        low = convert_value(spec, low_text.strip(), spec.param) if low_text.strip() else None
-        high = convert_value(spec, high_text.strip(), spec.param) if high_text.strip() else None
+        low = filter_value(spec, low_text.strip(), spec.param) if low_text.strip() else None
+        high = filter_value(spec, high_text.strip(), spec.param) if high_text.strip() else None
     for name, is_low in ((spec.from_param, True), (spec.to_param, False)):
         raw = single_value(params, name)
         if raw is None:
@@ -155,14 +131,19 @@ def _parse_range(spec: FieldSpec, params: Params) -> tuple[RangeValue, RangeValu
         if combined is not None:
             raise QueryError(f"give either {spec.param} or {spec.from_param}/{spec.to_param}, not both")
         if is_low:
-            low = convert_value(spec, raw, name)
+            low = filter_value(spec, raw, name)
         else:
-            high = convert_value(spec, raw, name)
-    if low is not None and high is not None and low > high:
+            high = filter_value(spec, raw, name)
+    if low is not None and high is not None and _ordered(low) > _ordered(high):
         raise QueryError(f"{spec.from_param} ({_text(low)}) is after {spec.to_param} ({_text(high)})"
                          if spec.type == "date" else
                          f"{spec.from_param} ({_text(low)}) is greater than {spec.to_param} ({_text(high)})")
     return low, high
+
+
+def _ordered(value):
+    """Days and moments of a date field compare as moments (a day is its first moment)."""
+    return day_start(value) if isinstance(value, date) else value
 
 
 def parse_filters(params: Params, registry: FieldRegistry | None = None) -> SearchFilters:
@@ -206,9 +187,9 @@ def range_clause(spec: FieldSpec, low: RangeValue, high: RangeValue) -> dict:
     (photos without a capture date by their file's modification date)."""
     bounds: dict = {}
     if low is not None:
-        bounds["gte"] = f"{low.isoformat()}||/d" if isinstance(low, date) else low
+        bounds["gte"] = _bound_value(low)
     if high is not None:
-        bounds["lte"] = f"{high.isoformat()}||/d" if isinstance(high, date) else high
+        bounds["lte"] = _bound_value(high)
     clause = {"range": {spec.name: dict(bounds)}}
     if not spec.fallback:
         return clause
@@ -217,6 +198,15 @@ def range_clause(spec: FieldSpec, low: RangeValue, high: RangeValue) -> dict:
         {"bool": {"must_not": [{"exists": {"field": spec.name}}],
                   "filter": [{"range": {spec.fallback: dict(bounds)}}]}},
     ]}}
+
+
+def _bound_value(value):
+    """A range bound as Elasticsearch takes it: a day rounds to its ends (`||/d`), a moment is exact."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return f"{value.isoformat()}||/d"
+    return value
 
 
 def build_filter(filters: SearchFilters, exclude_ids: Sequence[str] = (),

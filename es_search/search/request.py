@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from es_search.errors import QueryError
+from es_search.ids import BadId, check_doc_id
 from es_search.fields import FieldRegistry
 from es_search.search.filters import SearchFilters, parse_filters, single_value
 from es_search.search.parts import QueryPart, parse_parts, split_weight, with_weight
@@ -21,7 +22,6 @@ from es_search.search.parts import QueryPart, parse_parts, split_weight, with_we
 SEARCH_MODES = ("semantic", "hybrid")
 SORTS = ("relevance", "date", "size")  # how the good matches are ordered (es_search.search.ranking)
 MAX_TEXT_CHARS = 1000
-MAX_ID_CHARS = 512  # Elasticsearch's own limit on _id length
 MAX_VECTOR_DIMS = 4096
 MAX_PAGE = 10_000
 
@@ -201,10 +201,11 @@ def _check_vector(token: str, param: str) -> None:
 
 
 def check_image_id(image_id: str) -> str:
-    """An image id as documents use it (the content's sha256); anything odd is a QueryError."""
-    if not image_id or len(image_id) > MAX_ID_CHARS or not image_id.isprintable() or "/" in image_id:
-        raise QueryError("an image id is the sha256 of the image, 64 hexadecimal characters")
-    return image_id
+    """An image id by the one id rule (es_search/ids.py); anything else is a QueryError."""
+    try:
+        return check_doc_id(image_id)
+    except BadId as exc:
+        raise QueryError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- vectors in links

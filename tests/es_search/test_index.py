@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from es_search.errors import SchemaMismatch
 from es_search.index import VECTOR_FIELD, ensure_index, index_info, indices_behind, reindex, swap_alias
 
 
@@ -27,7 +28,7 @@ def test_created_mapping_read_back_from_the_server(es, settings, index_type, dim
 def test_ensure_index_is_idempotent_and_refuses_other_dims(es, settings):
     first = ensure_index(es, settings, 16)
     assert ensure_index(es, settings, 16) == first
-    with pytest.raises(ValueError, match="holds 16-d vectors"):
+    with pytest.raises(SchemaMismatch, match="holds 16-d vectors"):
         ensure_index(es, settings, 32)
 
 

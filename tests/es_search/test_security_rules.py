@@ -12,7 +12,7 @@ from es_search.config import ConfigError, load_settings
 from es_search.elastic_errors import is_access_denied, search_error
 from es_search.errors import AccessDenied, ClusterUnavailable
 from es_search.node.layout import NodeLayout, render_elasticsearch_yml
-from ingest.pending import ClusterFailure, bulk_outcome
+from ingest.index_io import ClusterFailure, bulk_outcome
 
 SECRET = "Marker-Secret-91b2"
 REFUSED = {"type": "security_exception",
@@ -73,8 +73,11 @@ def test_a_403_of_the_security_layer_is_access_denied_naming_the_privileges():
     assert "http://127.0.0.1:9270" in str(error) and "privileges [create_doc,create,index,write,all]" in str(error)
 
 
-def test_a_refused_bulk_item_stops_the_ingest_but_a_blocked_one_is_told_per_file():
+def test_a_refused_or_blocked_bulk_item_stops_the_ingest_and_the_write_api_tells_a_block_per_item():
     with pytest.raises(ClusterFailure, match=r"lack a privilege .*privileges \[create_doc,create,index,write,all\]"):
         bulk_outcome(False, {"_id": "a", "status": 403, "error": REFUSED}, "http://127.0.0.1:9270")
-    outcome, message = bulk_outcome(False, {"_id": "a", "status": 403, "error": BLOCKED}, "http://127.0.0.1:9270")
+    with pytest.raises(ClusterFailure, match=r"refuses writes: index.blocks.write is set"):
+        bulk_outcome(False, {"_id": "a", "status": 403, "error": BLOCKED}, "http://127.0.0.1:9270", "images")
+    outcome, message = bulk_outcome(False, {"_id": "a", "status": 403, "error": BLOCKED}, "http://127.0.0.1:9270",
+                                    "images", stop_on_block=False)
     assert outcome == "rejected" and "index write (api)" in message

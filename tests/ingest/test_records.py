@@ -1,4 +1,4 @@
-"""Records files: values converted to the registry's types, problems of a row against problems of the file."""
+"""Records files: rows become items with converted values, problems of a row against problems of the file."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 import pytest
 
 from es_search.fields import load_registry
+from ingest.items import Item, ItemProblem
 from ingest.records import (
     RecordColumns,
     RecordProblem,
     RecordsFileError,
     check_records_file,
-    convert_value,
     read_records,
     record_from_row,
 )
@@ -22,46 +22,6 @@ from tests.support.catalogue import write_schema
 @pytest.fixture
 def columns(tmp_path) -> RecordColumns:
     return RecordColumns.from_registry(load_registry(write_schema(tmp_path)))
-
-
-def spec(columns, name):
-    return columns.settable[name]
-
-
-@pytest.mark.parametrize(("field", "raw", "value"), [
-    ("brand", " Acme ", "Acme"),
-    ("brand", 12, "12"),
-    ("brand", ["a", "", "b"], ["a", "b"]),
-    ("price", "19.90", 19.9),
-    ("price", 20, 20.0),
-    ("stock", "12", 12),
-    ("stock", 12.0, 12),
-    ("in_stock", "Yes", True),
-    ("in_stock", "0", False),
-    ("in_stock", False, False),
-    ("released", "2024-01-31", "2024-01-31"),
-    ("released", "2024-01-31T10:00:00Z", "2024-01-31T10:00:00+00:00"),
-    ("description", "Red, with dots", "Red, with dots"),
-    ("price", "", None),
-    ("brand", None, None),
-])
-def test_values_convert_to_the_declared_type(columns, field, raw, value):
-    assert convert_value(spec(columns, field), raw) == value
-
-
-@pytest.mark.parametrize(("field", "raw", "words"), [
-    ("price", "cheap", "expected a number"),
-    ("price", "nan", "finite"),
-    ("price", True, "expected a number"),
-    ("stock", "12.5", "whole number"),
-    ("stock", "99999999999", "out of range"),
-    ("in_stock", "maybe", "true or false"),
-    ("released", "31/01/2024", "ISO 8601"),
-    ("brand", {"a": 1}, "expected text"),
-])
-def test_a_value_that_does_not_convert_says_why(columns, field, raw, words):
-    with pytest.raises(ValueError, match=words):
-        convert_value(spec(columns, field), raw)
 
 
 def test_a_row_becomes_a_record_with_a_resolved_location_and_a_digest(columns, tmp_path):
@@ -79,7 +39,9 @@ def test_a_row_becomes_a_record_with_a_resolved_location_and_a_digest(columns, t
     ({"id": "1", "image": ""}, "no image"),
     ({"id": "1", "image": "ftp://host/a.jpg"}, "unsupported scheme"),
     ({"id": "1", "image": "a.jpg", "price": "x"}, r"column 'price' \(float\): expected a number"),
-    ({"id": "x" * 600, "image": "a.jpg"}, "at most 512 bytes"),
+    ({"id": "x" * 600, "image": "a.jpg"}, "1 to 128 characters"),
+    ({"id": "a/b", "image": "a.jpg"}, "without spaces, control characters or '/'"),
+    ({"id": "_bulk", "image": "a.jpg"}, "not starting with '_'"),
 ])
 def test_a_bad_row_is_a_record_problem(columns, tmp_path, row, words):
     with pytest.raises(RecordProblem, match=words) as caught:
@@ -130,7 +92,8 @@ def test_reading_streams_records_and_problems_in_order(columns, tmp_path):
     checked = check_records_file(path, columns)
     items = list(read_records(checked, columns))
     assert checked.rows == 4
-    assert [type(i).__name__ for i in items] == ["Record", "RecordProblem", "RecordProblem", "RecordProblem"]
+    assert [type(i) for i in items] == [Item, ItemProblem, ItemProblem, ItemProblem]
+    assert items[0].origin == str(path.resolve()) and items[1].label == f"{path.resolve()}:2"
     assert items[0].fields == {"tags": ["red", "new"], "in_stock": True}
     assert [i.line for i in items] == [1, 2, 3, 5]
     assert items[3].record_id == "d" and "price" in items[3].message
@@ -141,5 +104,14 @@ def test_csv_rows_with_missing_or_extra_cells_are_bad_records(columns, tmp_path)
     path.write_text("\ufeffid,image,brand\n1,a.jpg,acme\n2,b.jpg\n3,c.jpg,x,y\n", encoding="utf-8")
     items = list(read_records(check_records_file(path, columns), columns))
     assert items[0].fields == {"brand": "acme"}
-    assert isinstance(items[1], RecordProblem) and "fewer cells" in items[1].message
-    assert isinstance(items[2], RecordProblem) and "more cells" in items[2].message
+    assert isinstance(items[1], ItemProblem) and "fewer cells" in items[1].message
+    assert isinstance(items[2], ItemProblem) and "more cells" in items[2].message
+    assert {items[1].reason, items[2].reason} == {"bad_record"}
+
+
+def test_a_user_field_declared_upper_case_is_stored_upper_case(tmp_path):
+    schema = tmp_path / "fields.json"
+    schema.write_text(json.dumps({"fields": [{"name": "grade", "type": "keyword", "case": "upper"}]}))
+    columns = RecordColumns.from_registry(load_registry(schema))
+    item = record_from_row({"image": "a.jpg", "grade": " ab "}, 2, columns, tmp_path)
+    assert item.fields == {"grade": "AB"}

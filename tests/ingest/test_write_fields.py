@@ -17,8 +17,8 @@ def registry(tmp_path_factory):
 
 
 def test_fields_are_converted_to_their_registry_types(registry):
-    fields = check_fields({"title": "Red shoe", "tags": ["shoe", " red "], "brand": " acme ", "price": "9.5",
-                           "stock": 3, "in_stock": "yes", "released": "2024-01-31", "caption": None}, registry)
+    fields = check_fields({"title": "Red shoe", "tags": ["shoe", " red "], "brand": " acme ", "price": 9.5,
+                           "stock": 3, "in_stock": True, "released": "2024-01-31", "caption": None}, registry)
     assert fields == {"title": "Red shoe", "tags": ["shoe", "red"], "brand": "acme", "price": 9.5, "stock": 3,
                       "in_stock": True, "released": "2024-01-31", "caption": None}
 
@@ -26,6 +26,8 @@ def test_fields_are_converted_to_their_registry_types(registry):
 @pytest.mark.parametrize(("fields", "reason", "named"), [
     ({"colour_of_the_day": "red"}, "bad_field", "colour_of_the_day"),
     ({"price": "cheap"}, "bad_field", "price"),
+    ({"price": "9.5"}, "bad_field", "expected a number"),  # JSON states its types: a number is a number
+    ({"in_stock": "yes"}, "bad_field", "true or false"),
     ({"stock": 2.5}, "bad_field", "stock"),
     ({"stock": 2**40}, "bad_field", "out of range"),
     ({"in_stock": "perhaps"}, "bad_field", "in_stock"),
@@ -45,16 +47,21 @@ def test_bad_fields_are_refused_with_a_reason(registry, fields, reason, named):
     assert named in str(caught.value)
 
 
-@pytest.mark.parametrize("raw", ["", "  ", "a/b", "x" * 513, "tab\there", "_bulk", 12, None])
+@pytest.mark.parametrize("raw", ["", "  ", " sku-1 ", "a/b", "x" * 129, "tab\there", "_bulk", 12, None])
 def test_bad_ids_are_refused(raw):
     with pytest.raises(WriteRejected) as caught:
         check_write_id(raw)
     assert caught.value.reason == "bad_id"
 
 
-def test_a_good_id_is_kept_stripped():
-    assert check_write_id(" sku-1 ") == "sku-1"
+def test_a_good_id_is_kept_as_it_is():
+    assert check_write_id("sku-1") == "sku-1"
     assert check_write_id("产品-7") == "产品-7"
+
+
+def test_form_fields_are_text_and_parsed_like_a_records_file(registry):
+    assert check_fields({"price": "9.5", "in_stock": "yes"}, registry, strict=False) == {"price": 9.5,
+                                                                                         "in_stock": True}
 
 
 @pytest.mark.parametrize(("reason", "setting"), [
@@ -70,8 +77,8 @@ def test_a_block_is_named_by_its_setting(reason, setting):
 
 def test_a_bulk_item_blocked_by_a_write_block_is_index_read_only():
     op = WriteOp("index", "a", {}, ImageInput(data=b"x"))
-    item = {"index": {"_id": "a", "status": 403, "error": {
-        "type": "cluster_block_exception", "reason": "index [x] blocked by: [FORBIDDEN/8/index write (api)];"}}}
+    item = {"_id": "a", "status": 403, "error": {
+        "type": "cluster_block_exception", "reason": "index [x] blocked by: [FORBIDDEN/8/index write (api)];"}}
     outcome = item_outcome(op, item, "images", True)
     assert outcome.status == 503 and outcome.error_type == "index_read_only"
     error = outcome.to_error()

@@ -97,7 +97,7 @@ def test_patch_changes_fields_without_encoding(client, es, shop):
     client.post("/api/images", json={"image_base64": b64(jpeg(103, size=(90, 90))), "id": "sku-3",
                                      "fields": {"brand": "globex", "price": 5}})
     before = vector_of(es, shop, "sku-3")
-    answer = client.patch("/api/images/sku-3", json={"fields": {"price": "7.25", "tags": ["sale"], "brand": None}})
+    answer = client.patch("/api/images/sku-3", json={"fields": {"price": 7.25, "tags": ["sale"], "brand": None}})
     assert answer.status_code == 200, answer.json
     image = WrittenImageBody.model_validate(answer.json).image
     assert (image["price"], image["tags"], image.get("brand")) == (7.25, ["sale"], None)

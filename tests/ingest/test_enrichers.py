@@ -1,4 +1,5 @@
-"""Pixel facts (colours, scheme, brightness, saturation, perceptual hash) and the zero-shot category."""
+"""The enrichers: pixel facts (colours, scheme, brightness, saturation, perceptual hash), the zero-shot
+category, and the one interface they share (what they need, which registry fields they add, their cost)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.enrich import CategoryScorer, color_facts, dominant_colors, perceptual_hash
-from ingest.thumbnails import thumbnail_relpath, write_thumbnail
+from es_search.config import Settings
+from es_search.fields import load_registry
+from ingest.enrichers import FACTORIES, build_enrichers
+from ingest.enrichers.base import COSTS, NEEDS
+from ingest.enrichers.category import CategoryEnricher
+from ingest.enrichers.colors import color_facts, dominant_colors
+from ingest.enrichers.phash import perceptual_hash
 from tests.support.ingest_cases import scene
 
 
@@ -64,7 +70,7 @@ def test_perceptual_hash_survives_resizing_and_tells_pictures_apart():
 def test_category_is_the_label_whose_text_vector_is_closest():
     labels = ["animal", "food", "sky"]
     label_vectors = np.eye(3, dtype=np.float32)
-    scorer = CategoryScorer(labels, label_vectors)
+    scorer = CategoryEnricher(labels, label_vectors)
     images = np.array([[0.1, 0.9, 0.0], [0.0, 0.2, 0.98]], dtype=np.float32)
     (first, first_score), (second, second_score) = scorer.score(images)
     assert (first, second) == ("food", "sky")
@@ -80,26 +86,40 @@ def test_category_prompts_go_through_the_text_encoder_once():
             return np.eye(len(texts), dtype=np.float32)
 
     encoder = RecordingEncoder()
-    scorer = CategoryScorer.from_text_encoder(encoder, ["dog", "cat"])
+    scorer = CategoryEnricher.from_text_encoder(encoder, ["dog", "cat"])
     scorer.score(np.array([[1.0, 0.0]]))
     scorer.score(np.array([[0.0, 1.0]]))
     assert encoder.calls == [["a photo of dog", "a photo of cat"]]
 
 
 def test_category_needs_vectors_of_the_same_size():
-    scorer = CategoryScorer(["a", "b"], np.eye(2, dtype=np.float32))
+    scorer = CategoryEnricher(["a", "b"], np.eye(2, dtype=np.float32))
     with pytest.raises(ValueError, match="dims"):
         scorer.score(np.ones((1, 3), dtype=np.float32))
 
 
-def test_thumbnails_fit_the_box_and_are_written_once(tmp_path):
-    sha = "ab" + "0" * 62
-    relpath = write_thumbnail(scene(3, (800, 400)), sha, tmp_path, 256)
-    assert relpath == thumbnail_relpath(sha) == f"ab/{sha}.jpg"
-    written = tmp_path / relpath
-    with Image.open(written) as thumb:
-        assert thumb.size == (256, 128)
-    before = written.stat().st_mtime_ns
-    write_thumbnail(scene(3, (800, 400)), sha, tmp_path, 256)
-    assert written.stat().st_mtime_ns == before
-    assert not [p for p in written.parent.iterdir() if p.name.startswith(".tmp")]
+class UnitTextEncoder:
+    def encode_texts(self, texts):
+        return np.eye(len(texts), dtype=np.float32)
+
+
+def test_every_enricher_says_what_it_needs_costs_and_adds_and_its_fields_are_in_the_registry():
+    registry = load_registry()
+    enrichers = build_enrichers(Settings(categories=("a", "b")), UnitTextEncoder())
+    assert [e.name for e in enrichers] == list(FACTORIES)
+    for enricher in enrichers:
+        assert enricher.needs in NEEDS and enricher.cost in COSTS and enricher.fields
+        for name in enricher.fields:
+            spec = registry.get(name)
+            assert spec is not None and spec.builtin, f"{enricher.name} writes {name}, which the registry lacks"
+
+
+def test_pixel_enrichers_add_exactly_their_fields():
+    for enricher in build_enrichers(Settings()):
+        if enricher.needs == "vector":
+            continue
+        enricher.load()
+        assert set(enricher.enrich(scene(4))) == set(enricher.fields)
+    category = CategoryEnricher(["x", "y"], np.eye(2, dtype=np.float32))
+    assert [set(fields) for fields in category.enrich_vectors(np.eye(2, dtype=np.float32))] == \
+        [set(category.fields)] * 2
