@@ -47,7 +47,7 @@ def clustered_vectors(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def timed(service: SearchService, params: dict) -> float:
-    request = parse_search_request(params, default_size=24, max_size=100)
+    request = parse_search_request(params, Settings(default_page_size=24, max_page_size=100))
     started = time.perf_counter()
     service.search(request)
     return (time.perf_counter() - started) * 1000

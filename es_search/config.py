@@ -210,6 +210,9 @@ class Settings(BaseSettings):
     # searches and pages need a read key only when require_read_key is set. A worker remembers a key's stored
     # document this long, so a revoked key is refused by every worker at most this many seconds later.
     require_read_key: bool = False
+    # /api/health tells anonymous visitors only whether it works; its details (cluster, versions, models)
+    # need an API key, unless a private deployment opens them to everyone.
+    health_details: bool = False
     api_key_cache_seconds: float = Field(10.0, ge=0, le=300)
     # Write API (webapp/writes.py): one POST /api/images/_bulk request's bounds; its images are encoded
     # `batch_size` at a time.

@@ -6,6 +6,8 @@ options all call `convert_value`, so a value means the same wherever it comes fr
 - text: as given, at most MAX_TEXT_CHARS;
 - integer, long, float, double: within the type's range and the field's `min`/`max`; whole numbers stay whole;
 - boolean: true or false, or one of BOOLEAN_WORDS when given as text;
+Text is taken as it is (no white space around a number, a boolean word or a date), as HTTP clients and
+OpenAPI tools expect; a records file trims its cells where it reads them.
 - date: RFC 3339, a day (2024-01-31) or a moment with its offset (2024-01-31T12:00:00Z). A moment without
   an offset is refused: Elasticsearch would read it as UTC, which is rarely what a catalogue meant.
 
@@ -116,7 +118,7 @@ def _boolean(raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str):
-        word = raw.strip().lower()
+        word = raw.lower()
         if word in BOOLEAN_WORDS:
             return word in TRUE_WORDS
     raise ValueProblem(f"expected true or false, got {_shown(raw)}")
@@ -128,10 +130,9 @@ def _number(spec, raw: object) -> int | float:
     if isinstance(raw, bool):
         raise ValueProblem(f"expected {type_phrase(kind)}, got {_shown(raw)}")
     if isinstance(raw, str):
-        text = raw.strip()
-        if not (INTEGER_TEXT if whole else NUMBER_TEXT).fullmatch(text):
+        if not (INTEGER_TEXT if whole else NUMBER_TEXT).fullmatch(raw):
             raise ValueProblem(f"expected {type_phrase(kind)}, got {raw!r}")
-        value: int | float = int(text) if whole else float(text)
+        value: int | float = int(raw) if whole else float(raw)
     elif isinstance(raw, float) and whole:
         if not raw.is_integer():
             raise ValueProblem(f"expected a whole number, got {raw!r}")
@@ -152,7 +153,7 @@ def _number(spec, raw: object) -> int | float:
 
 def parse_date(raw: object) -> date | datetime:
     """An RFC 3339 day (a `date`) or moment with its offset (an aware `datetime`); ValueProblem otherwise."""
-    text = raw.strip() if isinstance(raw, str) else None
+    text = raw if isinstance(raw, str) else None
     try:
         if text is not None and (day := DATE_TEXT.fullmatch(text)):
             return date(*(int(part) for part in day.groups()))

@@ -117,6 +117,8 @@ def record_from_row(row: Mapping[str, object], line: int, columns: RecordColumns
         spec = columns.settable.get(name)
         if spec is None:
             continue  # the image and id columns (undeclared ones were refused for the whole file)
+        if isinstance(raw, str) and spec.type != "text":
+            raw = raw.strip()  # a cell's padding is no part of a number, a word or a date
         try:
             values[name] = stored(convert_value(spec, raw))
         except ValueProblem as exc:

@@ -6,6 +6,7 @@ import threading
 from urllib.parse import urlencode
 
 from flask import Flask, g, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from es_search.config import Settings, load_settings
 from es_search.fields import registry_for
@@ -123,8 +124,11 @@ def _finish_response(response):
 
 def _handle_error(exc: BaseException):
     report = describe_error(exc)
-    # A 401 names the scheme that would be accepted (webapp/auth.py).
-    headers = {"WWW-Authenticate": auth.SCHEME} if report.status == 401 else {}
+    headers = {}
+    if isinstance(exc, HTTPException):  # a 405 names the methods that are allowed (Allow), as HTTP asks
+        headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
+    if report.status == 401:  # a 401 names the scheme that would be accepted (webapp/auth.py)
+        headers["WWW-Authenticate"] = auth.SCHEME
     if request.path.startswith("/api/") or request.path == "/api":
         return jsonify(report.to_dict()), report.status, headers
     html = render_template("error.html", report=report)

@@ -62,6 +62,20 @@ def install(app: Flask) -> None:
     app.before_request(check_request_key)
 
 
+def has_valid_key() -> bool:
+    """Whether this request carries an active API key (any scope); a bad header is just no key here."""
+    if getattr(g, "api_key_name", None):
+        return True
+    header = request.headers.get("Authorization")
+    if not header:
+        return False
+    try:
+        key = current_app.extensions["key_checker"]().check(presented_key(header))
+    except Unauthenticated:
+        return False
+    return key is not None and key.active
+
+
 def check_request_key() -> None:
     settings = current_app.extensions["imgsearch_settings"]
     scope = needed_scope(request.blueprint, request.endpoint, settings.require_read_key)

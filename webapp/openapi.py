@@ -1,7 +1,10 @@
-"""The OpenAPI 3.1 document, generated: the routes come from the app's URL map, their parameters, bodies and
-answers from the models of webapp/schemas.py (themselves built from the settings and the field registry).
+"""The OpenAPI 3.1 document, generated: the routes come from the app's URL map, their parameters and bodies from
+the very models that parse them (es_search/search/contract.py, webapp/write_schemas.py), their answers from the
+models every answer is serialised through (webapp/schemas.py).
 
-A view joins the document with `@documented(...)`; a test checks every /api route is in it.
+A view joins the document with `@documented(...)`; a test checks every /api route is in it, and schemathesis
+checks that the app keeps to it (tests/webapp/test_contract.py). Every answer a route can give is listed:
+401 and 403 where a key is needed, 413 where a body can be too large, 405 (with `Allow`) anywhere.
 """
 
 from __future__ import annotations
@@ -10,107 +13,151 @@ import re
 from collections.abc import Callable
 
 from flask import Flask
+from pydantic import BaseModel
 
 from es_search import __version__
 from es_search.config import Settings
 from es_search.fields import FieldRegistry
+from es_search.ids import ID_PATTERN, MAX_ID_CHARS
+from es_search.search import contract
 from webapp import schemas, write_schemas
 
-ERROR_REASONS = {400: "Bad input; the message names the parameter.", 404: "No image with that id.",
-                 413: "The upload is larger than the limit.",
-                 503: "Elasticsearch, the index or a model is unavailable, or the index refuses writes "
-                      "(code index_read_only: a write block is set on it)."}
+ERROR_REASONS = {
+    400: "Bad input; the message names the parameter.",
+    401: "No API key, or one that is unknown or revoked: send `Authorization: ApiKey <key>`.",
+    403: "The API key's scope does not allow this.",
+    404: "No image with that id.",
+    409: "An image with that id exists already (create).",
+    413: "The body or an image in it is larger than the limit.",
+    503: "Elasticsearch, the index or a model is unavailable, or the index refuses writes "
+         "(code index_read_only: a write block is set on it).",
+}
 REF = "#/components/schemas/{model}"
+SCHEME = "ApiKey"
 
 
-def documented(summary: str, *, response: type | None, params: str | None = None, body: str | None = None,
-               errors: tuple[int, ...] = (), description: str = "") -> Callable:
-    """Mark a view for the OpenAPI document. `params` and `body` name a model factory of webapp/schemas.py:
-    "search", "paging" or "filters" for query parameters, "upload" for the JSON image body, "compound" for
-    POST /api/search's JSON parts; for the write API "refresh", "image_write", "patch" and "bulk" (NDJSON)."""
+def documented(summary: str, *, response: type[BaseModel] | None, params: str | None = None,
+               body: str | None = None, errors: tuple[int, ...] = (), created: bool = False,
+               description: str = "") -> Callable:
+    """Mark a view for the OpenAPI document. `params` names its query model, `body` its body model (see
+    `_models`); "bulk" is the write API's NDJSON. `errors` are the statuses it answers besides 200 (and 201
+    when `created`); the key's 401 and 403 and the body's 413 are added where they apply."""
     def mark(view):
         view.openapi = {"summary": summary, "response": response, "params": params, "body": body,
-                        "errors": errors, "description": description or (view.__doc__ or "").strip()}
+                        "errors": errors, "created": created, "description": description or (view.__doc__ or "").strip()}
         return view
     return mark
 
 
-def _param_models(settings: Settings, registry: FieldRegistry) -> dict:
-    return {"search": schemas.search_params_model(settings, registry),
-            "paging": schemas.paging_params_model(settings, registry),
-            "filters": schemas.filters_params_model(registry),
-            "upload": schemas.upload_body_model(settings, registry),
-            "compound": schemas.compound_body_model(settings, registry),
-            "duplicates": schemas.duplicates_params_model(settings, registry),
-            "refresh": write_schemas.refresh_params_model(settings, registry),
+def _models(settings: Settings, registry: FieldRegistry) -> dict:
+    return {"search": contract.search_model(settings, registry),
+            "paging": contract.paging_model(settings, registry),
+            "filters": contract.filters_model(registry),
+            "duplicates": contract.duplicates_model(),
+            "upload": contract.image_search_model(settings, registry),
+            "compound": contract.compound_model(settings, registry),
+            "refresh": write_schemas.refresh_model(),
             "image_write": write_schemas.image_write_model(settings, registry),
-            "patch": write_schemas.patch_model(settings, registry)}
+            "patch": write_schemas.patch_model(registry)}
 
 
-def _query_parameters(model) -> list[dict]:
-    schema = model.model_json_schema(ref_template=REF)
+def _schema(model: type[BaseModel], components: dict, mode: str = "validation") -> dict:
+    schema = model.model_json_schema(ref_template=REF, mode=mode, by_alias=True)
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _query_parameters(model: type[BaseModel], components: dict) -> list[dict]:
+    schema = _schema(model, components)
     required = set(schema.get("required", []))
     parameters = []
     for name, prop in schema["properties"].items():
         description = prop.pop("description", "")
         prop.pop("title", None)
-        parameters.append({"name": name, "in": "query", "required": name in required,
-                           "description": description, "schema": prop})
+        parameter = {"name": name, "in": "query", "required": name in required, "description": description,
+                     "schema": prop}
+        if _is_array(prop):
+            parameter.update(style="form", explode=True)  # ?tag=a&tag=b
+        parameters.append(parameter)
     return parameters
 
 
-def _responses(response, errors: tuple[int, ...]) -> dict:
-    ok = {"description": "OK"}
-    if response is not None:
-        ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=response.__name__)}}}
+def _is_array(schema: dict) -> bool:
+    return schema.get("type") == "array" or any(_is_array(alt) for alt in schema.get("anyOf", []))
+
+
+def _error(status: int) -> dict:
+    answer = {"description": ERROR_REASONS[status],
+              "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
+    if status == 401:
+        answer["headers"] = {"WWW-Authenticate": {"description": "The scheme that is accepted: ApiKey.",
+                                                  "schema": {"type": "string"}}}
+    return answer
+
+
+def _responses(meta: dict, components: dict, secured: bool, has_body: bool) -> dict:
+    ok: dict = {"description": "OK"}
+    if meta["response"] is not None:
+        components[meta["response"].__name__] = _schema(meta["response"], components, mode="serialization")
+        ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=meta["response"].__name__)}}}
+    else:
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     answers = {"200": ok}
-    for status in errors:
-        answers[str(status)] = {"description": ERROR_REASONS[status], "content": {"application/json": {
-            "schema": {"$ref": REF.format(model="ErrorBody")}}}}
+    if meta["created"]:
+        answers["201"] = {**ok, "description": "Created"}
+    statuses = set(meta["errors"]) | ({401, 403} if secured else set()) | ({413} if has_body else set())
+    for status in sorted(statuses):
+        answers[str(status)] = _error(status)
     return answers
+
+
+def _body(kind: str, models: dict, components: dict, registry: FieldRegistry) -> dict:
+    if kind == "bulk":
+        return {"required": True, "content": {"application/x-ndjson": {"schema": {
+            "type": "string", "description": "Action lines ({\"index\"|\"create\"|\"update\"|\"delete\": "
+            "{\"_id\": ...}}), each but delete followed by its source line (ImageWriteBody, or {\"doc\": "
+            "WritableFields})."}}}}
+    content = {"application/json": {"schema": _schema(models[kind], components)}}
+    image = {"type": "string", "format": "binary"}
+    image_types = {"image": {"contentType": "image/jpeg, image/png, image/webp, image/gif"}}
+    if kind == "upload":
+        paging = _schema(models["paging"], components)
+        content["multipart/form-data"] = {"schema": {
+            "type": "object", "required": ["image"],
+            "properties": {"image": image, **paging["properties"]}}, "encoding": image_types}
+    if kind == "image_write":
+        fields = write_schemas.fields_schema(registry)
+        content["multipart/form-data"] = {"schema": {
+            "type": "object", "required": ["image"], "properties": {
+                "image": image, "id": {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_CHARS},
+                "fields": fields}},
+            "encoding": {**image_types, "fields": {"contentType": "application/json"}}}
+    return {"required": True, "content": content}
 
 
 def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dict:
     """The description of every documented /api route."""
-    models = _param_models(settings, registry)
-    components: dict = {}
-    for model in schemas.RESPONSE_MODELS + write_schemas.RESPONSE_MODELS:
-        schema = model.model_json_schema(ref_template=REF)
-        components.update(schema.pop("$defs", {}))
-        components[model.__name__] = schema
+    models = _models(settings, registry)
+    components: dict = {"ErrorBody": _schema(schemas.ErrorBody, {}, mode="serialization")}
     paths: dict = {}
     for rule in app.url_map.iter_rules():
         meta = getattr(app.view_functions[rule.endpoint], "openapi", None)
         if meta is None or not rule.rule.startswith("/api/"):
             continue
+        secured = rule.endpoint.startswith("writes.") or settings.require_read_key
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         operation: dict = {"summary": meta["summary"], "description": meta["description"],
-                           "responses": _responses(meta["response"], meta["errors"])}
-        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"},
-                       "description": "The image's id."} for name in rule.arguments]
+                           "responses": _responses(meta, components, secured, bool(meta["body"])),
+                           "security": [{SCHEME: []}] if secured else []}
+        parameters = [{"name": name, "in": "path", "required": True, "description": "The image's id.",
+                       "schema": {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_CHARS}}
+                      for name in rule.arguments]
         if meta["params"]:
-            parameters += _query_parameters(models[meta["params"]])
+            parameters += _query_parameters(models[meta["params"]], components)
         if parameters:
             operation["parameters"] = parameters
-        if meta["body"] == "bulk":
-            operation["requestBody"] = {"required": True, "content": {"application/x-ndjson": {"schema": {
-                "type": "string", "description": "Action lines ({\"index\"|\"create\"|\"update\"|\"delete\": "
-                "{\"_id\": ...}}), each but delete followed by its source line (ImageWriteBody, or {\"doc\": "
-                "WritableFields})."}}}}
-        elif meta["body"]:
-            body_schema = models[meta["body"]].model_json_schema(ref_template=REF)
-            components.update(body_schema.pop("$defs", {}))
-            content = {"application/json": {"schema": body_schema}}
-            if meta["body"] == "upload":
-                content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"], "properties": {
-                    "image": {"type": "string", "format": "binary"}}}}
-            if meta["body"] == "image_write":
-                content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"], "properties": {
-                    "image": {"type": "string", "format": "binary"}, "id": {"type": "string"},
-                    "fields": {"type": "string", "description": "WritableFields as JSON text; or each field "
-                                                                "as a form field of its own name"}}}}
-                operation["responses"]["201"] = {**operation["responses"]["200"], "description": "Created"}
-            operation["requestBody"] = {"required": True, "content": content}
+        if meta["body"]:
+            operation["requestBody"] = _body(meta["body"], models, components, registry)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = operation
     return {
@@ -124,7 +171,13 @@ def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dic
                                 "A compound query sums weighted parts: `q`, `not`, `like`, `unlike`, `vec`, "
                                 "`not_vec` (repeatable, `value^weight`), or POST /api/search with JSON `parts`. "
                                 "Results are split by a cutoff relative to the query's own scores: "
-                                "`good_match` on each hit, `cutoff` and `no_good_match` on the page."},
+                                "`good_match` on each hit, `cutoff` and `no_good_match` on the page. Writes need "
+                                "an API key: `Authorization: ApiKey <key>`. Custom formats: `vector-token` (a "
+                                "query vector as an image search's `query.vector` gives it), `base64-image` (an "
+                                "image file in base64), `image-url` (an http(s):// or s3:// address of an image), "
+                                "`integer-range`, `number-range` and `date-range` (from..to, either end optional)."},
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": {SCHEME: {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "`ApiKey <key>`, a key made by `imgsearch apikey create` (read or write scope)."}}},
     }

@@ -9,11 +9,12 @@ from dataclasses import replace
 from flask import Blueprint, abort, g, render_template, request, send_file
 
 from es_search.errors import IndexMissing
-from es_search.search.filters import SearchFilters, parse_filters
-from es_search.search.request import SearchRequest, check_image_id, parse_search_request, whole_number
+from es_search.search.contract import duplicates_model, filters_model, filters_of, parse_query
+from es_search.search.filters import SearchFilters
+from es_search.search.request import SearchRequest, check_image_id, parse_search_request
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.files import resolve_original, resolve_thumbnail
-from webapp.inputs import request_params, upload_from_request
+from webapp.inputs import image_search_input, request_params
 from webapp.present import (
     feedback_links,
     image_links,
@@ -37,24 +38,15 @@ FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandb
 @pages.get("/")
 def search():
     """The search page; every parameter the API's GET /api/search takes works here too."""
-    settings = app_settings()
-    search_request = parse_search_request(request_params(request), default_size=settings.default_page_size,
-                                          max_size=settings.max_page_size,
-                                          registry=field_registry(), collapse_default=True)
+    search_request = parse_search_request(request_params(request), app_settings(), field_registry(),
+                                          collapse_default=True)
     return _render_results(search_request)
 
 
 @pages.post("/search/image")
 def search_image():
     """An uploaded image (button or drag-and-drop), searched with the filters sent beside it."""
-    settings = app_settings()
-    data, params = upload_from_request(request, settings.max_upload_bytes)
-    params.pop("q", None)
-    params.pop("similar", None)
-    params.pop("vec", None)
-    search_request = parse_search_request(params, default_size=settings.default_page_size,
-                                          max_size=settings.max_page_size,
-                                          registry=field_registry(), collapse_default=True)
+    data, search_request = image_search_input(request, app_settings(), field_registry(), collapse_default=True)
     return _render_results(search_request, image=data)
 
 
@@ -65,7 +57,7 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
     except IndexMissing:
         return render_template("search.html", result=None, request_=search_request, facets=None,
                                notice="nothing_indexed", preview=None), 503
-    if result.kind == "image":
+    if result.kind == "image" and result.query_vector is not None:
         # Further pages and filters carry the query vector instead of the image.
         search_request = replace(search_request, vector=tuple(float(x) for x in result.query_vector))
     preview = _preview(result.query_image) if result.query_image is not None else None
@@ -104,7 +96,8 @@ def image(image_id: str):
     """One image: the picture, its metadata and colours, and the images most like it. Filters in the query
     string (carried by the result links that lead here) narrow the similar images and their links."""
     settings = app_settings()
-    filters = parse_filters(request_params(request), field_registry())
+    registry = field_registry()
+    filters = filters_of(parse_query(filters_model(registry), request_params(request)), registry)
     service = search_service()
     source = service.get_image(image_id)
     original = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
@@ -113,8 +106,7 @@ def image(image_id: str):
     if remote is not None:
         g.image_origin = redirect_origin(remote[0], settings)  # joins the page's img-src (app.py)
     similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=filters)
-    query = parse_search_request(request_params(request), default_size=settings.default_page_size,
-                                 max_size=settings.max_page_size, registry=field_registry())
+    query = parse_search_request(request_params(request), settings, registry)
     why = service.explain_image(query, image_id) if query.query_parts() else None
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
                          links=image_links(hit.id, hit.source, filters))
@@ -135,7 +127,7 @@ def duplicates():
     settings = app_settings()
     finder = DuplicateFinder(search_service().es, settings)
     group_id = request.args.get("group")
-    page_number = whole_number(request.args.get("page"), "page", 1)
+    page_number = parse_query(duplicates_model(), request_params(request)).page
     if group_id:
         groups, listing = [finder.group(check_image_id(group_id))], None
     else:

@@ -1,8 +1,6 @@
-"""The API's request and response models. The OpenAPI document is generated from them (webapp/openapi.py),
-and the tests validate real answers against them, so the description cannot drift from what is served.
-
-Query parameters are one model per route kind, built from the settings (limits) and the field registry
-(filters), so a field declared in a schema file appears here with no other change.
+"""The API's response models: every answer is serialised through its model (`serialise`), and the OpenAPI
+document is generated from them (webapp/openapi.py), so the description cannot drift from what is served.
+The request models are the core's contract (es_search/search/contract.py) and webapp/write_schemas.py.
 """
 
 from __future__ import annotations
@@ -10,13 +8,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
-from es_search.config import Settings
-from es_search.fields import FieldRegistry, FieldSpec
-from es_search.search.filters import MAX_FILTER_VALUES
-from es_search.search.parts import MAX_PARTS, MAX_WEIGHT
-from es_search.search.request import MAX_TEXT_CHARS, SEARCH_MODES, SORTS
+from es_search.fields import FieldSpec
+from es_search.search.contract import SORTS
 
 
 class _Strict(BaseModel):
@@ -116,6 +111,8 @@ class SearchResultBody(_Strict):
     facets: dict[str, list[FacetEntry]] | None = None
     matching: int | None = Field(None, description="Images passing every filter, with facets=true.")
     next: str | None = Field(None, description="The next page's address, when there is one.")
+    notice: str | None = Field(None, description="Why the page is empty though the search was right: a page past "
+                                                 "the deepest one ranked, or parts that cancel each other out.")
 
 
 class ImageDocumentBody(_Strict):
@@ -129,35 +126,14 @@ class FacetsBody(_Strict):
     matching: int
 
 
-class HealthBody(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    ok: bool
-    index_alias: str
-
-
-RESPONSE_MODELS = (ErrorBody, SearchResultBody, ImageDocumentBody, FacetsBody, HealthBody)
-
-
-# --------------------------------------------------------------------------- query parameters
-
-
-def _filter_fields(registry: FieldRegistry) -> dict:
-    fields: dict = {}
-    for spec in registry.filters:
-        if spec.filter == "terms":
-            fields[spec.param] = (list[python_type(spec)] | None, Field(
-                None, max_length=MAX_FILTER_VALUES,
-                description=f"Only images whose {spec.label_in('en').lower()} is one of these (repeat the parameter)."))
-        else:
-            value_type = python_type(spec)
-            what = spec.label_in("en").lower()
-            fallback = f" Images without it are judged by {spec.fallback}." if spec.fallback else ""
-            fields[spec.param] = (str | None, Field(
-                None, pattern=r"^[^.]*\.\.[^.]*$",
-                description=f"A range of {what}: from..to, from.. or ..to (inclusive).{fallback}"))
-            fields[spec.from_param] = (value_type | None, Field(None, description=f"{what.capitalize()} at least this."))
-            fields[spec.to_param] = (value_type | None, Field(None, description=f"{what.capitalize()} at most this."))
-    return fields
+class HealthBody(_Strict):
+    ok: bool = Field(description="Whether searching can work: Elasticsearch answers and the index exists.")
+    status: Literal["green", "yellow", "red", "unavailable", "no_index"] = Field(
+        description="The cluster's health, or why there is none to tell.")
+    details: dict | None = Field(None, description=(
+        "Only for a request with an API key, or everyone where IMGSEARCH_HEALTH_DETAILS is true: the index "
+        "alias and its documents, the cluster's name, version and addresses, the models' names and whether "
+        "they are loaded. Never a path on the server."))
 
 
 def python_type(spec: FieldSpec) -> type:
@@ -165,100 +141,9 @@ def python_type(spec: FieldSpec) -> type:
             "boolean": bool}.get(spec.type, str)
 
 
-def paging_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    """Paging, similarity floor, facets and every registry filter: what each search route takes."""
-    return create_model(
-        "PagingAndFilters",
-        page=(int, Field(1, ge=1, description=f"Page number; page × size may not pass {settings.max_result_window}.")),
-        size=(int, Field(settings.default_page_size, ge=1, le=settings.max_page_size, description="Results per page.")),
-        min_similarity=(float | None, Field(None, ge=-1, le=1, description=(
-            "Leave out images whose cosine similarity to the query is below this (in hybrid mode it applies to "
-            "the vector ranking only)."))),
-        facets=(bool, Field(False, description="Also return facet counts and the number of images passing the filters.")),
-        sort=(Literal[SORTS], Field("relevance", description=(  # type: ignore[valid-type]
-            "How the good matches (above the cutoff) are ordered: relevance, date (newest first) or size (most "
-            "pixels first). More results follow in relevance order."))),
-        explain=(bool, Field(False, description="Explain every hit: its cosine to each part, its vector rank, and in "
-                                                "hybrid mode its keyword rank and the matched fields.")),
-        collapse=(bool, Field(False, description=(
-            "One image per near-duplicate group: only each group's representative (the gallery's default)."))),
-        **_filter_fields(registry),
-    )
-
-
-WEIGHTED = (f" Repeatable; a trailing ^number (above 0, at most {MAX_WEIGHT:g}) weighs it, e.g. beach^2. At most "
-            f"{MAX_PARTS} parts in all.")
-
-
-def _part_fields() -> dict:
-    return {
-        "not": (list[str] | None, Field(None, description="Away from this text (a negative part)." + WEIGHTED)),
-        "like": (list[str] | None, Field(None, description="Towards this indexed image (its id)." + WEIGHTED)),
-        "unlike": (list[str] | None, Field(None, description="Away from this indexed image (its id); it is left "
-                                                              "out of the results." + WEIGHTED)),
-        "not_vec": (list[str] | None, Field(None, description="Away from this query vector token." + WEIGHTED)),
-    }
-
-
-def search_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    """GET /api/search: one of q, similar and vec (none: browse the newest), mode, and the paging model."""
-    return create_model(
-        "SearchParams", __base__=paging_params_model(settings, registry),
-        q=(list[str] | None, Field(None, description=(
-            f"What to look for, in any language (at most {MAX_TEXT_CHARS} characters). The first is the main "
-            "query; more are further parts." + WEIGHTED))),
-        similar=(str | None, Field(None, description="Images like this indexed image (its id); it is left out. "
-                                                     "Not with q (use like= beside a text).")),
-        vec=(list[str] | None, Field(None, description=(
-            "A query vector token from `query.vector` of an image search." + WEIGHTED))),
-        mode=(Literal[SEARCH_MODES], Field("semantic", description=(  # type: ignore[valid-type]
-            "semantic (vectors only) or hybrid (vectors fused with BM25 keyword search over the positive "
-            "texts)."))),
-        **_part_fields(),
-    )
-
-
-class CompoundPart(_Strict):
-    text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="A text part.")
-    image: str | None = Field(None, description="An indexed image part (its id).")
-    image_base64: str | None = Field(None, description="An uploaded image part, base64 (a data: URL works too).")
-    weight: float = Field(1.0, gt=0, le=MAX_WEIGHT)
-    negative: bool = Field(False, description="Pull the query away from this part.")
-
-
-def compound_body_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    """POST /api/search: `parts` beside any GET /api/search parameter; exactly one of text, image and
-    image_base64 per part. The uploads together share the upload limit."""
-    return create_model(
-        "CompoundSearchBody", __base__=search_params_model(settings, registry),
-        parts=(list[CompoundPart], Field(default_factory=list, max_length=MAX_PARTS, description=(
-            f"The query's parts; uploads together at most {settings.max_upload_bytes} bytes decoded."))),
-    )
-
-
-def filters_params_model(registry: FieldRegistry) -> type[BaseModel]:
-    """GET /api/facets: the filters alone."""
-    return create_model("FilterParams", **_filter_fields(registry))
-
-
-def upload_body_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    """POST /api/search/image as JSON: the image in base64 beside the paging and filter parameters."""
-    return create_model(
-        "ImageSearchBody", __base__=paging_params_model(settings, registry),
-        image_base64=(str, Field(description=f"The image, base64 (a data: URL works too), at most "
-                                             f"{settings.max_upload_bytes} bytes decoded.")),
-    )
-
-
-def duplicates_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    """GET /api/duplicates: a page of near-duplicate groups."""
-    from es_search.duplicates.listing import MAX_DEPTH, MAX_PAGE_SIZE
-
-    return create_model(
-        "DuplicatesParams",
-        page=(int, Field(1, ge=1, description=f"Page number; page × size may not pass {MAX_DEPTH}.")),
-        size=(int, Field(20, ge=1, le=MAX_PAGE_SIZE, description="Groups per page.")),
-    )
+def serialise(model: type[BaseModel], data: dict) -> dict:
+    """An answer through its response model: what is sent is what the OpenAPI document describes."""
+    return model.model_validate(data).model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 class DuplicateMember(BaseModel):

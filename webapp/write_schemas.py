@@ -1,20 +1,39 @@
 """The write API's request and response models (webapp/writes.py), beside the search API's (webapp/schemas.py).
 
-The image-write body's `fields` is built from the field registry: the fields a write may set, each with its
-type, so a field declared in a schema file appears here with no other change.
+The request models parse every write (JSON bodies, multipart forms, each bulk line) and are the OpenAPI
+document's description of them. A write's `fields` is built from the field registry: the fields a write may
+set, each with its type, so a field declared in a schema file appears here with no other change; their values
+go through the ingest's `check_fields` (the one converter), whose reason codes answers keep.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from es_search.config import Settings
-from es_search.fields import FieldRegistry
+from es_search.errors import UploadRejected, WriteRejected
+from es_search.fields import FieldRegistry, FieldSpec
+from es_search.ids import ID_PATTERN, MAX_ID_CHARS
+from es_search.search.contract import IMAGE_FORMAT, QueryParams, describe, value_schema
+from es_search.values import MAX_KEYWORD_CHARS, MAX_LIST_VALUES, MAX_TEXT_CHARS
 from ingest.image_write import REFRESH_VALUES
 from ingest.records import RecordColumns
-from webapp.schemas import ImageDocumentBody, python_type
+from ingest.write_fields import check_fields, check_write_id
+from webapp.inputs import decode_base64_image
+from webapp.schemas import ImageDocumentBody
 
 
 class _Strict(BaseModel):
@@ -54,35 +73,137 @@ class BulkBody(_Strict):
     items: list[dict[Literal["index", "create", "update", "delete"], BulkItemResult]]
 
 
-RESPONSE_MODELS = (WrittenImageBody, DeletedBody, BulkBody)
+# --------------------------------------------------------------------------- requests
 
 
-def fields_model(registry: FieldRegistry) -> type[BaseModel]:
+def stored_value_schema(spec: FieldSpec) -> dict:
+    """What a write may give a field: one value of its type, or a list of them, or null (clears it)."""
+    one = dict(value_schema(spec))
+    if spec.type == "keyword":
+        one["maxLength"] = MAX_KEYWORD_CHARS
+    elif spec.type == "text":
+        one["maxLength"] = MAX_TEXT_CHARS
+    return {"anyOf": [one, {"type": "array", "items": one, "maxItems": MAX_LIST_VALUES}, {"type": "null"}],
+            "description": f"{spec.label_in('en')} ({spec.type})"}
+
+
+@lru_cache(maxsize=32)
+def fields_schema(registry: FieldRegistry, min_fields: int = 0) -> dict:
     """The fields a write may set (as in a records file): the schema's fields and title, caption, tags."""
     settable = RecordColumns.from_registry(registry).settable
-    return create_model("WritableFields", __config__=ConfigDict(extra="forbid"), **{
-        name: (python_type(spec) | list[python_type(spec)] | None, Field(None, description=spec.type))
-        for name, spec in settable.items()})
+    schema = {"type": "object", "title": "WritableFields", "additionalProperties": False,
+              "properties": {name: stored_value_schema(spec) for name, spec in settable.items()}}
+    if min_fields:
+        schema["minProperties"] = min_fields
+    return schema
 
 
+def _reasoned(check):
+    """A validator whose refusal keeps its reason code (bad_field, bad_id...) through pydantic."""
+    def run(raw):
+        try:
+            return check(raw)
+        except UploadRejected as exc:
+            raise PydanticCustomError(exc.reason, str(exc), {"status": exc.http_status}) from None
+    return BeforeValidator(run)
+
+
+def _fields_type(registry: FieldRegistry, strict: bool, min_fields: int = 0):
+    def check(raw):
+        fields = check_fields(raw, registry, strict=strict)
+        if len(fields) < min_fields:
+            raise WriteRejected("bad_json", "fields is empty: nothing to change")
+        return fields
+    return Annotated[Any, _reasoned(check), WithJsonSchema(fields_schema(registry, min_fields))]
+
+
+_ID = Annotated[Any, _reasoned(lambda raw: None if raw is None else check_write_id(raw)),
+                WithJsonSchema({"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_CHARS})]
+IMAGE_URL_FORMAT = "image-url"
+WRITE_KEYS = ("image_base64", "url", "id", "fields")
+
+
+@lru_cache(maxsize=32)
 def image_write_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    """POST /api/images as JSON (a bulk index/create source line is the same object)."""
-    return create_model(
-        "ImageWriteBody", __config__=ConfigDict(extra="forbid"),
-        image_base64=(str | None, Field(None, description=f"The image, base64 (a data: URL works too), at most "
-                                                          f"{settings.max_upload_bytes} bytes decoded.")),
-        url=(str | None, Field(None, description="Or where to fetch it: an http(s):// URL or s3://bucket/key "
-                                                 "(private and loopback addresses are refused).")),
-        id=(str | None, Field(None, description="The document's id; default: the sha256 of the image bytes.")),
-        fields=(fields_model(registry) | None, None),
+    """POST /api/images as JSON (a bulk index/create source line is the same object): exactly one of
+    image_base64 and url, an optional id and fields."""
+    def one_image(raw):
+        if not isinstance(raw, dict):
+            raise PydanticCustomError("bad_json", "the body must be a JSON object: {\"image_base64\" or \"url\", "
+                                                  "\"id\", \"fields\": {...}}")
+        unknown = sorted(set(raw) - set(WRITE_KEYS))
+        if unknown:
+            raise PydanticCustomError("bad_json", f"unknown key(s) {', '.join(unknown)}; an image write takes "
+                                                  f"{', '.join(WRITE_KEYS)}")
+        given = [key for key in ("image_base64", "url") if raw.get(key) is not None]
+        if len(given) != 1 or not isinstance(raw[given[0]], str):
+            raise PydanticCustomError("missing_image", "give the image as exactly one of image_base64 (base64 "
+                                                       "text) or url (an http(s):// URL or s3://bucket/key)")
+        return raw
+
+    limit = settings.max_upload_bytes
+    image = Annotated[Any, _reasoned(lambda raw: None if raw is None else decode_base64_image(raw, limit)),
+                      WithJsonSchema({"type": "string", "format": IMAGE_FORMAT})]
+    url = Annotated[Any, _reasoned(lambda raw: raw), WithJsonSchema({"type": "string", "format": IMAGE_URL_FORMAT})]
+    model = create_model(
+        "ImageWriteBody", __config__=ConfigDict(extra="forbid", json_schema_extra={
+            "oneOf": [{"required": ["image_base64"]}, {"required": ["url"]}]}),
+        __validators__={"one_image": model_validator(mode="before")(lambda cls, raw: one_image(raw))},
+        image_base64=(image, Field(None, description=f"The image, base64 (a data: URL works too), at most {limit} "
+                                                     "bytes decoded.")),
+        url=(url, Field(None, description="Or where to fetch it: an http(s):// URL or s3://bucket/key (private "
+                                          "and loopback addresses are refused).")),
+        id=(_ID, Field(None, description="The document's id; default: the sha256 of the image bytes.")),
+        fields=(_fields_type(registry, strict=True), Field(None)),
     )
+    return model
 
 
-def patch_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    """PATCH /api/images/<id>: the fields to set (null clears one)."""
-    return create_model("ImagePatchBody", __config__=ConfigDict(extra="forbid"), fields=(fields_model(registry), ...))
+@lru_cache(maxsize=32)
+def form_write_model(registry: FieldRegistry) -> type[BaseModel]:
+    """POST /api/images as a multipart form: the id, and the fields (text, parsed as a records file's)."""
+    return create_model("ImageWriteForm", __config__=ConfigDict(extra="forbid"), id=(_ID, Field(None)),
+                        fields=(_fields_type(registry, strict=False), Field(None)))
 
 
-def refresh_params_model(settings: Settings, registry: FieldRegistry) -> type[BaseModel]:
-    return create_model("RefreshParams", refresh=(Literal[REFRESH_VALUES], Field(  # type: ignore[valid-type]
+@lru_cache(maxsize=32)
+def patch_model(registry: FieldRegistry) -> type[BaseModel]:
+    """PATCH /api/images/<id>: the fields to set (null clears one); at least one."""
+    return create_model("ImagePatchBody", __config__=ConfigDict(extra="forbid"),
+                        fields=(_fields_type(registry, strict=True, min_fields=1), ...))
+
+
+@lru_cache(maxsize=32)
+def update_line_model(registry: FieldRegistry) -> type[BaseModel]:
+    """A bulk update's source line: {"doc": {...}}."""
+    return create_model("BulkUpdateSource", __config__=ConfigDict(extra="forbid"),
+                        doc=(_fields_type(registry, strict=True, min_fields=1), ...))
+
+
+@lru_cache(maxsize=1)
+def refresh_model() -> type[BaseModel]:
+    return create_model("RefreshParams", __base__=QueryParams, refresh=(Literal[REFRESH_VALUES], Field(  # type: ignore[valid-type]
         "wait_for", description="wait_for: answer once the write is searchable; false: do not wait.")))
+
+
+def parse_write(model: type[BaseModel], raw) -> BaseModel:
+    """`raw` (JSON text or a parsed object) through a write model; the first problem keeps its reason code
+    (UploadRejected: bad_json, bad_id, bad_field, missing_image, too_large...)."""
+    try:
+        if isinstance(raw, (bytes, str)):
+            return model.model_validate_json(raw or b"null")
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        kind = error.get("type", "")
+        if kind in ("json_invalid", "json_type"):
+            raise WriteRejected("bad_json", f"the body is not valid JSON ({(error.get('ctx') or {}).get('error', '')})"
+                                ) from None
+        if kind in WRITE_REASONS:
+            status = int((error.get("ctx") or {}).get("status", 400))
+            raise UploadRejected(kind, str(error.get("msg", "")), status=status) from None
+        raise WriteRejected("bad_json", describe(exc)) from None
+
+
+WRITE_REASONS = ("bad_json", "bad_id", "bad_field", "derived_field", "missing_image", "bad_base64", "empty",
+                 "too_large")

@@ -15,14 +15,18 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from es_search.errors import ImageNotFound, QueryError
-from ingest.image_write import REFRESH_VALUES, ImageWriter
+from es_search.search.contract import parse_query
+from ingest.image_write import ImageWriter
 from ingest.write_fields import check_write_id
 from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome
 from webapp import write_schemas
 from webapp.context import app_settings, field_registry, remote_reader, search_service
+from webapp.inputs import request_params
 from webapp.openapi import documented
 from webapp.present import document_to_json
+from webapp.schemas import serialise
 from webapp.write_inputs import bulk_lines, bulk_ops, fields_from_patch, image_op_from_request, max_line_bytes
+from webapp.write_schemas import refresh_model
 
 writes = Blueprint("writes", __name__)
 _WRITER_LOCK = threading.Lock()
@@ -44,11 +48,9 @@ def _writer() -> ImageWriter:
 
 
 def _refresh() -> str:
-    value = request.args.get("refresh", "wait_for")
-    value = "true" if value == "" else value  # `?refresh` alone, as Elasticsearch reads it
-    if value not in REFRESH_VALUES:
-        raise QueryError(f"refresh is one of {', '.join(REFRESH_VALUES)}")
-    return value
+    if request.args.get("refresh") == "":
+        return "true"  # `?refresh` alone, as Elasticsearch reads it
+    return parse_query(refresh_model(), request_params(request)).refresh
 
 
 def _one(op: WriteOp) -> WriteOutcome:
@@ -63,19 +65,19 @@ def _document(outcome: WriteOutcome) -> dict:
     body["result"] = outcome.result
     if outcome.encoded is not None:
         body["encoded"] = outcome.encoded
-    return body
+    return serialise(write_schemas.WrittenImageBody, body)
 
 
 @writes.post("/images")
 @documented("Add an image: decoded, enriched, encoded and indexed; answers the stored document",
             response=write_schemas.WrittenImageBody, params="refresh", body="image_write",
-            errors=(400, 413, 503))
+            errors=(400, 409, 503), created=True)
 def add_image():
     """Add (or replace) one image: a multipart file `image` with form fields, or JSON with `image_base64` or
     `url` (http(s) or s3://), an optional `id` (else the content's sha256) and `fields` from the field
     registry. 201 when created; 200 when the id existed (`encoded: false` when its bytes were the same, so
     only the fields were written)."""
-    op = image_op_from_request(request, field_registry(), app_settings().max_upload_bytes)
+    op = image_op_from_request(request, app_settings(), field_registry())
     outcome = _one(op)
     return jsonify(_document(outcome)), 201 if outcome.result == "created" else 200
 
@@ -86,7 +88,7 @@ def add_image():
 def patch_image(image_id: str):
     """Set or clear (null) fields of an indexed image: title, caption, tags and the schema's fields. Fields
     computed from the image (vector, sha256, colours, size...) are refused."""
-    op = WriteOp("update", check_write_id(image_id), fields_from_patch(request.get_json(silent=True), field_registry()))
+    op = WriteOp("update", check_write_id(image_id), fields_from_patch(request.get_data(), field_registry()))
     return jsonify(_document(_one(op)))
 
 
@@ -98,12 +100,12 @@ def delete_image(image_id: str):
     outcome = _one(WriteOp("delete", check_write_id(image_id)))
     if outcome.result != "deleted":
         raise ImageNotFound(f"no indexed image has id {image_id}")
-    return jsonify({"id": outcome.doc_id, "result": outcome.result})
+    return jsonify(serialise(write_schemas.DeletedBody, {"id": outcome.doc_id, "result": outcome.result}))
 
 
 @writes.post("/images/_bulk")
 @documented("Many writes in one request, as NDJSON; answered per item like Elasticsearch's bulk",
-            response=write_schemas.BulkBody, params="refresh", body="bulk", errors=(400, 413, 503))
+            response=write_schemas.BulkBody, params="refresh", body="bulk", errors=(400, 503))
 def bulk():
     """NDJSON action/source pairs, read line by line: index/create (source like POST /api/images's JSON),
     update ({"doc": {...}}), delete. A body with a broken line is refused whole, before anything is written;
@@ -115,11 +117,11 @@ def bulk():
     request.max_content_length = settings.write_bulk_max_bytes
     refresh = _refresh()
     lines = bulk_lines(request.stream, max_line_bytes(settings.max_upload_bytes))
-    parsed = list(bulk_ops(lines, field_registry(), settings.max_upload_bytes, settings.write_bulk_max_items))
+    parsed = list(bulk_ops(lines, settings, field_registry(), settings.write_bulk_max_items))
     outcomes = _apply_in_batches(parsed, refresh, settings.batch_size)
-    return jsonify({"took": round((time.monotonic() - started) * 1000),
-                    "errors": any(not outcome.ok for outcome in outcomes),
-                    "items": [outcome.to_item() for outcome in outcomes]})
+    return jsonify(serialise(write_schemas.BulkBody, {
+        "took": round((time.monotonic() - started) * 1000), "errors": any(not outcome.ok for outcome in outcomes),
+        "items": [outcome.to_item() for outcome in outcomes]}))
 
 
 def _apply_in_batches(parsed: list, refresh: str, batch_size: int) -> list[WriteOutcome]:

@@ -10,6 +10,7 @@ from es_search.cli.output import print_json
 from es_search.config import Settings, load_settings
 from es_search.errors import ImgsearchError, QueryError
 from es_search.fields import FieldRegistry, load_registry, registry_for
+from es_search.uploads import checked_upload
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -122,12 +123,11 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
     image_bytes = None
     if args.image is not None:
         try:
-            image_bytes = args.image.read_bytes()
+            image_bytes = checked_upload(args.image.read_bytes(), settings.max_upload_bytes)
         except OSError as exc:
             raise QueryError(f"cannot read {args.image}: {exc.strerror or exc}") from None
     # A bad query, an unknown id or a missing index ends in es_search.cli.root.main with one line and its exit code.
-    request = parse_search_request(params_from_args(args, registry), default_size=settings.default_page_size,
-                                   max_size=settings.max_page_size, registry=registry)
+    request = parse_search_request(params_from_args(args, registry), settings, registry)
     result = SearchService(build_client(settings), settings, registry=registry).search(request, image=image_bytes)
     if args.json:
         print_json(result.to_dict())

@@ -52,16 +52,18 @@ class GroupPage:
 def check_page(page: int, size: int) -> None:
     if size < 1 or size > MAX_PAGE_SIZE:
         raise QueryError(f"size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
-    if page < 1 or page * size > MAX_DEPTH:
-        raise QueryError(f"page must be between 1 and {MAX_DEPTH // size} for size {size}, got {page}")
+    if page < 1:
+        raise QueryError(f"page must be 1 or more, got {page}")
 
 
 def list_groups(es: Elasticsearch, index: str, *, page: int = 1, size: int = 20) -> GroupPage:
-    """One page of groups, the largest first (then by representative id, for a stable order)."""
+    """One page of groups, the largest first (then by representative id, for a stable order). Only the
+    MAX_DEPTH largest are listed: a page past them is empty (`has_next` says where they end)."""
     check_page(page, size)
+    start = min((page - 1) * size, MAX_DEPTH)
     response = es.search(index=index, query={"term": {"duplicate_representative": True}},
-                         sort=[{"duplicate_count": "desc"}, {"sha256": "asc"}], from_=(page - 1) * size, size=size,
-                         source=False, track_total_hits=True)
+                         sort=[{"duplicate_count": "desc"}, {"sha256": "asc"}], from_=start,
+                         size=min(size, MAX_DEPTH - start), source=False, track_total_hits=True)
     ids = [hit["_id"] for hit in response["hits"]["hits"]]
     return GroupPage(groups=groups_by_id(es, index, ids), page=page, size=size,
                      total=response["hits"]["total"]["value"])

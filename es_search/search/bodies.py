@@ -35,23 +35,28 @@ class PageWindow:
     def max_page(self) -> int:
         return max(1, self.max_depth // self.size)
 
+    @property
+    def beyond(self) -> bool:
+        """The page lies past the deepest results ranked: it is empty, with a notice saying so."""
+        return self.offset + self.size > self.max_depth
+
+    def beyond_notice(self) -> str:
+        return (f"page {self.page} with size {self.size} goes past the {self.max_depth} best results we rank; the "
+                f"last page for this size is {self.max_page} (narrow the search with filters instead)")
+
 
 def page_window(page: int, size: int, *, max_depth: int, candidates_factor: int = 4,
                 min_candidates: int = 100, rescore_oversample: float = 0.0) -> PageWindow:
     """kNN depth for a page: k = results up to this page's end; num_candidates = k × factor, at least
-    `min_candidates`, at most 10000; rescoring as given. A page past `max_depth` is a QueryError, not a
-    silent empty page."""
+    `min_candidates`, at most 10000; rescoring as given. A page past `max_depth` is `beyond` (the service
+    answers it empty with a notice, never silently)."""
     if page < 1:
         raise QueryError(f"page must be 1 or more, got {page}")
     if size < 1:
         raise QueryError(f"size must be 1 or more, got {size}")
     max_depth = min(max_depth, MAX_NUM_CANDIDATES)
     offset = (page - 1) * size
-    if offset + size > max_depth:
-        deepest = max(1, max_depth // size)
-        raise QueryError(f"page {page} with size {size} goes past the {max_depth} best results we rank; "
-                         f"the last page for this size is {deepest} (narrow the search with filters instead)")
-    fetch = min(offset + size + 1, max_depth)
+    fetch = max(1, min(offset + size + 1, max_depth))
     num_candidates = min(MAX_NUM_CANDIDATES, max(fetch * candidates_factor, min_candidates, fetch))
     return PageWindow(page=page, size=size, offset=offset, fetch=fetch, k=fetch,
                       num_candidates=num_candidates, max_depth=max_depth, rescore_oversample=rescore_oversample)

@@ -94,17 +94,22 @@ def single_value(params: Params, name: str) -> str | None:
     return values[0] if values else None
 
 
-def filter_value(spec: FieldSpec, raw: str, param: str):
-    """A parameter's text as a value of the field's type, by the one converter (es_search/values.py);
-    QueryError names the parameter otherwise."""
-    if len(raw) > MAX_VALUE_CHARS:
-        raise QueryError(f"{param} value is too long ({len(raw)} characters; at most {MAX_VALUE_CHARS})")
+def filter_value(spec: FieldSpec, raw, param: str, strict: bool = False):
+    """A parameter's value (text, or typed JSON with `strict`) as a value of the field's type, by the one
+    converter (es_search/values.py); QueryError names the parameter otherwise."""
     try:
-        value = convert_value(spec, raw)
+        return checked_filter_value(spec, raw, strict)
     except ValueProblem as exc:
         raise QueryError(f"{param}: {exc}") from None
+
+
+def checked_filter_value(spec: FieldSpec, raw, strict: bool = False):
+    """`filter_value` without the parameter's name: ValueProblem says what is wrong."""
+    if isinstance(raw, str) and len(raw) > MAX_VALUE_CHARS:
+        raise ValueProblem(f"is too long ({len(raw)} characters; at most {MAX_VALUE_CHARS})")
+    value = convert_value(spec, raw, strict=strict)
     if value is None:
-        raise QueryError(f"{param} needs a value")
+        raise ValueProblem("needs a value")
     return value
 
 
@@ -134,14 +139,14 @@ def _parse_range(spec: FieldSpec, params: Params) -> tuple[RangeValue, RangeValu
             low = filter_value(spec, raw, name)
         else:
             high = filter_value(spec, raw, name)
-    if low is not None and high is not None and _ordered(low) > _ordered(high):
+    if low is not None and high is not None and ordered(low) > ordered(high):
         raise QueryError(f"{spec.from_param} ({_text(low)}) is after {spec.to_param} ({_text(high)})"
                          if spec.type == "date" else
                          f"{spec.from_param} ({_text(low)}) is greater than {spec.to_param} ({_text(high)})")
     return low, high
 
 
-def _ordered(value):
+def ordered(value):
     """Days and moments of a date field compare as moments (a day is its first moment)."""
     return day_start(value) if isinstance(value, date) else value
 

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from es_search.errors import QueryError
-from es_search.vectors import l2_normalise
 
 # parameter → (kind, direction). Order is the order of `to_params` and of the chips in the gallery.
 PART_PARAMS: dict[str, tuple[str, int]] = {
@@ -28,18 +27,22 @@ PART_PARAMS: dict[str, tuple[str, int]] = {
     "vec": ("vector", 1), "not_vec": ("vector", -1),
 }
 PART_KINDS = ("text", "image", "vector")
-MAX_PARTS = 16  # every part costs an encode or a stored-vector read
+MAX_PARTS = 16  # parts of a JSON compound query (POST /api/search `parts`)
+# Values per part parameter: a text costs an encode (cached), an image one stored-vector read for all.
+PART_LIMITS = {"q": 8, "not": 8, "like": 16, "unlike": 16, "vec": 4, "not_vec": 4}
 MAX_WEIGHT = 10.0
 _WEIGHT = re.compile(r"\^(\d+(?:\.\d+)?|\.\d+)$")
 
 
 @dataclass(frozen=True)
 class QueryPart:
-    """One part: `value` is a text, an image id or a vector token; `weight` carries the sign."""
+    """One part: `value` is a text, an image id or a vector token; `weight` carries the sign. A vector made in
+    this process (an uploaded image's) travels as its array; its token is only for answers and links."""
 
     kind: str
     value: str
     weight: float = 1.0
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def negative(self) -> bool:
@@ -69,51 +72,55 @@ def with_weight(value: str, weight: float) -> str:
     return f"{value}^{weight:g}"
 
 
-def split_weight(raw: str, param: str) -> tuple[str, float]:
-    """`value^w` → (value, w); no trailing weight → (value, 1.0). The weight must be in (0, MAX_WEIGHT]."""
+def split_weight(raw: str) -> tuple[str, float]:
+    """`value^w` → (value, w) for a weight in (0, MAX_WEIGHT] after a non-empty value; else (raw, 1.0)."""
     match = _WEIGHT.search(raw)
     if match is None:
         return raw, 1.0
     weight = float(match.group(1))
-    if not 0.0 < weight <= MAX_WEIGHT:
-        raise QueryError(f"{param}: a weight (after ^) must be above 0 and at most {MAX_WEIGHT:g}, got {weight:g}")
-    return raw[:match.start()], weight
+    value = raw[:match.start()]
+    if not 0.0 < weight <= MAX_WEIGHT or not value.strip():
+        return raw, 1.0
+    return value, weight
 
 
 def parse_parts(params: Mapping[str, Sequence[str] | str], *, check_text, check_id, check_vector
                 ) -> list[QueryPart]:
     """Every part the parameters give, in PART_PARAMS order, each value checked by the callable for its
-    kind (which raises QueryError). More than MAX_PARTS in all is a QueryError."""
+    kind (which raises QueryError). More values of one parameter than PART_LIMITS allows is a QueryError."""
     checks = {"text": check_text, "image": check_id, "vector": check_vector}
     parts: list[QueryPart] = []
     for name, (kind, direction) in PART_PARAMS.items():
         raw_values = params.get(name) or []
-        for raw in [raw_values] if isinstance(raw_values, str) else raw_values:
-            if raw is None or not str(raw).strip():
-                continue
-            value, weight = split_weight(str(raw).strip() if kind != "text" else str(raw), name)
+        raw_values = [raw_values] if isinstance(raw_values, str) else raw_values
+        given = [str(raw) for raw in raw_values if raw is not None and str(raw).strip()]
+        if len(given) > PART_LIMITS[name]:
+            raise QueryError(f"{name} takes at most {PART_LIMITS[name]} values, got {len(given)}")
+        for raw in given:
+            value, weight = split_weight(raw)
+            # Texts and ids follow their rule as given, weight included (a vector token has no room for one).
+            checks[kind](value if kind == "vector" else raw, name)
             if kind == "text":
                 value = value.strip()
-                if not value:
-                    raise QueryError(f"{name} needs a text before its weight")
-            checks[kind](value, name)
             part = QueryPart(kind, value, direction * weight)
             if part not in parts:  # the same part twice is one part, not double weight by accident
                 parts.append(part)
-    if len(parts) > MAX_PARTS:
-        raise QueryError(f"a query has at most {MAX_PARTS} parts (q, not, like, unlike, vec, not_vec together); "
-                         f"got {len(parts)}")
     return parts
 
 
-def combine_parts(vectors: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """The query vector: Σ weight × unit(part vector), normalised. A sum with no direction (parts that
-    cancel, or no positive part) is a QueryError: it cannot rank anything."""
+CANCELLED = ("the query has no direction: its parts cancel out (the same text or image towards and away?), or its "
+             "vector is zero; nothing can be ranked")
+
+
+def combine_parts(vectors: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray | None:
+    """The query vector: Σ weight × part vector, normalised once. Every part vector is a unit vector already
+    (encoders, stored vectors and vector tokens are normalised where they are made). None when the sum has
+    no direction: the parts cancel, and nothing can be ranked (see CANCELLED)."""
     if not vectors:
         raise QueryError("a query needs at least one part")
-    units = l2_normalise(np.stack([np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors]))
-    total = (np.asarray(weights, dtype=np.float32).reshape(-1, 1) * units).sum(axis=0)
+    stacked = np.stack([np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors])
+    total = (np.asarray(weights, dtype=np.float32).reshape(-1, 1) * stacked).sum(axis=0)
     norm = float(np.linalg.norm(total))
     if not np.isfinite(norm) or norm < 1e-6:
-        raise QueryError("the query's parts cancel out: give a positive part that is not also negated")
+        return None
     return (total / norm).astype(np.float32)

@@ -12,18 +12,16 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from es_search.errors import QueryError
+from es_search.fields import FieldRegistry, load_registry
 from es_search.ids import BadId, check_doc_id
-from es_search.fields import FieldRegistry
-from es_search.search.filters import SearchFilters, parse_filters, single_value
+from es_search.search.contract import MAX_TEXT_CHARS, filters_of, parse_query, search_model
+from es_search.search.filters import SearchFilters
 from es_search.search.parts import QueryPart, parse_parts, split_weight, with_weight
 
-# Limits on what one request may ask, in one place.
-SEARCH_MODES = ("semantic", "hybrid")
-SORTS = ("relevance", "date", "size")  # how the good matches are ordered (es_search.search.ranking)
-MAX_TEXT_CHARS = 1000
 MAX_VECTOR_DIMS = 4096
-MAX_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,8 @@ class SearchRequest:
         if self.similar_to:
             return QueryPart("image", self.similar_to, self.weight)
         if self.vector is not None:
-            return QueryPart("vector", encode_vector(self.vector), self.weight)
+            return QueryPart("vector", encode_vector(self.vector), self.weight,
+                             vector=np.asarray(self.vector, dtype=np.float32))
         return None
 
     def query_parts(self) -> list[QueryPart]:
@@ -103,82 +102,52 @@ class SearchRequest:
         return "browse"
 
 
-def whole_number(raw: str | None, name: str, default: int | None) -> int | None:
-    """The parameter `name`'s value as a whole number (`default` when absent), or a QueryError naming it."""
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
-
-
-def _int(params, name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = single_value(params, name)
-    if raw is None:
-        return default
-    value = whole_number(raw, name, default)
-    if not low <= value <= high:
-        raise QueryError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def parse_search_request(params: Mapping[str, Sequence[str] | str], *, default_size: int, max_size: int,
-                         allow_similar: bool = True, registry: FieldRegistry | None = None,
-                         collapse_default: bool = False) -> SearchRequest:
+def parse_search_request(params: Mapping[str, Sequence[str] | str], settings, registry: FieldRegistry | None = None,
+                         *, collapse_default: bool = False) -> SearchRequest:
     """A SearchRequest from query parameters (q, similar, vec, not, like, unlike, not_vec, page, size, mode,
-    min_similarity, sort, explain, facets, collapse and the filters). Raises QueryError naming the parameter at fault."""
-    parts = parse_parts(params, check_text=_check_text, check_id=_check_id, check_vector=_check_vector)
-    similar_raw = single_value(params, "similar") if allow_similar else None
-    similar, similar_weight = (None, 1.0)
-    if similar_raw is not None:
-        similar, similar_weight = split_weight(similar_raw.strip(), "similar")
-        check_image_id(similar)
+    min_similarity, sort, explain, facets, collapse and the filters), read by the request contract's model
+    (es_search/search/contract.py). Raises QueryError naming the parameter at fault."""
+    registry = registry or load_registry()
+    return request_from(parse_query(search_model(settings, registry), params), registry,
+                        collapse_default=collapse_default)
+
+
+def request_from(parsed, registry: FieldRegistry, *, collapse_default: bool = False,
+                 extra_parts: Sequence[QueryPart] = ()) -> SearchRequest:
+    """The SearchRequest a validated search or paging model (GET parameters, or a JSON body) holds, with
+    `extra_parts` (a JSON body's `parts`) after the parameters' own."""
+    given = {name: getattr(parsed, field, None) or [] for name, field in
+             (("q", "q"), ("not", "not_"), ("like", "like"), ("unlike", "unlike"), ("vec", "vec"),
+              ("not_vec", "not_vec"))}
+    parts = parse_parts(given, check_text=_check_text, check_id=_check_id, check_vector=_check_vector)
+    parts += [part for part in extra_parts if part not in parts]
+    similar_raw = getattr(parsed, "similar", None)
+    similar, similar_weight = split_weight(similar_raw) if similar_raw else (None, 1.0)
     first_text = next((p for p in parts if p.kind == "text" and not p.negative), None)
     first_vector = next((p for p in parts if p.kind == "vector" and not p.negative), None)
     if first_text is not None and similar is not None:
-        raise QueryError("give one of q and similar as the main query, not both "
-                         "(an indexed image beside a text is like=ID)")
+        # An indexed image beside a text is one more part of the query, as like= is.
+        like = QueryPart("image", similar, similar_weight)
+        parts = parts if like in parts else [*parts, like]
+        similar = None
     # The main query: the first text, else the similar image, else the first vector; the rest join it.
     main = first_text or (None if similar is not None else first_vector)
     weight = main.weight if main is not None else similar_weight
     further = tuple(p for p in parts if p is not main)
-    if main is None and similar is None and further and all(p.negative for p in further):
-        raise QueryError("a query needs a positive part (q, similar, like or vec) beside not= and unlike=")
-    mode = (single_value(params, "mode") or "semantic").lower()
-    if mode not in SEARCH_MODES:
-        raise QueryError(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
-    sort = (single_value(params, "sort") or "relevance").lower()
-    if sort not in SORTS:
-        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-    min_similarity = None
-    raw_similarity = single_value(params, "min_similarity")
-    if raw_similarity is not None:
-        try:
-            min_similarity = float(raw_similarity)
-        except ValueError:
-            raise QueryError(f"min_similarity must be a number between -1 and 1, got {raw_similarity!r}") from None
-        if not -1.0 <= min_similarity <= 1.0:
-            raise QueryError(f"min_similarity is a cosine similarity between -1 and 1, got {min_similarity:g}")
+    collapse = getattr(parsed, "collapse", None)
     return SearchRequest(
-        one_per_group=_flag(params, "collapse", collapse_default),
+        one_per_group=collapse_default if collapse is None else collapse,
         text=main.value if main is first_text and main is not None else None, similar_to=similar,
-        vector=decode_vector(main.value) if main is first_vector and main is not None else None,
-        weight=weight, parts=further, filters=parse_filters(params, registry),
-        page=_int(params, "page", 1, 1, MAX_PAGE),
-        size=_int(params, "size", default_size, 1, max_size),
-        mode=mode, min_similarity=min_similarity, with_facets=_flag(params, "facets"), sort=sort,
-        explain=_flag(params, "explain"),
+        vector=_vector_of(main) if main is first_vector and main is not None else None,
+        weight=weight, parts=further, filters=filters_of(parsed, registry), page=parsed.page, size=parsed.size,
+        mode=getattr(parsed, "mode", "semantic"), min_similarity=parsed.min_similarity, with_facets=parsed.facets,
+        sort=parsed.sort, explain=parsed.explain,
     )
 
 
-def _flag(params, name: str, default: bool = False) -> bool:
-    raw = single_value(params, name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
-        raise QueryError(f"{name} must be true or false, got {raw!r}")
-    return raw.lower() in ("1", "true", "yes")
+def _vector_of(part: QueryPart) -> tuple[float, ...]:
+    """A vector part's values: its array when it has one (an upload's), else its token decoded."""
+    return tuple(float(x) for x in part.vector) if part.vector is not None else decode_vector(part.value)
 
 
 def _check_text(text: str, param: str) -> None:

@@ -47,6 +47,7 @@ class SearchResult:
     encode_ms: float | None = None  # time turning the text or image into a vector (0 when cached)
     cutoff: Cutoff | None = None  # where the good matches end; None when browsing
     parts: list[QueryPart] = field(default_factory=list)  # every part, an upload first as a vector part
+    notice: str | None = None  # why a page is empty though the search was right (past the last page...)
 
     @property
     def offset(self) -> int:
@@ -74,6 +75,8 @@ class SearchResult:
             data["no_good_match"] = self.cutoff.no_good_match
         if self.total is not None:
             data["total"] = self.total
+        if self.notice is not None:
+            data["notice"] = self.notice
         if self.facets is not None:
             data["facets"] = self.facets["facets"]
             data["matching"] = self.facets["matching"]

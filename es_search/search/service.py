@@ -20,7 +20,7 @@ from elasticsearch import exceptions as es_exceptions
 from es_search.config import Settings
 from es_search.decode import decode_upload
 from es_search.elastic_errors import missing_index_message, search_error, translate
-from es_search.errors import ClusterUnavailable, ImageNotFound, QueryError, UploadRejected
+from es_search.errors import ClusterUnavailable, ImageNotFound, QueryError
 from es_search.fields import VECTOR_FIELD, FieldRegistry, registry_for
 from es_search.search.bodies import (
     PageWindow,
@@ -36,11 +36,10 @@ from es_search.search.collapse import one_per_group
 from es_search.search.explain import explain_hit, part_cosines
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
-from es_search.search.parts import QueryPart, combine_parts
-from es_search.search.ranking import CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
+from es_search.search.parts import CANCELLED, QueryPart, combine_parts
+from es_search.search.ranking import Cutoff, CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
-from es_search.vectors import l2_normalise
 
 EncoderFactory = Callable[[Settings], object]
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
@@ -117,12 +116,8 @@ class SearchService:
         return vector
 
     def encode_image_bytes(self, data: bytes) -> tuple[np.ndarray, object]:
-        """Decode an upload with the ingest decoder (bomb-safe) and encode it. Returns (vector, image)."""
-        if len(data) > self.settings.max_upload_bytes:
-            raise UploadRejected("too_large", f"the image is {len(data)} bytes; the limit is "
-                                 f"{self.settings.max_upload_bytes} bytes", status=413)
-        if not data:
-            raise UploadRejected("empty", "the uploaded file is empty")
+        """Decode an upload with the ingest decoder (bomb-safe) and encode it. Returns (vector, image).
+        The bytes were checked where they arrived (es_search/uploads.py)."""
         decoder = self._image_decoder or decode_upload
         image = decoder(data, self.settings)
         vector = np.asarray(self.image_encoder.encode_images([image])[0], dtype=np.float32)
@@ -135,6 +130,9 @@ class SearchService:
         one vector, or (none of them) browse."""
         started = time.perf_counter()
         window = self._window(request)
+        if window.beyond:
+            return self._empty(request, window, request.kind(with_image=image is not None), started,
+                               window.beyond_notice())
         decoded = upload = None
         if image is not None:
             if request.text or request.similar_to or request.vector is not None:
@@ -145,6 +143,8 @@ class SearchService:
         if kind == "browse":
             return self._browse(request, window, started)
         vector, parts = self.query_vector(request, upload)
+        if vector is None:
+            return self._empty(request, window, kind, started, CANCELLED)
         encoded = time.perf_counter()
         exclude = tuple(dict.fromkeys(([request.similar_to] if request.similar_to else []) +
                                       [p.value for p in request.parts if p.kind == "image" and p.negative]))
@@ -155,16 +155,17 @@ class SearchService:
         return result
 
     def query_vector(self, request: SearchRequest, upload: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, list[tuple[QueryPart, np.ndarray]]]:
-        """The query's unit vector (es_search.search.parts.combine_parts) and each part with its vector:
-        texts encoded (cached), indexed images read in one request, vector tokens decoded."""
+                     ) -> tuple[np.ndarray | None, list[tuple[QueryPart, np.ndarray]]]:
+        """The query's unit vector (es_search.search.parts.combine_parts; None when its parts cancel out) and
+        each part with its vector: texts encoded (cached), indexed images read in one request, vectors as
+        they came (an upload's array, a token decoded once)."""
         parts = request.query_parts()
+        if upload is not None:  # the upload is the main part, weighing 1
+            parts.insert(0, QueryPart("vector", encode_vector(upload), 1.0, vector=upload))
         stored = self.stored_vectors([p.value for p in parts if p.kind == "image"])
         vectors = [self.encode_text(p.value) if p.kind == "text" else stored[p.value] if p.kind == "image"
-                   else np.asarray(decode_vector(p.value), dtype=np.float32) for p in parts]
-        if upload is not None:  # the upload is the main part, weighing 1
-            parts.insert(0, QueryPart("vector", encode_vector(upload), 1.0))
-            vectors.insert(0, np.asarray(upload, dtype=np.float32))
+                   else p.vector if p.vector is not None else np.asarray(decode_vector(p.value), dtype=np.float32)
+                   for p in parts]
         for vector in vectors:
             self._check_dims(np.asarray(vector).reshape(-1))
         return combine_parts(vectors, [p.weight for p in parts]), list(zip(parts, vectors, strict=True))
@@ -185,7 +186,6 @@ class SearchService:
                        started: float) -> SearchResult:
         """kNN (fused with BM25 in hybrid mode) ranked from the top as deep as the cutoff needs; the good
         matches first (sorted when asked), then the rest; one page of that, explained when asked."""
-        vector = _normalised(vector)
         texts = " ".join(part.value for part, _ in parts if part.kind == "text" and not part.negative)
         hybrid = request.mode == "hybrid" and bool(texts)
         rule = self.cutoff_rule()
@@ -249,7 +249,8 @@ class SearchService:
         vector, parts = self.query_vector(request)
         stored = self.stored_vector(image_id)
         unit = stored / max(float(np.linalg.norm(stored)), 1e-12)
-        why = {"similarity": round(float(unit @ _normalised(vector)), 6), "parts": part_cosines(stored, parts)}
+        similarity = None if vector is None else round(float(unit @ vector), 6)
+        why = {"similarity": similarity, "parts": part_cosines(stored, parts)}
         texts = " ".join(part.value for part, _ in parts if part.kind == "text" and not part.negative)
         if request.mode == "hybrid" and texts:
             found = self._msearch([build_keyword_match(texts, image_id, self.registry)])[0]["hits"]["hits"]
@@ -259,6 +260,15 @@ class SearchService:
     def cutoff_rule(self) -> CutoffRule:
         return CutoffRule(window=self.settings.cutoff_window, margin=self.settings.cutoff_margin,
                           min_spread=self.settings.cutoff_min_spread)
+
+    def _empty(self, request: SearchRequest, window: PageWindow, kind: str, started: float, notice: str
+               ) -> SearchResult:
+        """An answer with no hits that says why (a page past the deepest one, parts that cancel out)."""
+        browse = kind == "browse"
+        return SearchResult(request=request, kind=kind, mode="browse" if browse else request.mode, hits=[],
+                            page=window.page, size=window.size, has_next=False, max_page=window.max_page,
+                            took_ms=(time.perf_counter() - started) * 1000, notice=notice,
+                            total=None, cutoff=None if browse else Cutoff(0, None, True, None))
 
     def _browse(self, request: SearchRequest, window: PageWindow, started: float) -> SearchResult:
         bodies = [build_browse_search(window, request.filters, self.registry)]
@@ -308,29 +318,31 @@ class SearchService:
             raise ImageNotFound(f"no indexed image with id {missing[0]} (or it has no stored vector)")
         return found
 
-    def health(self) -> dict:
-        """Cluster, index and model state for /api/health; `ok` is False when searching cannot work."""
+    def health(self, details: bool = False) -> dict:
+        """Whether searching can work, for /api/health: {ok, status} and, with `details`, what is behind it
+        (index, cluster, models), never a path on this server."""
         from es_search.client import check_cluster
 
-        report: dict = {"ok": False, "index_alias": self.settings.index_alias}
+        facts: dict = {"index_alias": self.settings.index_alias}
         try:
-            report["elasticsearch"] = check_cluster(self.es, self.settings)
+            cluster = check_cluster(self.es, self.settings)
         except (ClusterUnavailable, es_exceptions.TransportError, es_exceptions.ApiError) as exc:
-            report["elasticsearch"] = {"error": str(exc)}
-            return report
+            facts["error"] = str(exc)
+            return _health(False, "unavailable", facts, details)
+        facts["elasticsearch"] = cluster
+        facts["models"] = {"text": model_label(self.settings.text_model),
+                           "image": model_label(self.settings.image_model),
+                           **{f"{kind}_loaded": loaded for kind, loaded in self.loaded_models().items()}}
         try:
-            report["documents"] = self.es.count(index=self.settings.index_alias)["count"]
+            facts["documents"] = self.es.count(index=self.settings.index_alias)["count"]
+        except es_exceptions.NotFoundError:
+            facts["error"] = f"no index behind alias {self.settings.index_alias!r}; ingest images first"
+            return _health(False, "no_index", facts, details)
         except (es_exceptions.TransportError, es_exceptions.ApiError) as exc:
-            if not isinstance(exc, es_exceptions.NotFoundError):
-                report["error"] = f"cannot count documents: {exc}"
-                return report
-            report["documents"] = None
-            report["error"] = f"no index behind alias {self.settings.index_alias!r}; ingest images first"
-            return report
-        report["models"] = {"text": self.settings.text_model, "image": self.settings.image_model,
-                            **{f"{kind}_loaded": loaded for kind, loaded in self.loaded_models().items()}}
-        report["ok"] = report["elasticsearch"].get("status") in ("green", "yellow")
-        return report
+            facts["error"] = f"cannot count documents: {exc}"
+            return _health(False, "unavailable", facts, details)
+        status = cluster.get("status") if cluster.get("status") in ("green", "yellow", "red") else "unavailable"
+        return _health(status in ("green", "yellow"), status, facts, details)
 
     # ------------------------------------------------------------------ Elasticsearch I/O
 
@@ -391,9 +403,13 @@ class SearchService:
         return dims
 
 
-def _normalised(vector: np.ndarray) -> np.ndarray:
-    """The query vector at unit length; a zero or non-finite vector cannot rank anything."""
-    unit = l2_normalise(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
-    if not np.all(np.isfinite(unit)) or not unit.any():
-        raise QueryError("the query vector must be non-zero and finite")
-    return unit
+def _health(ok: bool, status: str, facts: dict, details: bool) -> dict:
+    report = {"ok": ok, "status": status}
+    if details:
+        report["details"] = facts
+    return report
+
+
+def model_label(model: str) -> str:
+    """A model as the health details name it: a hub name as it is, a local folder by its last part only."""
+    return model if "/" not in model and "\\" not in model else model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]

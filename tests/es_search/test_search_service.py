@@ -152,10 +152,10 @@ def test_pages_walk_the_ranking_without_gaps_or_repeats(service):
     assert pages[1].to_dict()["hits"][0]["rank"] == 3
 
 
-def test_depth_limit_is_a_clear_error(es, settings):
+def test_a_page_past_the_depth_limit_is_empty_with_a_notice(es, settings):
     service = SearchService(es, settings.with_overrides(max_result_window=10))
-    with pytest.raises(QueryError, match="goes past the 10 best results"):
-        by_vector(service, QUERY, SearchRequest(size=5, page=3))
+    result = by_vector(service, QUERY, SearchRequest(size=5, page=3))
+    assert result.hits == [] and not result.has_next and "goes past the 10 best results" in result.notice
 
 
 def test_min_similarity_drops_weaker_matches(service):
@@ -197,8 +197,8 @@ def test_unknown_image_and_missing_index(service, es):
 def test_query_vector_of_the_wrong_size_is_a_query_error(service):
     with pytest.raises(QueryError, match="3 dimensions but the index holds 8"):
         by_vector(service, [1.0, 0.0, 0.0])
-    with pytest.raises(QueryError, match="non-zero"):
-        by_vector(service, [0.0] * DIMS)
+    zero = by_vector(service, [0.0] * DIMS)
+    assert zero.hits == [] and "no direction" in zero.notice
 
 
 def test_hybrid_fuses_knn_and_keywords_by_reciprocal_rank(service):
@@ -259,6 +259,7 @@ def test_browse_lists_newest_first_with_a_total(service):
     assert all(hit.score is None for hit in result.hits)
 
 
-def test_health_reports_documents(service):
-    report = service.health()
-    assert report["ok"] is True and report["documents"] == 6
+def test_health_reports_documents_only_in_its_details(service):
+    assert set(service.health()) == {"ok", "status"}
+    report = service.health(details=True)
+    assert report["ok"] is True and report["details"]["documents"] == 6

@@ -26,7 +26,7 @@ def field(kind: str, **extra) -> FieldSpec:
     ("integer", 12.0, 12),
     ("boolean", "Yes", True),
     ("boolean", "0", False),
-    ("boolean", " off ", False),
+    ("boolean", "off", False),
     ("boolean", False, False),
     ("date", "2024-01-31", date(2024, 1, 31)),
     ("date", "2024-01-31T10:00:00Z", datetime(2024, 1, 31, 10, tzinfo=timezone.utc)),
@@ -49,6 +49,9 @@ def test_values_convert_to_the_declared_type(kind, raw, value):
     ("integer", 12.5, "whole number"),
     ("integer", "99999999999", "out of range"),
     ("boolean", "maybe", "true or false"),
+    ("boolean", " true", "true or false"),
+    ("integer", " 5", "whole number"),
+    ("float", "1_000", "expected a number"),
     ("date", "31/01/2024", "RFC 3339"),
     ("date", "2024-02-30", "RFC 3339"),
     ("date", "2024-01-31T10:00:00", "RFC 3339"),  # a moment needs its offset

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,7 +185,7 @@ def test_bad_uploads_are_clear_4xx(client, gallery):
     assert_json_error(client.post("/api/search/image", json=["a list"]), 400, "bad_json")
     assert_json_error(client.post("/api/search/image", data="{broken", content_type="application/json"), 400)
     assert_json_error(client.post("/api/search/image", json={"image_base64": base64.b64encode(b"x").decode(),
-                                                              "q": "cat"}), 400, "takes no q")
+                                                              "q": "cat"}), 400, "q is not part of this request")
     assert_json_error(client.get("/api/search/image"), 405)
 
 
@@ -211,12 +212,13 @@ def test_upload_limits_size_and_pixels(gallery):
 
 
 @pytest.mark.parametrize("query,fragment", [
-    ({"page": "0"}, "page must be between"),
-    ({"size": "5000"}, "size must be between"),
-    ({"q": "x", "page": "500"}, "goes past"),
+    ({"page": "0"}, "page must be at least 1"),
+    ({"size": "5000"}, "size must be at most 100"),
+    ({"page": " 2"}, "page must be a whole number"),
     ({"min_similarity": "abc"}, "min_similarity"),
-    ({"q": "x", "similar": "a" * 64}, "give one of"),
     ({"mode": "magic"}, "mode must be one of"),
+    ({"mode": "HYBRID"}, "mode must be one of"),
+    ({"similar": "a/b"}, "similar breaks the rule"),
     ({"date_from": "31/12/2020"}, "date_from"),
     ({"vec": "%%%"}, "vec"),
     ({"vec": "AACAPw"}, "dimensions"),  # a valid 1-d vector token: wrong size for the index
@@ -225,13 +227,28 @@ def test_bad_parameters_are_400_with_the_reason(client, query, fragment):
     assert_json_error(client.get("/api/search", query_string=query), 400, fragment)
 
 
+def test_a_page_past_the_deepest_one_is_empty_and_says_why(client):
+    answer = client.get("/api/search", query_string={"q": "x", "page": "500"})
+    assert answer.status_code == 200 and answer.json["hits"] == [] and answer.json["has_next"] is False
+    assert "goes past the 1000 best results" in answer.json["notice"] and answer.json["max_page"] == 41
+
+
+def test_a_text_beside_an_indexed_image_is_one_more_part(client, gallery):
+    apple = gallery.id_of("red_apple.jpg")
+    answer = client.get("/api/search", query_string={"q": "fruit", "similar": apple}).json
+    assert answer["query"]["kind"] == "text"
+    assert [(p["kind"], p["value"]) for p in answer["query"]["parts"]] == [("text", "fruit"), ("image", apple)]
+
+
 def test_unknown_things_are_404_json(client):
     assert_json_error(client.get("/api/images/" + "0" * 64), 404, "no indexed image")
     assert_json_error(client.get("/api/similar/" + "0" * 64), 404)
-    assert_json_error(client.get("/api/images/" + "x" * 600), 400)
+    assert_json_error(client.get("/api/images/" + "x" * 600), 400, "1 to 128 characters")
     assert_json_error(client.get("/api/nothing-here"), 404)
-    assert_json_error(client.delete("/api/search"), 405)
-    assert_json_error(client.post("/api/search"), 400, "JSON object")
+    not_allowed = client.delete("/api/search")
+    assert_json_error(not_allowed, 405)
+    assert set(not_allowed.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert_json_error(client.post("/api/search"), 400, "the body must be JSON")
 
 
 def test_missing_index_is_503_and_health_says_why(gallery):
@@ -239,7 +256,7 @@ def test_missing_index_is_503_and_health_says_why(gallery):
     client = empty.test_client()
     assert_json_error(client.get("/api/search", query_string={"q": "cat"}), 503, "index_missing")
     health = client.get("/api/health")
-    assert health.status_code == 503 and health.json["ok"] is False and "ingest" in health.json["error"]
+    assert health.status_code == 503 and health.json == {"ok": False, "status": "no_index"}
     page = client.get("/?q=cat")
     assert page.status_code == 503 and "imgsearch ingest" in page.get_data(as_text=True)
 
@@ -254,14 +271,24 @@ def test_unreachable_elasticsearch_is_503_not_500(gallery):
     assert_json_error(down.get("/api/search", query_string={"q": "cat"}), 503, "elasticsearch_unavailable")
     assert_json_error(down.get("/api/images/" + "a" * 64), 503, "cannot reach")
     health = down.get("/api/health")
-    assert health.status_code == 503 and "error" in health.json["elasticsearch"]
+    assert health.status_code == 503 and health.json == {"ok": False, "status": "unavailable"}
     page = down.get("/", query_string={"q": "cat"})
     assert page.status_code == 503 and "cannot reach Elasticsearch" in page.get_data(as_text=True)
 
 
-def test_health_when_ready(client):
+def test_health_tells_anonymous_visitors_only_whether_it_works(client):
     data = client.get("/api/health").json
-    assert data["ok"] is True and data["documents"] == len(PHOTOS)
+    assert data == {"ok": True, "status": data["status"]} and data["status"] in ("green", "yellow")
+
+
+def test_health_details_are_for_a_key_or_a_private_deployment_and_name_no_path(gallery):
+    private = create_app(gallery.settings.with_overrides(health_details=True)).test_client()
+    details = private.get("/api/health").json["details"]
+    assert details["documents"] == len(PHOTOS) and details["elasticsearch"]["versions"]
+    assert details["models"]["image"] == Path(gallery.settings.image_model).name  # a folder's name, not its path
+    text = json.dumps(details)
+    for secret in (str(gallery.settings.image_model), str(gallery.settings.text_model), str(gallery.settings.data_dir)):
+        assert secret not in text
 
 
 def test_openapi_describes_every_api_route(client, app):
@@ -300,7 +327,7 @@ def test_search_page_with_hostile_query_text_is_escaped(client):
 
 def test_bad_page_parameters_render_an_error_page(client):
     response = client.get("/", query_string={"page": "-4"})
-    assert response.status_code == 400 and "page must be between" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "page must be at least 1" in response.get_data(as_text=True)
     assert client.get("/image/" + "0" * 64).status_code == 404
 
 
@@ -409,7 +436,7 @@ def test_cli_searches_with_the_same_service(gallery, gallery_env, capsys):
     assert cli_main(["search", "--similar", gallery.id_of("grey_cat.jpg"), "--color", "cool"]) == 0
     assert "grey_cat" not in capsys.readouterr().out
     assert cli_main(["search", "x", "--page", "0"]) == 2
-    assert "page must be between" in capsys.readouterr().err
+    assert "page must be at least 1" in capsys.readouterr().err
     assert cli_main(["search", "--image", "/no/such/file.jpg"]) == 2
     assert cli_main(["search", "--similar", "0" * 64]) == 1
 

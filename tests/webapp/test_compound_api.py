@@ -78,7 +78,6 @@ def test_post_json_parts_with_an_upload_match_the_get_form(client, gallery):
     ({"parts": [{"text": "a", "image": "b"}]}, 400, "exactly one of"),
     ({"parts": [{"text": "a", "weight": 0}]}, 400, "weight"),
     ({"parts": [{"text": "a", "weight": True}]}, 400, "weight"),
-    ({"parts": [{"text": "a", "negative": True}]}, 400, "positive part"),
     ({"parts": [{"text": f"t{i}"} for i in range(17)]}, 400, "at most 16"),
     ({"parts": [{"image": "0" * 64}]}, 404, "no indexed image"),
     ({"parts": [{"image_base64": "%%%"}]}, 400, "base64"),
@@ -91,15 +90,33 @@ def test_bad_compound_bodies_are_clear_4xx(client, body, status, fragment):
 
 
 @pytest.mark.parametrize("query, fragment", [
-    ([("q", "a"), ("like", "x/y")], "like:"),
-    ([("q", "a^99")], "weight"),
-    ([("not", "a")], "positive part"),
+    ([("q", "a"), ("like", "x/y")], "like breaks the rule"),
     ([("q", "a"), ("sort", "colour")], "sort must be one of"),
     ([("q", "a"), ("explain", "maybe")], "explain must be true or false"),
 ])
 def test_bad_compound_parameters_are_400(client, query, fragment):
     answer = client.get("/api/search", query_string=query)
     assert answer.status_code == 400 and fragment in answer.json["error"]["message"]
+
+
+def test_a_query_only_away_from_an_image_ranks_what_is_least_like_it(client, gallery):
+    apple = gallery.id_of("red_apple.jpg")
+    answer = client.get("/api/search", query_string={"unlike": apple, "explain": "true", "size": 50}).json
+    assert answer["query"]["kind"] == "compound" and apple not in [hit["id"] for hit in answer["hits"]]
+    cosines = [hit["explain"]["parts"][0]["cosine"] for hit in answer["hits"]]
+    assert cosines == sorted(cosines) and len(cosines) == len(PHOTOS) - 1
+
+
+def test_a_caret_without_a_weight_in_range_is_part_of_the_text(client):
+    parts = client.get("/api/search", query_string={"q": "a^99"}).json["query"]["parts"]
+    assert [(p["value"], p["weight"]) for p in parts] == [("a^99", 1.0)]
+    weighted = client.get("/api/search", query_string=[("q", "a"), ("q", "b^2")]).json["query"]["parts"]
+    assert [(p["value"], p["weight"]) for p in weighted] == [("a", 1.0), ("b", 2.0)]
+
+
+def test_parts_that_cancel_out_give_an_empty_page_that_says_so(client):
+    answer = client.get("/api/search", query_string=[("q", "beach"), ("not", "beach")]).json
+    assert answer["hits"] == [] and "cancel out" in answer["notice"] and answer["no_good_match"] is True
 
 
 def test_sort_by_size_keeps_the_good_matches_first(client):
@@ -139,8 +156,7 @@ def test_cli_takes_the_same_parts(gallery, gallery_env, capsys):
     assert "good matches above" in table or "no good match" in table
     assert f"+1 image '{like[:40]}': cosine" in table
     assert cli_main(["search", "fruit", "--like", "0" * 64]) == 1
-    assert cli_main(["search", "--not", "fruit"]) == 2
-    assert "positive part" in capsys.readouterr().err
+    assert cli_main(["search", "--not", "fruit"]) == 0  # away from fruit: the least fruit-like first
 
 
 def test_image_page_says_why_it_matched(client, app, gallery):

@@ -47,11 +47,16 @@ def test_groups_page_through_with_members_and_similarities(client):
         assert all(m.similarity is not None and m.similarity >= 0.95 for m in group.members)
 
 
-@pytest.mark.parametrize("query", ["size=0", "size=abc", "page=0", "size=100&page=11"])
+@pytest.mark.parametrize("query", ["size=0", "size=abc", "page=0", "size=101"])
 def test_bad_paging_is_a_400(client, query):
     response = client[0].get(f"/api/duplicates?{query}")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_a_page_past_the_listed_groups_is_empty(client):
+    response = client[0].get("/api/duplicates?size=100&page=11")
+    assert response.status_code == 200 and response.json["groups"] == [] and response.json["has_next"] is False
 
 
 def test_collapse_shows_one_image_per_group(client):

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from es_search.config import Settings
 from es_search.errors import QueryError, UploadRejected
 from es_search.fields import load_registry
 from ingest.write_ops import WriteOp, WriteOutcome
@@ -22,7 +23,8 @@ def registry():
 
 
 def ops(text: str, registry, max_items: int = 100) -> list:
-    return list(bulk_ops(bulk_lines(io.BytesIO(text.encode()), 4000), registry, MAX_BYTES, max_items))
+    return list(bulk_ops(bulk_lines(io.BytesIO(text.encode()), 4000), Settings(max_upload_bytes=MAX_BYTES), registry,
+                         max_items))
 
 
 def ndjson(*lines) -> str:

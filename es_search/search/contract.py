@@ -1,0 +1,413 @@
+"""The request contract of searching: pydantic models that parse every search request, and document it.
+
+The same model reads a query string (the gallery's pages, GET /api/search, the command line's options made
+into parameters) and, with typed values, a JSON body (POST /api/search, POST /api/search/image); the OpenAPI
+document (webapp/openapi.py) is generated from exactly these models, so what is described is what is parsed.
+Models are built once per settings and field registry: the limits come from the settings, one parameter per
+filter of the registry.
+
+Text (query strings, forms) is read as HTTP clients send it: a number or a boolean word exactly, no padding.
+Field values go through the one converter (es_search/values.py), ids through the one id rule (es_search/ids.py).
+A request that does not fit is a QueryError naming the parameter (400). Empty parameters count as absent.
+Pure: nothing here talks to Elasticsearch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
+
+from es_search.errors import QueryError, UploadRejected
+from es_search.fields import FieldRegistry, FieldSpec
+from es_search.ids import ID_PATTERN, MAX_ID_CHARS
+from es_search.search.filters import MAX_FILTER_VALUES, MAX_VALUE_CHARS, RANGE_SEPARATOR, checked_filter_value
+from es_search.search.parts import MAX_PARTS, MAX_WEIGHT, PART_LIMITS
+from es_search.values import BOOLEAN_WORDS, DATE_PHRASE, INTEGER_TEXT, NUMBER_TEXT, TRUE_WORDS, TYPE_RANGES
+
+SEARCH_MODES = ("semantic", "hybrid")
+SORTS = ("relevance", "date", "size")  # how the good matches are ordered (es_search.search.ranking)
+MAX_TEXT_CHARS = 1000
+MAX_PAGE = 10_000
+VECTOR_FORMAT = "vector-token"  # a query vector as `query.vector` of an image search gives it
+IMAGE_FORMAT = "base64-image"  # an image file's bytes in base64 (a data: URL works too)
+RANGE_FORMATS = {"integer": "integer-range", "long": "integer-range", "float": "number-range",
+                 "double": "number-range", "date": "date-range"}
+WEIGHTED = (f" Repeatable; a trailing ^number (above 0, at most {MAX_WEIGHT:g}) weighs it, e.g. beach^2 "
+            "(other text after ^ is part of the value).")
+
+
+class QueryParams(BaseModel):
+    """Query parameters: unknown ones are left alone, as HTTP servers do."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+
+
+class JsonBody(BaseModel):
+    """A JSON body: its keys are the contract; another key is a mistake worth telling."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- values read from text
+
+
+def _whole(text: bool):
+    def read(raw):
+        if text and isinstance(raw, str):
+            if not INTEGER_TEXT.fullmatch(raw):
+                raise ValueError(f"must be a whole number, got {raw!r}")
+            return int(raw)
+        return raw
+    return BeforeValidator(read)
+
+
+def _number(text: bool):
+    def read(raw):
+        if text and isinstance(raw, str):
+            if not NUMBER_TEXT.fullmatch(raw):
+                raise ValueError(f"must be a number, got {raw!r}")
+            return float(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return float(raw)  # JSON's 1 is a number too
+        return raw
+    return BeforeValidator(read)
+
+
+def _flag(text: bool):
+    def read(raw):
+        if text and isinstance(raw, str):
+            if raw.lower() not in BOOLEAN_WORDS:
+                raise ValueError(f"must be true or false, got {raw!r}")
+            return raw.lower() in TRUE_WORDS
+        return raw
+    return BeforeValidator(read)
+
+
+def _int_field(text: bool, default, ge: int, le: int, description: str):
+    return Annotated[int, _whole(text)], Field(default, ge=ge, le=le, description=description)
+
+
+def _bool_field(text: bool, default: bool, description: str):
+    return Annotated[bool, _flag(text)], Field(default, description=description)
+
+
+# --------------------------------------------------------------------------- filters from the registry
+
+
+def value_schema(spec: FieldSpec) -> dict:
+    """The JSON schema of one value of a field, as a filter takes it."""
+    if spec.type in ("integer", "long"):
+        low, high = TYPE_RANGES[spec.type]
+        return {"type": "integer", "minimum": int(max(low, spec.min if spec.min is not None else low)),
+                "maximum": int(min(high, spec.max if spec.max is not None else high))}
+    if spec.type in ("float", "double"):
+        low, high = TYPE_RANGES[spec.type]
+        return {"type": "number", "minimum": max(low, spec.min if spec.min is not None else low),
+                "maximum": min(high, spec.max if spec.max is not None else high)}
+    if spec.type == "boolean":
+        return {"type": "boolean"}
+    if spec.type == "date":
+        return {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+    return {"type": "string", "maxLength": MAX_VALUE_CHARS}
+
+
+def _value(spec: FieldSpec, param: str, text: bool):
+    def read(raw):
+        if raw is None or (isinstance(raw, str) and raw == ""):
+            return None
+        if not text and spec.type in ("integer", "long", "float", "double", "boolean") and isinstance(raw, str):
+            raise ValueError(f"must be {'true or false' if spec.type == 'boolean' else 'a number'}, got {raw!r}")
+        return checked_filter_value(spec, raw, strict=not text)
+    return read
+
+
+def _terms(spec: FieldSpec, text: bool):
+    one = _value(spec, spec.param, text)
+
+    def read(raw):
+        values = raw if isinstance(raw, list) else [raw]
+        if len(values) > MAX_FILTER_VALUES:
+            raise ValueError(f"takes at most {MAX_FILTER_VALUES} values, got {len(values)}")
+        converted = [one(value) for value in values]
+        return tuple(dict.fromkeys(value for value in converted if value is not None)) or None
+    return read
+
+
+def _range(spec: FieldSpec):
+    one = _value(spec, spec.param, True)
+
+    def read(raw):
+        if not isinstance(raw, str) or RANGE_SEPARATOR not in raw:
+            raise ValueError(f"is a range: give from..to, from.. or ..to, got {raw!r}")
+        low, high = raw.split(RANGE_SEPARATOR, 1)
+        return (one(low) if low else None, one(high) if high else None)
+    return read
+
+
+def _filter_fields(registry: FieldRegistry, text: bool) -> dict:
+    fields: dict = {}
+    for spec in registry.filters:
+        what = spec.label_in("en").lower()
+        if spec.filter == "terms":
+            schema = {"type": "array", "items": value_schema(spec), "maxItems": MAX_FILTER_VALUES}
+            fields[spec.param] = (Annotated[Any, BeforeValidator(_terms(spec, text)), WithJsonSchema(schema)], Field(
+                None, description=f"Only images whose {what} is one of these (repeat the parameter; at most "
+                                  f"{MAX_FILTER_VALUES})."))
+            continue
+        fallback = f" Images without it are judged by {spec.fallback}." if spec.fallback else ""
+        shape = DATE_PHRASE if spec.type == "date" else "a number"
+        range_schema = {"type": "string", "format": RANGE_FORMATS[spec.type]}
+        fields[spec.param] = (Annotated[Any, BeforeValidator(_range(spec)), WithJsonSchema(range_schema)], Field(
+            None, description=f"A range of {what}: from..to, from.. or ..to (inclusive), each {shape}.{fallback}"))
+        for name, side in ((spec.from_param, "at least"), (spec.to_param, "at most")):
+            fields[name] = (Annotated[Any, BeforeValidator(_value(spec, name, text)),
+                                      WithJsonSchema(value_schema(spec))],
+                            Field(None, description=f"{what.capitalize()} {side} this.{fallback}"))
+    return fields
+
+
+def filters_of(parsed: BaseModel, registry: FieldRegistry):
+    """The SearchFilters a validated model holds; a range given both ways is narrowed by both."""
+    from es_search.search.filters import SearchFilters, ordered
+
+    terms: dict[str, tuple] = {}
+    ranges: dict[str, tuple] = {}
+    for spec in registry.filters:
+        if spec.filter == "terms":
+            values = getattr(parsed, spec.param, None)
+            if values:
+                terms[spec.param] = values
+            continue
+        low, high = getattr(parsed, spec.param, None) or (None, None)
+        low = _tighter(low, getattr(parsed, spec.from_param, None), max, ordered)
+        high = _tighter(high, getattr(parsed, spec.to_param, None), min, ordered)
+        if (low, high) != (None, None):
+            ranges[spec.param] = (low, high)
+    return SearchFilters(terms=terms, ranges=ranges)
+
+
+def _tighter(current, other, pick, key):
+    if current is None or other is None:
+        return other if current is None else current
+    return pick(current, other, key=key)
+
+
+# --------------------------------------------------------------------------- the models
+
+
+def _id_list(param: str, what: str) -> tuple:
+    item = Annotated[str, Field(pattern=ID_PATTERN, max_length=MAX_ID_CHARS)]
+    return (list[item], Field(None, alias=param, max_length=PART_LIMITS[param], description=what + WEIGHTED))
+
+
+def _text_list(param: str, what: str) -> tuple:
+    item = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+    return (list[item], Field(None, alias=param, max_length=PART_LIMITS[param], description=what + WEIGHTED))
+
+
+def _vector_list(param: str, what: str) -> tuple:
+    item = Annotated[str, WithJsonSchema({"type": "string", "format": VECTOR_FORMAT})]
+    return (list[item], Field(None, alias=param, max_length=PART_LIMITS[param], description=what))
+
+
+def _paging_fields(settings, text: bool) -> dict:
+    return {
+        "page": _int_field(text, 1, 1, MAX_PAGE, f"Page number. Past the {settings.max_result_window} best "
+                                                 "results ranked a page is empty, with a notice."),
+        "size": _int_field(text, settings.default_page_size, 1, settings.max_page_size, "Results per page."),
+        "min_similarity": (Annotated[float, _number(text)], Field(None, ge=-1, le=1, description=(
+            "Leave out images whose cosine similarity to the query is below this (in hybrid mode it applies to "
+            "the vector ranking only)."))),
+        "facets": _bool_field(text, False, "Also return facet counts and the number of images passing the filters."),
+        "sort": (Literal[SORTS], Field("relevance", description=(  # type: ignore[valid-type]
+            "How the good matches (above the cutoff) are ordered: relevance, date (newest first) or size (most "
+            "pixels first). More results follow in relevance order."))),
+        "explain": _bool_field(text, False, "Explain every hit: its cosine to each part, its vector rank, and in "
+                                            "hybrid mode its keyword rank and the matched fields."),
+        "collapse": (Annotated[bool, _flag(text)], Field(None, description=(
+            "One image per near-duplicate group: only each group's representative (the gallery's default)."))),
+    }
+
+
+def _query_fields() -> dict:
+    return {
+        "q": _text_list("q", f"What to look for, in any language (at most {MAX_TEXT_CHARS} characters). The first "
+                             "is the main query; more are further parts."),
+        "similar": (str, Field(None, pattern=ID_PATTERN, max_length=MAX_ID_CHARS, description=(
+            "Images like this indexed image (its id); it is left out of the results. Beside q it is one more "
+            "part, as like= is."))),
+        "vec": _vector_list("vec", "A query vector token from `query.vector` of an image search."),
+        "mode": (Literal[SEARCH_MODES], Field("semantic", description=(  # type: ignore[valid-type]
+            "semantic (vectors only) or hybrid (vectors fused with BM25 keyword search over the positive texts)."))),
+        "not_": _text_list("not", "Away from this text (a negative part)."),
+        "like": _id_list("like", "Towards this indexed image (its id)."),
+        "unlike": _id_list("unlike", "Away from this indexed image (its id); it is left out of the results."),
+        "not_vec": _vector_list("not_vec", "Away from this query vector token."),
+    }
+
+
+@lru_cache(maxsize=64)
+def paging_model(settings, registry: FieldRegistry, text: bool = True) -> type[BaseModel]:
+    """Paging, similarity floor, facets, sort and every registry filter: what each search route takes."""
+    return create_model("PagingAndFilters" if text else "PagingAndFiltersBody", __base__=QueryParams if text else JsonBody,
+                        **_paging_fields(settings, text), **_filter_fields(registry, text))
+
+
+@lru_cache(maxsize=64)
+def search_model(settings, registry: FieldRegistry, text: bool = True) -> type[BaseModel]:
+    """GET /api/search: q, similar, vec and the further parts (none of them: browse the newest), mode, paging."""
+    return create_model("SearchParams" if text else "SearchBody", __base__=QueryParams if text else JsonBody,
+                        **_query_fields(), **_paging_fields(settings, text), **_filter_fields(registry, text))
+
+
+@lru_cache(maxsize=64)
+def filters_model(registry: FieldRegistry) -> type[BaseModel]:
+    """GET /api/facets: the filters alone."""
+    return create_model("FilterParams", __base__=QueryParams, **_filter_fields(registry, True))
+
+
+@lru_cache(maxsize=8)
+def duplicates_model() -> type[BaseModel]:
+    """GET /api/duplicates: a page of near-duplicate groups."""
+    from es_search.duplicates.listing import MAX_DEPTH, MAX_PAGE_SIZE
+
+    return create_model(
+        "DuplicatesParams", __base__=QueryParams,
+        page=_int_field(True, 1, 1, MAX_DEPTH, f"Page number; past the {MAX_DEPTH} largest groups a page is empty."),
+        size=_int_field(True, 20, 1, MAX_PAGE_SIZE, "Groups per page."),
+    )
+
+
+class _Part(JsonBody):
+    weight: Annotated[float, _number(False)] = Field(1.0, gt=0, le=MAX_WEIGHT)
+    negative: bool = Field(False, description="Pull the query away from this part.")
+
+
+class TextPart(_Part):
+    text: str = Field(max_length=MAX_TEXT_CHARS, description="A text part.")
+
+
+class ImagePart(_Part):
+    image: str = Field(pattern=ID_PATTERN, max_length=MAX_ID_CHARS, description="An indexed image part (its id).")
+
+
+class UploadPart(_Part):
+    image_base64: Annotated[str, WithJsonSchema({"type": "string", "format": IMAGE_FORMAT})] = Field(
+        description="An uploaded image part, base64 (a data: URL works too).")
+
+
+def _one_form(raw):
+    """A part names exactly one of its forms; said plainly before the forms are tried one by one."""
+    if isinstance(raw, dict) and sum(key in raw for key in ("text", "image", "image_base64")) != 1:
+        raise ValueError("takes exactly one of text, image and image_base64 (and optionally weight and negative)")
+    return raw
+
+
+CompoundPart = Annotated[TextPart | ImagePart | UploadPart, BeforeValidator(_one_form)]
+
+
+@lru_cache(maxsize=64)
+def compound_model(settings, registry: FieldRegistry) -> type[BaseModel]:
+    """POST /api/search: `parts` beside any GET /api/search parameter (typed as JSON); each part is exactly
+    one of a text, an indexed image and an upload."""
+    return create_model(
+        "CompoundSearchBody", __base__=search_model(settings, registry, text=False),
+        parts=(list[CompoundPart], Field(default_factory=list, max_length=MAX_PARTS, description=(
+            f"The query's parts; each upload at most {settings.max_upload_bytes} bytes decoded."))),
+    )
+
+
+@lru_cache(maxsize=64)
+def image_search_model(settings, registry: FieldRegistry) -> type[BaseModel]:
+    """POST /api/search/image as JSON: the image in base64 beside the paging and filter parameters."""
+    return create_model(
+        "ImageSearchBody", __base__=paging_model(settings, registry, text=False),
+        image_base64=(Annotated[str, WithJsonSchema({"type": "string", "format": IMAGE_FORMAT})], Field(
+            description=f"The image, base64 (a data: URL works too), at most {settings.max_upload_bytes} bytes "
+                        "decoded.")),
+    )
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_query(model: type[BaseModel], params: Mapping[str, Sequence[str] | str]) -> BaseModel:
+    """Query-string (or form) parameters through `model`: a list parameter takes every non-empty value, any
+    other its one value (the same value repeated is fine; different ones are refused)."""
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        raw = params.get(key)
+        values = [raw] if isinstance(raw, str) else list(raw or [])
+        values = [value for value in values if value is not None and value != ""]
+        if not values:
+            continue
+        if key in list_params(model):
+            data[key] = values
+        elif len(set(values)) > 1:
+            raise QueryError(f"{key} was given {len(values)} different values; give it once")
+        else:
+            data[key] = values[0]
+    return validated(model, data)
+
+
+def parse_body(model: type[BaseModel], body: bytes | str) -> BaseModel:
+    """A JSON body through `model`, parsed strictly (no lone surrogates, no duplicate-free guessing)."""
+    try:
+        return model.model_validate_json(body or b"null")
+    except ValidationError as exc:
+        kind = exc.errors(include_url=False)[0].get("type", "")
+        if kind in ("json_invalid", "json_type", "model_type", "model_attributes_type"):
+            raise UploadRejected("bad_json", describe(exc)) from None  # not the JSON object asked for
+        raise QueryError(describe(exc)) from None
+
+
+def validated(model: type[BaseModel], data: dict) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise QueryError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """The first problem of a validation, naming the parameter, as a person reads it."""
+    error = exc.errors(include_url=False)[0]
+    # Union members appear in the location by their class names; a reader knows the fields only.
+    where = ".".join(str(part) for part in error.get("loc", ())
+                     if not isinstance(part, int) and not str(part)[:1].isupper()) or "the body"
+    kind, context = error.get("type", ""), error.get("ctx") or {}
+    phrase = {
+        "greater_than_equal": f"must be at least {context.get('ge')}",
+        "less_than_equal": f"must be at most {context.get('le')}",
+        "greater_than": f"must be above {context.get('gt')}",
+        "too_long": f"takes at most {context.get('max_length')} values",
+        "string_too_long": f"is too long (at most {context.get('max_length')} characters)",
+        "string_pattern_mismatch": "breaks the rule for its form",
+        "literal_error": f"must be one of {context.get('expected', '')}",
+        "extra_forbidden": "is not part of this request",
+        "missing": "is required",
+        "json_invalid": f"is not valid JSON ({context.get('error', '')})",
+        "model_type": "must be a JSON object",
+        "list_type": "must be a list",
+        "string_type": "must be a string",
+        "bool_type": "must be true or false",
+        "int_type": "must be a whole number",
+        "float_type": "must be a number",
+        "value_error": str(error.get("msg", "")).removeprefix("Value error, "),
+    }.get(kind) or str(error.get("msg", "is not valid")).lower()
+    # The converter says what it expected ("expected a number, got 'x'"); the rest reads after the name.
+    return f"{where}: {phrase}" if phrase.startswith("expected") else f"{where} {phrase}"
+
+
+@lru_cache(maxsize=256)
+def list_params(model: type[BaseModel]) -> frozenset[str]:
+    """The parameters of `model` that take several values (arrays in its schema): how a query string is read."""
+    properties = model.model_json_schema().get("properties", {})
+
+    def is_array(schema: dict) -> bool:
+        return schema.get("type") == "array" or any(is_array(alt) for alt in schema.get("anyOf", []))
+
+    return frozenset(name for name, schema in properties.items() if is_array(schema))
