@@ -62,6 +62,8 @@ def convert_value(spec, raw: object, *, strict: bool = False) -> Value | list[Va
     if isinstance(raw, list):
         if len(raw) > MAX_LIST_VALUES:
             raise ValueProblem(f"at most {MAX_LIST_VALUES} values, got {len(raw)}")
+        if strict and any(item is None or isinstance(item, list) for item in raw):
+            raise ValueProblem("a list holds values, not null or other lists")
         values = [convert_value(spec, item, strict=strict) for item in raw]
         values = [value for value in values if value is not None]
         return values or None
@@ -90,12 +92,23 @@ def type_phrase(kind: str) -> str:
 
 
 def stored(value):
-    """A converted value as JSON stores it (dates in ISO 8601)."""
+    """A converted value as JSON stores it: days in ISO 8601, moments too but in UTC (Elasticsearch, like
+    Java, takes offsets up to ±18:00 only, RFC 3339 up to ±23:59)."""
     if isinstance(value, list):
         return [stored(item) for item in value]
-    if isinstance(value, (date, datetime)):
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def utc_text(moment: datetime) -> str:
+    """An aware moment in UTC, ISO 8601; in epoch milliseconds when UTC falls outside years 1 to 9999."""
+    try:
+        return moment.astimezone(timezone.utc).isoformat()
+    except OverflowError:
+        return str(int(moment.timestamp() * 1000))
 
 
 def _text(spec, raw: object) -> str:

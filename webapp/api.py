@@ -52,15 +52,16 @@ def search_compound():
 
 
 @api.post("/search/image")
-@documented("Search with an image", response=schemas.SearchResultBody, body="upload", errors=(400, 503))
+@documented("Search with an image", response=schemas.SearchResultBody, params="paging", body="upload",
+            errors=(400, 503))
 def search_image():
-    """Search with an uploaded image: multipart field `image` (the other parameters as form fields), or JSON
-    `{"image_base64": ..., ...}`."""
+    """Search with an uploaded image: multipart file `image`, or JSON `{"image_base64": ...}`. The search's
+    parameters are query parameters, or JSON keys beside `image_base64` (which win over the query's)."""
     data, search = image_search_input(request, app_settings(), field_registry())
     return _results(search, image=data)
 
 
-@api.get("/similar/<image_id>")
+@api.get("/similar/<doc_id:image_id>")
 @documented("Images most like an indexed image (itself left out)", response=schemas.SearchResultBody,
             params="paging", errors=(400, 404, 503))
 def similar(image_id: str):
@@ -70,7 +71,7 @@ def similar(image_id: str):
     return _results(_query(params))
 
 
-@api.get("/images/<image_id>")
+@api.get("/images/<doc_id:image_id>")
 @documented("One image's document (without its vector) and links", response=schemas.ImageDocumentBody,
             errors=(400, 404, 503))
 def image(image_id: str):

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, g, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from es_search.config import Settings, load_settings
 from es_search.fields import registry_for
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     # Remote originals (webapp/remote_originals.py): one thread-safe reader, its connections kept warm.
     app.extensions["remote_reader"] = RemoteReader(settings)
 
+    # An id never starts with "_" (es_search/ids.py): /api/images/_bulk is no image, whatever the method.
+    app.url_map.converters["doc_id"] = DocIdConverter
     from webapp.api import api
     from webapp.pages import pages
     from webapp.probes import probes
@@ -55,6 +58,10 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
                                  field_label=_field_label)
     app.context_processor(lambda: {"request_": SearchRequest()})  # pages without a search still show the bar
     return app
+
+
+class DocIdConverter(BaseConverter):
+    regex = r"(?!_)[^/]+"
 
 
 def _service_provider(settings: Settings, service, registry):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from types import SimpleNamespace
 
 import numpy as np
 from flask import Request
@@ -64,17 +65,22 @@ def uploaded_file(request: Request, max_bytes: int) -> bytes:
     return checked_upload(upload.stream.read(max_bytes + 1), max_bytes)
 
 
-def image_search_input(request: Request, settings, registry, collapse_default: bool = False
-                       ) -> tuple[bytes, SearchRequest]:
-    """POST /api/search/image (and the gallery's upload): the image and the search beside it, from a
-    multipart form (file `image`, the other parameters as form fields) or JSON (`image_base64`)."""
-    if request.is_json:
-        parsed = parse_body(image_search_model(settings, registry), request.get_data())
-        data = decode_base64_image(parsed.image_base64, settings.max_upload_bytes)
-    else:
+def image_search_input(request: Request, settings, registry, collapse_default: bool = False,
+                       form: bool = False) -> tuple[bytes, SearchRequest]:
+    """POST /api/search/image (and the gallery's upload): the image and the search beside it. The image is
+    a multipart file `image` or JSON `image_base64`; the search parameters are query parameters, or JSON
+    keys beside `image_base64` (which win). `form`: the gallery's own form, whose fields are parameters too
+    and whose empty fields count as absent."""
+    query = parse_query(paging_model(settings, registry), request_params(request, include_form=form),
+                        blank_is_absent=form)
+    if not request.is_json:
         data = uploaded_file(request, settings.max_upload_bytes)
-        parsed = parse_query(paging_model(settings, registry), request_params(request, include_form=True))
-    return data, request_from(parsed, registry, collapse_default=collapse_default)
+        return data, request_from(query, registry, collapse_default=collapse_default)
+    body = parse_body(image_search_model(settings, registry), request.get_data())
+    merged = SimpleNamespace(**{name: getattr(body if name in body.model_fields_set else query, name)
+                                for name in type(query).model_fields})
+    data = decode_base64_image(body.image_base64, settings.max_upload_bytes)
+    return data, request_from(merged, registry, collapse_default=collapse_default)
 
 
 def compound_search_input(request: Request, settings, registry, encode_image) -> SearchRequest:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -76,7 +77,8 @@ def exposition():
 
 
 def route_label(rule: str | None) -> str:
-    return rule if rule else "unmatched"
+    """A route by its URL rule, converters left out (`/api/images/<doc_id:image_id>` → `/api/images/<image_id>`)."""
+    return re.sub(r"<\w+:(\w+)>", r"<\1>", rule) if rule else "unmatched"
 
 
 def method_label(method: str) -> str:

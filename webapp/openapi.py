@@ -120,11 +120,9 @@ def _body(kind: str, models: dict, components: dict, registry: FieldRegistry) ->
     content = {"application/json": {"schema": _schema(models[kind], components)}}
     image = {"type": "string", "format": "binary"}
     image_types = {"image": {"contentType": "image/jpeg, image/png, image/webp, image/gif"}}
-    if kind == "upload":
-        paging = _schema(models["paging"], components)
+    if kind == "upload":  # the search parameters are query parameters beside the file
         content["multipart/form-data"] = {"schema": {
-            "type": "object", "required": ["image"],
-            "properties": {"image": image, **paging["properties"]}}, "encoding": image_types}
+            "type": "object", "required": ["image"], "properties": {"image": image}}, "encoding": image_types}
     if kind == "image_write":
         fields = write_schemas.fields_schema(registry)
         content["multipart/form-data"] = {"schema": {

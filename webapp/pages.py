@@ -46,7 +46,7 @@ def search():
 @pages.post("/search/image")
 def search_image():
     """An uploaded image (button or drag-and-drop), searched with the filters sent beside it."""
-    data, search_request = image_search_input(request, app_settings(), field_registry(), collapse_default=True)
+    data, search_request = image_search_input(request, app_settings(), field_registry(), collapse_default=True, form=True)
     return _render_results(search_request, image=data)
 
 
@@ -97,7 +97,7 @@ def image(image_id: str):
     string (carried by the result links that lead here) narrow the similar images and their links."""
     settings = app_settings()
     registry = field_registry()
-    filters = filters_of(parse_query(filters_model(registry), request_params(request)), registry)
+    filters = filters_of(parse_query(filters_model(registry), request_params(request), blank_is_absent=True), registry)
     service = search_service()
     source = service.get_image(image_id)
     original = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
@@ -127,7 +127,7 @@ def duplicates():
     settings = app_settings()
     finder = DuplicateFinder(search_service().es, settings)
     group_id = request.args.get("group")
-    page_number = parse_query(duplicates_model(), request_params(request)).page
+    page_number = parse_query(duplicates_model(), request_params(request), blank_is_absent=True).page
     if group_id:
         groups, listing = [finder.group(check_image_id(group_id))], None
     else:

@@ -1,8 +1,9 @@
 """What a write request brings, read through the write models (webapp/write_schemas.py): an image and its
 fields from multipart or JSON, and a bulk body's operations.
 
-POST /api/images takes a multipart file `image` with form fields (each a registry field, repeatable for a
-list; `fields` may hold them as a JSON object), or JSON {"image_base64" | "url", "id", "fields": {...}}.
+POST /api/images takes a multipart file `image` with form fields (`id`, `fields` as a JSON object, or any
+settable field as a part of its own name, repeatable for a list, parsed as a records file's cells; other
+parts are left alone, as a form's submit button is), or JSON {"image_base64" | "url", "id", "fields": {...}}.
 POST /api/images/_bulk takes NDJSON like Elasticsearch's bulk: an action line ({"index" | "create" |
 "update" | "delete": {"_id": ...}}), then, except for delete, a source line: for index/create an object
 like POST's JSON, for update {"doc": {...}}.
@@ -23,6 +24,7 @@ from flask import Request
 
 from es_search.errors import QueryError, UploadRejected, WriteRejected
 from es_search.fields import FieldRegistry
+from ingest.records import RecordColumns
 from ingest.write_fields import check_write_id
 from ingest.write_ops import ACTIONS, ImageInput, WriteOp, WriteOutcome, failed
 from webapp.inputs import UPLOAD_FIELD, uploaded_file
@@ -37,9 +39,10 @@ def image_op_from_request(request: Request, settings, registry: FieldRegistry) -
     if request.is_json:
         return image_op_from_json("index", parse_write(image_write_model(settings, registry), request.get_data()))
     data = uploaded_file(request, settings.max_upload_bytes)
+    settable = RecordColumns.from_registry(registry).settable
     fields: dict[str, object] = {}
     for key in request.form:
-        if key not in ("id", "fields"):
+        if key in settable:
             values = request.form.getlist(key)
             fields[key] = values if len(values) > 1 else values[0]
     if "fields" in request.form:

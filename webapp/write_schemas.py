@@ -108,16 +108,23 @@ def _reasoned(check):
     return BeforeValidator(run)
 
 
+def _not_null(raw, what: str):
+    """A key given as JSON null: the contract has no null for it (leave the key out instead)."""
+    if raw is None:
+        raise WriteRejected("bad_json", f"{what} must not be null; leave it out instead")
+    return raw
+
+
 def _fields_type(registry: FieldRegistry, strict: bool, min_fields: int = 0):
     def check(raw):
-        fields = check_fields(raw, registry, strict=strict)
+        fields = check_fields(_not_null(raw, "fields"), registry, strict=strict)
         if len(fields) < min_fields:
             raise WriteRejected("bad_json", "fields is empty: nothing to change")
         return fields
     return Annotated[Any, _reasoned(check), WithJsonSchema(fields_schema(registry, min_fields))]
 
 
-_ID = Annotated[Any, _reasoned(lambda raw: None if raw is None else check_write_id(raw)),
+_ID = Annotated[Any, _reasoned(lambda raw: check_write_id(_not_null(raw, "id"))),
                 WithJsonSchema({"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_CHARS})]
 IMAGE_URL_FORMAT = "image-url"
 WRITE_KEYS = ("image_base64", "url", "id", "fields")
@@ -135,14 +142,14 @@ def image_write_model(settings: Settings, registry: FieldRegistry) -> type[BaseM
         if unknown:
             raise PydanticCustomError("bad_json", f"unknown key(s) {', '.join(unknown)}; an image write takes "
                                                   f"{', '.join(WRITE_KEYS)}")
-        given = [key for key in ("image_base64", "url") if raw.get(key) is not None]
+        given = [key for key in ("image_base64", "url") if key in raw]
         if len(given) != 1 or not isinstance(raw[given[0]], str):
             raise PydanticCustomError("missing_image", "give the image as exactly one of image_base64 (base64 "
                                                        "text) or url (an http(s):// URL or s3://bucket/key)")
         return raw
 
     limit = settings.max_upload_bytes
-    image = Annotated[Any, _reasoned(lambda raw: None if raw is None else decode_base64_image(raw, limit)),
+    image = Annotated[Any, _reasoned(lambda raw: decode_base64_image(raw, limit)),
                       WithJsonSchema({"type": "string", "format": IMAGE_FORMAT})]
     url = Annotated[Any, _reasoned(lambda raw: raw), WithJsonSchema({"type": "string", "format": IMAGE_URL_FORMAT})]
     model = create_model(
@@ -182,8 +189,9 @@ def update_line_model(registry: FieldRegistry) -> type[BaseModel]:
 
 @lru_cache(maxsize=1)
 def refresh_model() -> type[BaseModel]:
-    return create_model("RefreshParams", __base__=QueryParams, refresh=(Literal[REFRESH_VALUES], Field(  # type: ignore[valid-type]
-        "wait_for", description="wait_for: answer once the write is searchable; false: do not wait.")))
+    return create_model("RefreshParams", __base__=QueryParams, refresh=(Literal[(*REFRESH_VALUES, "")], Field(  # type: ignore[valid-type]
+        "wait_for", description="wait_for: answer once the write is searchable; true: refresh now; false: do not "
+                                "wait; empty (`?refresh` alone): true, as Elasticsearch reads it.")))
 
 
 def parse_write(model: type[BaseModel], raw) -> BaseModel:

@@ -48,9 +48,8 @@ def _writer() -> ImageWriter:
 
 
 def _refresh() -> str:
-    if request.args.get("refresh") == "":
-        return "true"  # `?refresh` alone, as Elasticsearch reads it
-    return parse_query(refresh_model(), request_params(request)).refresh
+    refresh = parse_query(refresh_model(), request_params(request)).refresh
+    return refresh or "true"  # `?refresh` alone, as Elasticsearch reads it
 
 
 def _one(op: WriteOp) -> WriteOutcome:
@@ -82,7 +81,7 @@ def add_image():
     return jsonify(_document(outcome)), 201 if outcome.result == "created" else 200
 
 
-@writes.patch("/images/<image_id>")
+@writes.patch("/images/<doc_id:image_id>")
 @documented("Change an image's fields, without encoding it again", response=write_schemas.WrittenImageBody,
             params="refresh", body="patch", errors=(400, 404, 503))
 def patch_image(image_id: str):
@@ -92,7 +91,7 @@ def patch_image(image_id: str):
     return jsonify(_document(_one(op)))
 
 
-@writes.delete("/images/<image_id>")
+@writes.delete("/images/<doc_id:image_id>")
 @documented("Delete an image and its thumbnail", response=write_schemas.DeletedBody, params="refresh",
             errors=(400, 404, 503))
 def delete_image(image_id: str):
@@ -118,6 +117,8 @@ def bulk():
     refresh = _refresh()
     lines = bulk_lines(request.stream, max_line_bytes(settings.max_upload_bytes))
     parsed = list(bulk_ops(lines, settings, field_registry(), settings.write_bulk_max_items))
+    if not parsed:
+        raise QueryError("the bulk body holds no operation: send NDJSON action lines (and their source lines)")
     outcomes = _apply_in_batches(parsed, refresh, settings.batch_size)
     return jsonify(serialise(write_schemas.BulkBody, {
         "took": round((time.monotonic() - started) * 1000), "errors": any(not outcome.ok for outcome in outcomes),

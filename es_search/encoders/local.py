@@ -13,7 +13,7 @@ from PIL import Image
 
 from es_search.config import Settings
 from es_search.encoders.base import EncoderUnavailable, EncoderUnsupported
-from es_search.encoders.transforms import ClipPreprocessing, preprocess_image, to_rgb
+from es_search.encoders.transforms import ClipPreprocessing, preprocess_image
 from es_search.model_loading import (
     clip_parts,
     embedding_dimension,
@@ -62,11 +62,14 @@ class LocalEncoder:
         return embedding_dimension(self._image_model())
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per image."""
-        model = self._image_model()
+        """Unit-length float32 vectors, one row per image: `preprocess` then `encode_pixels`, `batch_size` at a
+        time. Our own preprocessing, not the image processor's, which takes a tiny (1 × 1) picture's colour
+        axis for its rows."""
         if not images:
             return np.zeros((0, self.dims), dtype=np.float32)
-        return self._encode(model, [to_rgb(im) for im in images])
+        size = self._batch_size
+        return np.concatenate([self.encode_pixels(self.preprocess(images[start:start + size]))
+                               for start in range(0, len(images), size)])
 
     def preprocess(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Images → one (n, 3, H, W) float32 batch, as CLIP's image processor makes it (resize, centre crop,

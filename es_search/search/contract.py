@@ -8,7 +8,8 @@ filter of the registry.
 
 Text (query strings, forms) is read as HTTP clients send it: a number or a boolean word exactly, no padding.
 Field values go through the one converter (es_search/values.py), ids through the one id rule (es_search/ids.py).
-A request that does not fit is a QueryError naming the parameter (400). Empty parameters count as absent.
+A request that does not fit is a QueryError naming the parameter (400). The gallery's forms send their empty
+fields, which count as absent there; an API client's empty value is a value.
 Pure: nothing here talks to Elasticsearch.
 """
 
@@ -60,6 +61,8 @@ def _whole(text: bool):
             if not INTEGER_TEXT.fullmatch(raw):
                 raise ValueError(f"must be a whole number, got {raw!r}")
             return int(raw)
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)  # JSON's 2.0 is a whole number too
         return raw
     return BeforeValidator(read)
 
@@ -116,8 +119,10 @@ def value_schema(spec: FieldSpec) -> dict:
 
 def _value(spec: FieldSpec, param: str, text: bool):
     def read(raw):
-        if raw is None or (isinstance(raw, str) and raw == ""):
-            return None
+        if raw is None and not text:
+            raise ValueError("must be a value, not null (leave the parameter out instead)")
+        if raw is None or (raw == "" and spec.type == "keyword"):
+            return None  # an empty word chooses nothing; an empty number or date is no number or date
         if not text and spec.type in ("integer", "long", "float", "double", "boolean") and isinstance(raw, str):
             raise ValueError(f"must be {'true or false' if spec.type == 'boolean' else 'a number'}, got {raw!r}")
         return checked_filter_value(spec, raw, strict=not text)
@@ -128,6 +133,8 @@ def _terms(spec: FieldSpec, text: bool):
     one = _value(spec, spec.param, text)
 
     def read(raw):
+        if not text and not isinstance(raw, list):
+            raise ValueError("must be a list")
         values = raw if isinstance(raw, list) else [raw]
         if len(values) > MAX_FILTER_VALUES:
             raise ValueError(f"takes at most {MAX_FILTER_VALUES} values, got {len(values)}")
@@ -334,15 +341,18 @@ def image_search_model(settings, registry: FieldRegistry) -> type[BaseModel]:
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_query(model: type[BaseModel], params: Mapping[str, Sequence[str] | str]) -> BaseModel:
-    """Query-string (or form) parameters through `model`: a list parameter takes every non-empty value, any
-    other its one value (the same value repeated is fine; different ones are refused)."""
+def parse_query(model: type[BaseModel], params: Mapping[str, Sequence[str] | str], *,
+                blank_is_absent: bool = False) -> BaseModel:
+    """Query-string (or form) parameters through `model`: a list parameter takes every value, any other its
+    one value (the same value repeated is fine; different ones are refused). `blank_is_absent`: an empty
+    value is no value (an HTML form sends its empty fields); else it is read like any other, and refused
+    where the contract does not allow it (an empty id, an empty number)."""
     data: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         key = info.alias or name
         raw = params.get(key)
         values = [raw] if isinstance(raw, str) else list(raw or [])
-        values = [value for value in values if value is not None and value != ""]
+        values = [value for value in values if value is not None and not (blank_is_absent and value == "")]
         if not values:
             continue
         if key in list_params(model):

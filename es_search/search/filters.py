@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from es_search.errors import QueryError
 from es_search.fields import FieldRegistry, FieldSpec, load_registry
-from es_search.values import ValueProblem, convert_value, day_start
+from es_search.values import ValueProblem, convert_value, day_start, utc_text
 
 MAX_FILTER_VALUES = 20  # values per multi-valued filter; more is not a person clicking checkboxes
 MAX_VALUE_CHARS = 200
@@ -208,7 +208,7 @@ def range_clause(spec: FieldSpec, low: RangeValue, high: RangeValue) -> dict:
 def _bound_value(value):
     """A range bound as Elasticsearch takes it: a day rounds to its ends (`||/d`), a moment is exact."""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return utc_text(value)
     if isinstance(value, date):
         return f"{value.isoformat()}||/d"
     return value

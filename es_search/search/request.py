@@ -103,12 +103,14 @@ class SearchRequest:
 
 
 def parse_search_request(params: Mapping[str, Sequence[str] | str], settings, registry: FieldRegistry | None = None,
-                         *, collapse_default: bool = False) -> SearchRequest:
+                         *, collapse_default: bool = False, blank_is_absent: bool = True) -> SearchRequest:
     """A SearchRequest from query parameters (q, similar, vec, not, like, unlike, not_vec, page, size, mode,
     min_similarity, sort, explain, facets, collapse and the filters), read by the request contract's model
-    (es_search/search/contract.py). Raises QueryError naming the parameter at fault."""
+    (es_search/search/contract.py); empty values count as absent, as a form's do. Raises QueryError naming
+    the parameter at fault."""
     registry = registry or load_registry()
-    return request_from(parse_query(search_model(settings, registry), params), registry,
+    parsed = parse_query(search_model(settings, registry), params, blank_is_absent=blank_is_absent)
+    return request_from(parsed, registry,
                         collapse_default=collapse_default)
 
 

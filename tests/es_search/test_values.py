@@ -89,5 +89,10 @@ def test_every_boolean_word_is_true_or_false_and_nothing_else_is():
 
 
 def test_stored_values_are_what_the_index_takes():
-    assert stored([date(2024, 1, 31), datetime(2024, 1, 31, 10, tzinfo=timezone.utc), 3]) == \
+    assert stored([date(2024, 1, 31), datetime(2024, 1, 31, 12, tzinfo=timezone(timedelta(hours=2))), 3]) == \
         ["2024-01-31", "2024-01-31T10:00:00+00:00", 3]
+
+
+def test_a_moment_past_what_utc_can_write_is_stored_in_epoch_milliseconds():
+    earliest = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))  # UTC: the year 0
+    assert stored(earliest) == str(int(earliest.timestamp() * 1000))

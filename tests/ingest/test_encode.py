@@ -91,5 +91,16 @@ def test_the_local_clip_encoder_splits_preprocessing_without_changing_a_vector(t
     prepare = pixel_preprocessor(encoder)
     assert prepare is not None  # so the ingest preprocesses in its decode threads
     split = encode_batch(encoder, images, [prepare(im) for im in images])
-    whole = encoder.encode_images(images)
-    assert np.allclose(np.stack(split), whole, atol=1e-5)
+    # What sentence-transformers makes of the same images, through the image processor of transformers.
+    reference = encoder._image_model().encode(images, convert_to_numpy=True, normalize_embeddings=True)
+    assert np.allclose(np.stack(split), reference, atol=1e-5)
+    assert np.allclose(encoder.encode_images(images), reference, atol=1e-5)
+
+
+def test_a_picture_of_one_pixel_encodes_like_any_other(tiny_models, base_settings):
+    from es_search.encoders.local import LocalEncoder
+
+    settings = base_settings.with_overrides(image_model=str(tiny_models.image), text_model=str(tiny_models.text))
+    vectors = LocalEncoder(settings).encode_images([Image.new("RGB", (1, 1), (200, 30, 30)),
+                                                    Image.new("RGB", (1, 7), (0, 0, 0))])
+    assert vectors.shape == (2, tiny_models.dims) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -196,6 +196,12 @@ def test_hostile_input_gets_a_4xx_with_the_ingests_reason(client, case):
 def test_hostile_multipart_uploads(client):
     missing = client.post("/api/images", data={"brand": "acme"}, content_type="multipart/form-data")
     assert (missing.status_code, missing.json["error"]["code"]) == (400, "missing_image")
+    wrong = client.post("/api/images", data={"image": (io.BytesIO(png(141)), "a.png"), "price": "cheap"},
+                        content_type="multipart/form-data")
+    assert (wrong.status_code, wrong.json["error"]["code"]) == (400, "bad_field")
+    other_parts = client.post("/api/images", data={"image": (io.BytesIO(png(142)), "a.png"), "submit": "Add"},
+                              content_type="multipart/form-data")
+    assert other_parts.status_code == 201  # a part that names no field is left alone, as a form's button
     big = client.post("/api/images", data={"image": (io.BytesIO(os.urandom(MAX_UPLOAD + 1)), "big.jpg")},
                       content_type="multipart/form-data")
     assert (big.status_code, big.json["error"]["code"]) == (413, "too_large")
