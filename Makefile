@@ -9,14 +9,17 @@ DIR ?=
 RECORDS ?=
 PRUNE ?=
 
-.PHONY: run test test-cluster setup browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
+.PHONY: run test test-fast test-cluster setup setup-demo setup-ml browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
 
-run: setup es-start ## set up, start the local node, ingest the sample images, serve the gallery
+run: setup-demo es-start ## set up, start the local node, ingest the sample images, serve the gallery
 	$(CLI) demo
 	$(CLI) web --demo
 
-test: setup browser es-start lint ## set up, check the layering and style, run the test suite against a real node
+test: setup-ml setup-demo browser es-start lint ## set up, check the layering and style, run the test suite against a real node
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup-ml setup-demo lint ## only the tests that need no Elasticsearch node (no node is started)
+	$(PY) -m pytest -m "not es and not browser and not cluster" -q $(PYTEST_ARGS)
 
 test-cluster: setup ## only the multi-node tests (a 3-node cluster of their own on free ports; also in `make test`)
 	$(PY) -m pytest -m cluster $(PYTEST_ARGS)
@@ -27,7 +30,16 @@ $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
+
+# The optional parts, each installed once by the targets that need it (a runtime install works without them).
+setup-demo: $(VENV)/.installed-demo
+setup-ml: $(VENV)/.installed-ml
+
+$(VENV)/.installed-%: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[$*]'
+	@touch $@
 
 browser: ## Debian's Chromium (and a CJK font for the Chinese pages) for the browser test, when missing and we may
 	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; } || { \
@@ -62,7 +74,7 @@ bench-quick: setup es-start
 	$(PY) bench/ingest.py --quick
 	$(PY) bench/search.py --quick
 
-upload-model: setup ## import the multilingual text model into Elasticsearch ML with eland
+upload-model: setup-ml ## import the multilingual text model into Elasticsearch ML with eland
 	$(CLI) model upload
 
 lint: setup ## the import contract (.importlinter: core below ingest and webapp, no cycles) and ruff

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from elasticsearch import helpers  # noqa: E402
 
 from es_search.client import build_client  # noqa: E402
-from es_search.config import load_settings  # noqa: E402
+from es_search.config import Settings, load_settings  # noqa: E402
 from es_search.index import delete_index, ensure_index  # noqa: E402
 from es_search.search import SearchService, parse_search_request  # noqa: E402
 from es_search.search.request import encode_vector  # noqa: E402

@@ -37,4 +37,5 @@ REASONS = {
     "forbidden": "the server or bucket refused access to the image",
     "timeout": "the download took longer than allowed",
     "too_large": "the image is larger than the download size limit",
+    "missing_image": "an operation of the write API names no image",
 }

@@ -17,6 +17,16 @@ from es_search.client import build_client, check_cluster
 from es_search.config import Settings, load_settings
 from es_search.index import delete_index
 
+# Fixtures that start or reach an Elasticsearch node: a test using any of them (directly or through other
+# fixtures) is marked `es`, and `make test-fast` leaves it out.
+NODE_FIXTURES = frozenset({"es", "secured_node", "cluster"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if NODE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.es)
+
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:

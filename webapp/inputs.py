@@ -68,10 +68,10 @@ def uploaded_file(request: Request, max_bytes: int) -> bytes:
 def image_search_input(request: Request, settings, registry, collapse_default: bool = False,
                        form: bool = False) -> tuple[bytes, SearchRequest]:
     """POST /api/search/image (and the gallery's upload): the image and the search beside it. The image is
-    a multipart file `image` or JSON `image_base64`; the search parameters are query parameters, or JSON
-    keys beside `image_base64` (which win). `form`: the gallery's own form, whose fields are parameters too
-    and whose empty fields count as absent."""
-    query = parse_query(paging_model(settings, registry), request_params(request, include_form=form),
+    a multipart file `image` or JSON `image_base64`; the search parameters are query parameters, form fields
+    of a multipart body, or JSON keys beside `image_base64` (which win). `form`: the gallery's own form,
+    whose empty fields count as absent."""
+    query = parse_query(paging_model(settings, registry), request_params(request, include_form=not request.is_json),
                         blank_is_absent=form)
     if not request.is_json:
         data = uploaded_file(request, settings.max_upload_bytes)

@@ -50,6 +50,9 @@ def instruments() -> SimpleNamespace:
         # livemin: 1 only when every live worker has the model (a scrape may be answered by any of them).
         loaded=Gauge("imgsearch_model_loaded", "1 when the model is loaded in every live worker, else 0",
                      ["model"], multiprocess_mode="livemin", registry=registry),
+        # livesum: the requests being answered right now, over every live worker (a queue building up shows).
+        in_progress=Gauge("imgsearch_http_requests_in_progress", "Requests being answered now",
+                          multiprocess_mode="livesum", registry=registry),
     )
     for model in ("text", "image"):
         made.loaded.labels(model).set(0)
@@ -60,6 +63,7 @@ def install(app: Flask) -> None:
     instruments()
     app.before_request(_start)
     app.after_request(_count)
+    app.teardown_request(_end)
     app.register_blueprint(metrics)
 
 
@@ -93,6 +97,12 @@ def operation_label(target: str) -> str:
 
 def _start() -> None:
     g.metrics_started = time.perf_counter()
+    instruments().in_progress.inc()
+
+
+def _end(error=None) -> None:
+    if getattr(g, "metrics_started", None) is not None:  # teardown also runs for requests refused before _start
+        instruments().in_progress.dec()
 
 
 def _count(response):

@@ -1,4 +1,5 @@
-"""`imgsearch config`: the effective settings, as every other command sees them, secrets hidden."""
+"""`imgsearch config`: the effective settings, as every other command sees them, secrets hidden; `--reference`:
+the settings reference of docs/configuration.md."""
 
 from __future__ import annotations
 
@@ -25,9 +26,17 @@ def visible_settings(settings: Settings) -> dict:
 
 
 def config_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.reference:
+        from es_search.config_reference import reference_markdown
+
+        print(reference_markdown())
+        return 0
     print_json(visible_settings(settings))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("config", help="print the effective settings (secrets hidden)").set_defaults(func=config_command)
+    parser = sub.add_parser("config", help="print the effective settings (secrets hidden)")
+    parser.add_argument("--reference", action="store_true",
+                        help="print every setting with its default and meaning (docs/configuration.md), as Markdown")
+    parser.set_defaults(func=config_command)

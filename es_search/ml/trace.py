@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from es_search.errors import EncoderUnavailable
+from es_search.errors import ConfigError, EncoderUnavailable
 from es_search.ml.models import embedding_size
 
 CONFIG_FILE = "config.json"
@@ -69,9 +69,21 @@ def trace_text_model(source: str, out_dir: str | Path, *, max_length: int,
     return TracedModel(out_dir, Path(model_path), Path(vocab_path), config_path, config_dict)
 
 
+def eland():
+    """eland, an optional part of the install (`pip install 'es-image-search[ml]'`, which `make upload-model`
+    runs): a clear ConfigError when it is not there."""
+    try:
+        import eland.ml.pytorch
+        import eland.ml.pytorch.transformers
+    except ImportError:
+        raise ConfigError("uploading the text model needs eland, an optional part of the install: run "
+                          "`make upload-model`, or `pip install 'es-image-search[ml]'`") from None
+    return eland.ml.pytorch
+
+
 def load_eland_model(source: str, *, max_length: int, es_version: tuple[int, int, int]):
     """eland's TransformerModel for a text-embedding model, with the truncation made explicit."""
-    from eland.ml.pytorch.transformers import TransformerModel
+    TransformerModel = eland().transformers.TransformerModel  # noqa: N806 (eland's class)
 
     from es_search.model_loading import unavailable_message
 

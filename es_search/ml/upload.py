@@ -33,7 +33,9 @@ def cluster_version(es: Elasticsearch) -> tuple[int, int, int]:
 def import_traced_model(es: Elasticsearch, traced: TracedModel, model_id: str, *, replace: bool = False,
                         progress: Callable[[str], None] = print) -> str:
     """Put config, definition and vocabulary; returns "imported" or "exists" (left as it is)."""
-    from eland.ml.pytorch import PyTorchModel
+    from es_search.ml.trace import eland
+
+    PyTorchModel = eland().PyTorchModel  # noqa: N806 (eland's class)
 
     existing = get_model_config(es, model_id)
     if existing is not None:

@@ -37,6 +37,7 @@ def test_session_node_answers_with_the_pinned_version(es, base_settings):
 
 
 @pytest.mark.slow
+@pytest.mark.es
 def test_lifecycle_start_is_idempotent_and_a_restart_keeps_the_data(base_settings):
     # A node of its own (other ports, other data folder) so the shared session node is never disturbed.
     # The folder sits under the project data dir: the node user must be able to reach it when we are root.
@@ -74,6 +75,7 @@ def test_lifecycle_start_is_idempotent_and_a_restart_keeps_the_data(base_setting
 
 
 @pytest.mark.slow
+@pytest.mark.es
 def test_cli_status_and_stop_on_a_node_of_its_own(tmp_path):
     # Own ports and data folder, through the environment only, so the shared session node is never touched.
     port = _free_port()

@@ -309,3 +309,17 @@ def test_three_shards_of_a_catalogue_index_each_row_once_and_report_each_problem
     docs = docs_by_id(es, shop.index_alias)
     assert {doc_id for doc_id in docs if doc_id.startswith("SKU-")} == {f"SKU-{n:04d}" for n in range(12)}
     assert len(docs) == 13 and all(doc["_seq_no"] is not None for doc in docs.values())
+
+
+def test_a_field_declared_upper_case_is_stored_as_its_filter_reads_it(tiny_settings, es, tmp_path):
+    schema = tmp_path / "grades.yaml"
+    schema.write_text("fields:\n  - {name: grade, type: keyword, facet: true, case: upper}\n", encoding="utf-8")
+    settings = tiny_settings.with_overrides(fields_file=schema)
+    images = make_images(tmp_path / "img", range(3))
+    rows = [{"id": f"q-{n}", "image": str(images[n]), "grade": grade} for n, grade in enumerate(["ab", " Ab", "c"])]
+    summary = run_records_ingest(settings, write_csv(tmp_path / "rows.csv", rows))
+    assert summary.indexed == 3
+    assert {doc["grade"] for doc in docs_by_id(es, settings.index_alias).values()} == {"AB", "C"}
+    assert api_ids(settings, grade="ab") == api_ids(settings, grade="AB") == {"q-0", "q-1"}
+    facets = create_app(settings).test_client().get("/api/facets").json["facets"]["grade"]
+    assert {entry["value"]: entry["count"] for entry in facets} == {"AB": 2, "C": 1}

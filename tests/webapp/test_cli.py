@@ -66,6 +66,25 @@ class WebServer:
         self.log.flush()
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_output(self, *texts: str, seconds: float = 60) -> str:
+        """The log once it holds every text (a worker's lines reach the file when it writes them)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            output = self.output()
+            if all(text in output for text in texts):
+                return output
+            time.sleep(0.05)
+        raise AssertionError(f"the log never showed {texts}:\n{self.output()}")
+
+    def wait_for_requests_in_progress(self, count: int, seconds: float = 60) -> None:
+        """Until the workers answer `count` requests besides this scrape (the in-progress gauge)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if sample(self.get("/metrics")[2].decode(), "imgsearch_http_requests_in_progress") - 1 >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"never {count} requests in progress:\n{self.output()}")
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -133,10 +152,8 @@ def test_each_request_is_logged_with_its_id_and_no_key(server, es, gallery):
         assert status == 200 and headers["X-Request-ID"] == "trace-7f3a"
         status, headers, _ = server.get("/livez")
         generated = headers["X-Request-ID"]
-        time.sleep(0.5)  # let the worker's stderr reach the file; the assertions below are on content only
-        output = server.output()
-        assert "request_id=trace-7f3a method=GET path=/api/search status=200" in output
-        assert f"request_id={generated} method=GET path=/livez status=200" in output
+        output = server.wait_for_output("request_id=trace-7f3a method=GET path=/api/search status=200",
+                                        f"request_id={generated} method=GET path=/livez status=200")
         assert key not in output and "ApiKey" not in output
     finally:
         es.indices.delete(index=keys_index(gallery.settings), ignore_unavailable=True)
@@ -159,9 +176,9 @@ def test_sigterm_lets_the_request_in_flight_finish(gallery, tmp_path):
                 "Connection: close\r\n\r\n").encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
             connection.sendall(head + body[: len(body) // 2])
-            time.sleep(1)  # the worker is now reading the body: the request is in flight
+            server.wait_for_requests_in_progress(1)  # the worker is reading the body: the request is in flight
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(1)  # gunicorn has passed SIGTERM on to the worker
+            server.wait_for_output("Handling signal: term")  # gunicorn has passed SIGTERM on to the worker
             assert server.process.poll() is None  # still waiting for the request
             connection.sendall(body[len(body) // 2:])
             answer = b""

@@ -43,6 +43,7 @@ def _assert_unavailable(response) -> None:
     assert response.status_code == 503 and response.is_json, response.get_data(as_text=True)[:500]
 
 
+@pytest.mark.es
 def test_searches_answer_503_while_the_cluster_is_down_and_recover_without_a_restart(
         base_settings, tiny_models, tmp_path):
     settings = plain_settings(base_settings, tmp_path / "data", index_alias="outage", vector_index_type="hnsw",

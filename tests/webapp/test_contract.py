@@ -17,7 +17,8 @@ import uuid
 import numpy as np
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from PIL import Image
 from schemathesis.checks import CHECKS
 

@@ -20,9 +20,9 @@ def metrics_app(gallery):
 def sample(text: str, name: str, **labels: str) -> float:
     """The value of one sample in Prometheus text, 0 when it is not there yet."""
     for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(name + "{"):
+        if line.startswith("#") or not line.startswith((name + "{", name + " ")):
             continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0])) if "{" in line else {}
         if found == labels:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
