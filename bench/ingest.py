@@ -122,8 +122,8 @@ class ThreadCpuSampler(BackgroundSampler):
     Threads Python does not know (torch's and ONNX Runtime's workers) count with the model.
     """
 
-    ROLES = (("imgsearch-decode", "decode_pool"), ("imgsearch-hash", "hash_pool"), ("imgsearch-feeder", "feeder"),
-             ("imgsearch-writer", "writer"), ("MainThread", "main_encode_loop"))
+    ROLES = (("imgsearch-decode", "decode_pool"), ("imgsearch-fetch", "fetch_pool"), ("imgsearch-enrich", "enrich_pool"),
+             ("imgsearch-feeder", "feeder"), ("imgsearch-bulk", "bulk"), ("MainThread", "main_encode_loop"))
 
     def __init__(self):
         super().__init__()
