@@ -38,11 +38,6 @@ class SeenKeys:
             self._tick()
             return cursor.rowcount == 1
 
-    def add_many(self, kind: str, keys: Iterable[str]) -> None:
-        with self._lock:
-            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", ((kind, key) for key in keys))
-            self._tick()
-
     def missing(self, kind: str, keys: Iterable[str]) -> set[str]:
         """Those of `keys` never met in this run."""
         keys = list(dict.fromkeys(keys))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from es_search.search.contract import duplicates_model, filters_model, filters_of, parse_query, search_model
+from es_search.search.contract import duplicates_model, filters_model, filters_of, search_model
+from es_search.search.parsing import parse_query
 from es_search.search.request import SearchRequest, request_from
 from webapp import schemas
 from webapp.auth import has_valid_key

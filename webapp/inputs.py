@@ -16,15 +16,8 @@ import numpy as np
 from flask import Request
 
 from es_search.errors import QueryError, UploadRejected
-from es_search.search.contract import (
-    ImagePart,
-    TextPart,
-    compound_model,
-    image_search_model,
-    paging_model,
-    parse_body,
-    parse_query,
-)
+from es_search.search.contract import ImagePart, TextPart, compound_model, image_search_model, paging_model
+from es_search.search.parsing import parse_body, parse_query
 from es_search.search.parts import QueryPart
 from es_search.search.request import SearchRequest, encode_vector, request_from
 from es_search.uploads import checked_upload

@@ -9,8 +9,9 @@ from dataclasses import replace
 from flask import Blueprint, abort, g, render_template, request, send_file
 
 from es_search.errors import IndexMissing
-from es_search.search.contract import duplicates_model, filters_model, filters_of, parse_query
+from es_search.search.contract import duplicates_model, filters_model, filters_of
 from es_search.search.filters import SearchFilters
+from es_search.search.parsing import parse_query
 from es_search.search.request import SearchRequest, check_image_id, parse_search_request
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.files import resolve_original, resolve_thumbnail

@@ -27,7 +27,8 @@ from es_search.config import Settings
 from es_search.errors import UploadRejected, WriteRejected
 from es_search.fields import FieldRegistry, FieldSpec
 from es_search.ids import ID_PATTERN, MAX_ID_CHARS
-from es_search.search.contract import IMAGE_FORMAT, QueryParams, describe, value_schema
+from es_search.search.contract import IMAGE_FORMAT, QueryParams, value_schema
+from es_search.search.parsing import describe
 from es_search.values import MAX_KEYWORD_CHARS, MAX_LIST_VALUES, MAX_TEXT_CHARS
 from ingest.image_write import REFRESH_VALUES
 from ingest.records import RecordColumns

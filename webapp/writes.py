@@ -15,7 +15,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from es_search.errors import ImageNotFound, QueryError
-from es_search.search.contract import parse_query
+from es_search.search.parsing import parse_query
 from ingest.image_write import ImageWriter
 from ingest.write_fields import check_write_id
 from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome

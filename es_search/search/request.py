@@ -17,8 +17,9 @@ import numpy as np
 from es_search.errors import QueryError
 from es_search.fields import FieldRegistry, load_registry
 from es_search.ids import BadId, check_doc_id
-from es_search.search.contract import MAX_TEXT_CHARS, filters_of, parse_query, search_model
+from es_search.search.contract import MAX_TEXT_CHARS, filters_of, search_model
 from es_search.search.filters import SearchFilters
+from es_search.search.parsing import parse_query
 from es_search.search.parts import QueryPart, parse_parts, split_weight, with_weight
 
 MAX_VECTOR_DIMS = 4096

@@ -20,7 +20,7 @@ from elasticsearch import exceptions as es_exceptions
 from es_search.config import Settings
 from es_search.decode import decode_upload
 from es_search.elastic_errors import missing_index_message, search_error, translate
-from es_search.errors import ClusterUnavailable, ImageNotFound, QueryError
+from es_search.errors import ImageNotFound, QueryError
 from es_search.fields import VECTOR_FIELD, FieldRegistry, registry_for
 from es_search.search.bodies import (
     PageWindow,
@@ -319,30 +319,10 @@ class SearchService:
         return found
 
     def health(self, details: bool = False) -> dict:
-        """Whether searching can work, for /api/health: {ok, status} and, with `details`, what is behind it
-        (index, cluster, models), never a path on this server."""
-        from es_search.client import check_cluster
+        """Whether searching can work, for /api/health (es_search/search/health.py)."""
+        from es_search.search.health import search_health
 
-        facts: dict = {"index_alias": self.settings.index_alias}
-        try:
-            cluster = check_cluster(self.es, self.settings)
-        except (ClusterUnavailable, es_exceptions.TransportError, es_exceptions.ApiError) as exc:
-            facts["error"] = str(exc)
-            return _health(False, "unavailable", facts, details)
-        facts["elasticsearch"] = cluster
-        facts["models"] = {"text": model_label(self.settings.text_model),
-                           "image": model_label(self.settings.image_model),
-                           **{f"{kind}_loaded": loaded for kind, loaded in self.loaded_models().items()}}
-        try:
-            facts["documents"] = self.es.count(index=self.settings.index_alias)["count"]
-        except es_exceptions.NotFoundError:
-            facts["error"] = f"no index behind alias {self.settings.index_alias!r}; ingest images first"
-            return _health(False, "no_index", facts, details)
-        except (es_exceptions.TransportError, es_exceptions.ApiError) as exc:
-            facts["error"] = f"cannot count documents: {exc}"
-            return _health(False, "unavailable", facts, details)
-        status = cluster.get("status") if cluster.get("status") in ("green", "yellow", "red") else "unavailable"
-        return _health(status in ("green", "yellow"), status, facts, details)
+        return search_health(self.es, self.settings, self.loaded_models(), details)
 
     # ------------------------------------------------------------------ Elasticsearch I/O
 
@@ -401,15 +381,3 @@ class SearchService:
             dims = index_mapping["mappings"]["properties"].get(VECTOR_FIELD, {}).get("dims")
         self._dims = dims
         return dims
-
-
-def _health(ok: bool, status: str, facts: dict, details: bool) -> dict:
-    report = {"ok": ok, "status": status}
-    if details:
-        report["details"] = facts
-    return report
-
-
-def model_label(model: str) -> str:
-    """A model as the health details name it: a hub name as it is, a local folder by its last part only."""
-    return model if "/" not in model and "\\" not in model else model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
