@@ -71,7 +71,8 @@ def test_a_node_killed_during_an_ingest_loses_nothing(cluster, tiny_models, tmp_
     shards = es.cat.shards(index=settings.index_alias, format="json")
     assert len(shards) == 6 and len({s["node"] for s in shards}) == 3  # 3 primaries + 3 replicas on 3 nodes
 
-    app = create_app(settings)
+    # The operator's view: health with its details (the document count), as a private deployment sets it.
+    app = create_app(settings.with_overrides(health_details=True))
     client = app.test_client()
     before = _searches(client)
     assert all(len(hits) == BEFORE for hits in before.values())
@@ -122,7 +123,7 @@ def test_a_node_killed_during_an_ingest_loses_nothing(cluster, tiny_models, tmp_
         health = client.get("/api/health")
         assert health.status_code == 200
         assert health.json["status"] == "yellow"
-        assert health.json["documents"] == BEFORE + DURING
+        assert health.json["details"]["documents"] == BEFORE + DURING
         during = _searches(client)
         assert during == before
         assert_each_path_indexed_once(es, settings.index_alias, jpegs | pngs)
