@@ -9,16 +9,16 @@ DIR ?=
 RECORDS ?=
 PRUNE ?=
 
-.PHONY: run test test-fast test-cluster setup setup-demo setup-ml browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
+.PHONY: run test test-fast test-cluster setup setup-demo setup-ml setup-ocr browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
 
-run: setup-demo es-start ## set up, start the local node, ingest the sample images, serve the gallery
+run: setup-demo setup-ocr es-start ## set up, start the local node, ingest the sample images, serve the gallery
 	$(CLI) demo
 	$(CLI) web --demo
 
-test: setup-ml setup-demo browser es-start lint ## set up, check the layering and style, run the test suite against a real node
+test: setup-ml setup-demo setup-ocr browser es-start lint ## set up, check the layering and style, run the test suite against a real node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: setup-ml setup-demo lint ## only the tests that need no Elasticsearch node (no node is started)
+test-fast: setup-ml setup-demo setup-ocr browser lint ## only the tests that need no Elasticsearch node (no node is started)
 	$(PY) -m pytest -m "not es and not browser and not cluster" -q $(PYTEST_ARGS)
 
 test-cluster: setup ## only the multi-node tests (a 3-node cluster of their own on free ports; also in `make test`)
@@ -36,16 +36,24 @@ $(STAMP): setup.cfg pyproject.toml
 # The optional parts, each installed once by the targets that need it (a runtime install works without them).
 setup-demo: $(VENV)/.installed-demo
 setup-ml: $(VENV)/.installed-ml
+setup-ocr: $(VENV)/.installed-ocr
+
+# rapidocr without its dependencies (setup.cfg's `ocr` extra says why); its wheel holds the PP-OCRv4 models.
+RAPIDOCR := rapidocr-onnxruntime==1.4.4
+$(VENV)/.installed-ocr: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[ocr]'
+	$(PY) -m pip install --quiet --no-deps '$(RAPIDOCR)'
+	@touch $@
 
 $(VENV)/.installed-%: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[$*]'
 	@touch $@
 
-browser: ## Debian's Chromium (and a CJK font for the Chinese pages) for the browser test, when missing and we may
-	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; } || { \
+browser: ## Debian's Chromium and fonts (DejaVu; WenQuanYi Zen Hei for Chinese) for the browser and OCR tests, when missing and we may
+	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi" && fc-list 2>/dev/null | grep -qi "dejavu sans"; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null); \
-	  else echo "note: the browser test needs chromium and a CJK font (apt-get install chromium fonts-wqy-zenhei)"; fi; }
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei fonts-dejavu-core >/dev/null); \
+	  else echo "note: the browser and OCR tests need chromium and fonts (apt-get install chromium fonts-wqy-zenhei fonts-dejavu-core)"; fi; }
 
 es-start: setup ## start the local Elasticsearch node (no-op when running, or when ES_URL is set)
 	$(CLI) node start

@@ -63,6 +63,7 @@ TextBackend = Literal["local", "elasticsearch", "auto"]
 TextQuantize = Literal["none", "int8"]
 TextRuntime = Literal["onnx", "torch"]
 ShowPaths = Literal["relative", "full", "hidden"]
+OcrMode = Literal["auto", "on", "off"]
 S3AddressingStyle = Literal["auto", "path", "virtual"]
 RemoteOriginals = Literal["proxy", "presigned", "off"]
 VECTOR_INDEX_TYPES = get_args(VectorIndexType)
@@ -153,6 +154,13 @@ class Settings(BaseSettings):
     max_image_pixels: AtLeastOne = 40_000_000
     thumbnail_size: AtLeastOne = 256
     categories: Annotated[Labels, NoDecode] = DEFAULT_CATEGORIES
+    # Text inside images (es_search/ocr, ingest/enrichers/ocr.py): auto reads the images a cheap detection
+    # pass finds text in, on reads every image, off none. auto costs smooth text-free photos nothing and
+    # textured ones about a fifth of the ingest's speed on 2 cores (docs/benchmarks.md, "Text inside
+    # images"); without rapidocr installed it reads nothing.
+    ocr: OcrMode = "auto"
+    ocr_workers: int = Field(1, ge=1, le=64)
+    ocr_timeout: Seconds = 60.0
 
     # Search and web. Image roots are separated like PATH (os.pathsep), not written as JSON.
     max_result_window: AtLeastOne = 1000

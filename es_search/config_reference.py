@@ -64,6 +64,11 @@ HELP: dict[str, tuple[str, str]] = {
                          "(decompression bombs)."),
     "thumbnail_size": ("Ingest", "The longer side of a thumbnail, in pixels."),
     "categories": ("Ingest", "Zero-shot category labels, comma-separated."),
+    "ocr": ("Ingest", "Text inside images: `auto` reads the images a cheap detection pass finds text in, `on` every "
+            "image, `off` none (docs/ocr.md)."),
+    "ocr_workers": ("Ingest", "Threads reading text, beside the encoder (each with its own ONNX sessions)."),
+    "ocr_timeout": ("Ingest", "Seconds an image's text may still take once its vector is ready; past it the image is "
+                    "indexed without its text (reason `ocr_timeout` in the report)."),
     "max_result_window": ("Search and web", "How deep a ranking goes: pages past it are empty, with a notice."),
     "default_page_size": ("Search and web", "Results per page when a request gives no size."),
     "max_page_size": ("Search and web", "The most results a page may ask for."),

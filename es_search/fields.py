@@ -27,13 +27,14 @@ from es_search.errors import ConfigError
 BUILTIN_FIELDS_PATH = Path(__file__).resolve().parent.parent / "mappings" / "fields.json"
 VECTOR_FIELD = "image_embedding"
 USER_TYPES = ("keyword", "text", "integer", "long", "float", "double", "date", "boolean")
-SYSTEM_TYPES = ("dense_vector", "alias")
+SYSTEM_TYPES = ("dense_vector", "alias", "object")
 NUMERIC_TYPES = ("integer", "long", "float", "double")
 FILTER_KINDS = ("terms", "range")
+SORTABLE_TYPES = (*NUMERIC_TYPES, "date", "keyword", "boolean")
 LANGUAGES = ("en", "zh")
 # Request parameters the search itself takes: no field may filter under these names.
 RESERVED_PARAMS = frozenset({
-    "q", "similar", "vec", "mode", "page", "size", "min_similarity", "facets", "lang", "image", "image_base64",
+    "q", "similar", "vec", "mode", "words", "page", "size", "min_similarity", "facets", "lang", "image", "image_base64",
     "like", "unlike", "not", "sort", "explain", "id", "filter", "json", "hybrid", "text", "collapse",
 })
 _KEYS = {"name", "type", "filter", "facet", "show", "label", "param", "from_param", "to_param", "min", "max",
@@ -125,6 +126,16 @@ class FieldRegistry:
     @property
     def user_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(spec for spec in self.fields if not spec.builtin)
+
+    def sortable(self) -> list[str]:
+        """Fields a search may order its good matches by: the user's fields and the shown built-ins that hold
+        one number, date, keyword or boolean."""
+        return [spec.name for spec in self.fields if spec.type in SORTABLE_TYPES and (spec.show or not spec.builtin)]
+
+    def gram_fields(self) -> list[str]:
+        """The trigram sub-fields of the searched fields (a `grams` sub-field in their mapping)."""
+        return [f"{spec.name}.grams" for spec in self.fields
+                if spec.search and "grams" in (spec.mapping.get("fields") or {})]
 
     def filter_params(self) -> frozenset[str]:
         return frozenset(self._by_param)

@@ -105,8 +105,27 @@ def sync_mapping(es: Elasticsearch, settings: Settings, index: str) -> list[str]
                              + "\nA field's type cannot change in place: run `imgsearch index reindex` to build a new "
                                "index from the current schema and copy the documents over.")
     if additions:
-        es.indices.put_mapping(index=index, properties=additions)
+        es.indices.put_mapping(index=index, properties=without_missing_analyzers(es, index, additions))
     return sorted(additions)
+
+
+def without_missing_analyzers(es: Elasticsearch, index: str, additions: dict) -> dict:
+    """New fields as an index made before their analyzer existed can take them: an analyzer can only be added
+    to a closed index, so such a field (or sub-field) gets the standard analyzer in place (Chinese is then
+    found by single characters only) until `imgsearch index reindex` builds the index anew."""
+    ours = set(load_mapping_file().get("settings", {}).get("analysis", {}).get("analyzer", {}))
+    settings = es.indices.get_settings(index=index)[index]["settings"]["index"]
+    missing = ours - set(settings.get("analysis", {}).get("analyzer", {}))
+    if not missing:
+        return additions
+
+    def fitted(spec: dict) -> dict:
+        spec = {key: value for key, value in spec.items() if key != "analyzer" or value not in missing}
+        if isinstance(spec.get("fields"), dict):
+            spec["fields"] = {name: fitted(sub) for name, sub in spec["fields"].items()}
+        return spec
+
+    return {name: fitted(spec) for name, spec in additions.items()}
 
 
 def swap_alias(es: Elasticsearch, alias: str, new_index: str) -> list[str]:

@@ -111,7 +111,9 @@ def iso_utc(timestamp_ns: int | None = None) -> str:
     """A UTC ISO-8601 time from nanoseconds since the epoch (default: now)."""
     moment = datetime.now(timezone.utc) if timestamp_ns is None else \
         datetime.fromtimestamp(timestamp_ns / 1e9, tz=timezone.utc)
-    return moment.isoformat(timespec="seconds")
+    # Milliseconds: a run started in the same second as the last one ended must not count its images as new
+    # (the near-duplicate check asks for what was indexed at or after its start).
+    return moment.isoformat(timespec="milliseconds")
 
 
 def relative_paths_for(paths: Sequence[str], roots: Sequence[str], known: Mapping[str, str] | None = None) -> list[str]:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,7 +127,7 @@ class Pipeline:
         """Run every item; Ctrl-C stops it cleanly (stopped='interrupted')."""
         self._decode_pool = ThreadPoolExecutor(self.options.decode_workers, thread_name_prefix="imgsearch-decode")
         heavy = [e for e in self._pixel_enrichers if e.cost == "heavy"]
-        self._heavy_pool = ThreadPoolExecutor(self.options.decode_workers, thread_name_prefix="imgsearch-enrich") \
+        self._heavy_pool = ThreadPoolExecutor(max(e.workers for e in heavy), thread_name_prefix="imgsearch-enrich") \
             if heavy else None
         feeder = threading.Thread(target=self._feed, args=(items,), name="imgsearch-feeder", daemon=True)
         bulk = threading.Thread(target=self._write, name="imgsearch-bulk", daemon=True)
@@ -212,10 +213,15 @@ class Pipeline:
         return True
 
     def _join_heavy(self, item: PreparedImage) -> None:
-        """The heavy enrichers' fields; one that failed costs its fields only (the image is indexed)."""
+        """The heavy enrichers' fields; one that failed or ran out of time costs its fields only (the image is
+        indexed, the reason noted in the report)."""
         for enricher, future in item.pending:
             try:
-                item.fields.update(future.result())
+                item.fields.update(future.result(timeout=enricher.timeout))
+            except FutureTimeout:
+                future.cancel()
+                self.writer.content_note(item.facts.sha256, f"{enricher.name}_timeout",
+                                         f"no answer within {enricher.timeout:g} s")
             except Exception as exc:
                 self.writer.content_note(item.facts.sha256, f"{enricher.name}_failed", f"{type(exc).__name__}: {exc}")
         item.pending.clear()
@@ -264,10 +270,10 @@ class Pipeline:
                 raise FileFailure("encode_failed", f"preprocessing: {type(exc).__name__}: {exc}") from None
         return item
 
-    def _submit_heavy(self, enricher: Enricher, image) -> Future:
+    def _submit_heavy(self, enricher: Enricher, image, original: bytes | None) -> Future:
         def work() -> dict:
             enricher.load()
-            return enricher.enrich(image)
+            return enricher.enrich(image, original)
 
         return self._heavy_pool.submit(work)
 

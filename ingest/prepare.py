@@ -22,8 +22,8 @@ from ingest.enrichers.small import analysis_image
 from ingest.fingerprint import FileFacts, read_verified
 from ingest.thumbnails import thumbnail_relpath, write_thumbnail
 
-# Runs a heavy enricher on an image elsewhere: (enricher, image) → a future of its fields.
-Submit = Callable[[Enricher, Image.Image], Future]
+# Runs a heavy enricher on an image elsewhere: (enricher, image, the file's bytes or None) → its fields' future.
+Submit = Callable[[Enricher, Image.Image, bytes | None], Future]
 
 
 @dataclass
@@ -54,7 +54,8 @@ def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = Non
         data = read_verified(facts)
     min_side, min_long_side = working_size(settings)
     decoded = decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=min_side, min_long_side=min_long_side)
-    del data  # the encoded bytes are not needed past this point; free them before the slow steps
+    if not any(enricher.wants_original for enricher in enrichers):
+        del data  # the encoded bytes are not needed past this point; free them before the slow steps
     fresh = not (Path(settings.thumbnails_dir) / thumbnail_relpath(facts.sha256)).is_file()
     thumbnail = write_thumbnail(decoded.image, facts.sha256, settings.thumbnails_dir, settings.thumbnail_size)
     prepared = PreparedImage(facts=facts, image=decoded.image, format=decoded.format, width=decoded.width,
@@ -67,8 +68,8 @@ def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = Non
             small = small or analysis_image(decoded.image)
             image = small
         if enricher.cost == "heavy" and submit is not None:
-            prepared.pending.append((enricher, submit(enricher, image)))
+            prepared.pending.append((enricher, submit(enricher, image, data if enricher.wants_original else None)))
         else:
             enricher.load()
-            prepared.fields.update(enricher.enrich(image))
+            prepared.fields.update(enricher.enrich(image, data if enricher.wants_original else None))
     return prepared

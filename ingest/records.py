@@ -36,7 +36,7 @@ from es_search.values import ValueProblem, convert_value, stored
 from ingest.items import Item, ItemProblem, record_digest
 
 # Built-in fields a record may set; the others are computed by the pipeline.
-SETTABLE_BUILTINS = ("title", "caption", "tags")
+SETTABLE_BUILTINS = ("title", "caption", "tags", "ocr_text")  # ocr_text: a correction of what was read
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 

@@ -6,6 +6,7 @@ A node that cannot be reached fails the run: these tests never skip for want of 
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,10 @@ from es_search import node
 from es_search.client import build_client, check_cluster
 from es_search.config import Settings, load_settings
 from es_search.index import delete_index
+
+# Text inside images is read only where a test asks for it (tests/ingest/test_ocr.py and the others that set
+# `ocr`): the other ingests, and the command-line runs they start, keep the speed they were written for.
+os.environ.setdefault("IMGSEARCH_OCR", "off")
 
 # Fixtures that start or reach an Elasticsearch node: a test using any of them (directly or through other
 # fixtures) is marked `es`, and `make test-fast` leaves it out.

@@ -81,10 +81,23 @@ def _service_provider(settings: Settings, service, registry):
                     holder["service"] = SearchService(
                         es, settings, registry=registry,
                         text_encoder_factory=metrics.timed_factory("text", lambda s: _encoders().build_text_encoder(s, es)),
-                        image_encoder_factory=metrics.timed_factory("image", lambda s: _encoders().build_image_encoder(s)))
+                        image_encoder_factory=metrics.timed_factory("image", lambda s: _encoders().build_image_encoder(s)),
+                        original_bytes=lambda source: _original_bytes(source, settings))
         return holder["service"]
 
     return provide
+
+
+def _original_bytes(source: dict, settings) -> bytes | None:
+    """An indexed image's original, where the gallery serves it from (a file under IMGSEARCH_IMAGE_ROOTS);
+    None otherwise (a region search then cuts the thumbnail)."""
+    from webapp.files import resolve_original
+
+    found = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
+    try:
+        return found[0].read_bytes() if found else None
+    except OSError:
+        return None
 
 
 def _encoders():

@@ -9,6 +9,7 @@ from dataclasses import replace
 from flask import Blueprint, abort, g, render_template, request, send_file
 
 from es_search.errors import IndexMissing
+from es_search.ocr.lines import line_matches
 from es_search.search.contract import duplicates_model, filters_model, filters_of
 from es_search.search.filters import SearchFilters
 from es_search.search.parsing import parse_query
@@ -59,8 +60,8 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
         return render_template("search.html", result=None, request_=search_request, facets=None,
                                notice="nothing_indexed", preview=None), 503
     if result.kind == "image" and result.query_vector is not None:
-        # Further pages and filters carry the query vector instead of the image.
-        search_request = replace(search_request, vector=tuple(float(x) for x in result.query_vector))
+        # Further pages and filters carry the query vector instead of the image, and the words read in it.
+        search_request = replace(result.request, vector=tuple(float(x) for x in result.query_vector))
     preview = _preview(result.query_image) if result.query_image is not None else None
     hits = [dict(hit.to_dict(), image=shown_source(hit.source, app_settings()), rank=result.offset + i + 1,
                  links=dict(image_links(hit.id, hit.source, search_request.filters),
@@ -112,7 +113,11 @@ def image(image_id: str):
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
                          links=image_links(hit.id, hit.source, filters))
                     for i, hit in enumerate(similar.hits)]
+    words = " ".join(filter(None, [query.text, query.words, *(p.value for p in query.parts if p.kind == "text")]))
+    text_boxes = [dict(line, matched=bool(words) and line_matches(line.get("text", ""), words))
+                  for line in source.get("ocr_lines") or [] if isinstance(line, dict) and len(line.get("box", ())) == 4]
     return render_template("image.html", image_id=image_id, source=shown_source(source, settings),
+                           text_boxes=text_boxes,
                            links=image_links(image_id, source, filters), original_served=bool(original or remote),
                            colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits, why=why,
                            query_link=search_link(replace(query, filters=filters)) if why else None,

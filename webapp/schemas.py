@@ -11,7 +11,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from es_search.fields import FieldSpec
-from es_search.search.contract import SORTS
 
 
 class _Strict(BaseModel):
@@ -75,17 +74,23 @@ class Hit(_Strict):
     image: dict = Field(description="The indexed document without its vector.")
     links: Links
     explain: Explain | None = Field(None, description="Why the hit is here, with explain=true.")
+    snippet: str | None = Field(None, description="Hybrid and text modes: the best fragment where the keywords "
+                                                  "matched (the text inside the image first), HTML-escaped, the "
+                                                  "matched words in <em>.")
 
 
 class QueryEcho(_Strict):
     kind: Literal["text", "image", "similar", "vector", "compound", "browse"]
-    mode: Literal["semantic", "hybrid", "browse"]
+    mode: Literal["semantic", "hybrid", "text", "browse"]
     text: str | None
     similar: str | None
     vector: str | None = Field(description="For image searches: a token that pages the same search via "
                                            "GET /api/search?vec= without a new upload.")
+    words: str | None = Field(None, description="Words matched in the keyword fields only: as given, or for an "
+                                                 "image search the text read in its image (page on with words= "
+                                                 "and the vector token).")
     parts: list[QueryPartBody] = Field(description="Every part of the query, the main one first.")
-    sort: Literal[SORTS]  # type: ignore[valid-type]
+    sort: str = Field(description="relevance, date, size, or a registry field (descending with a leading -).")
     min_similarity: float | None
     filters: dict = Field(description="The active filters by parameter: a list of values, or {from, to}.")
 

@@ -25,7 +25,7 @@ from flask import Request
 from es_search.errors import QueryError, UploadRejected, WriteRejected
 from es_search.fields import FieldRegistry
 from ingest.records import RecordColumns
-from ingest.write_fields import check_write_id
+from ingest.write_fields import check_fields, check_write_id
 from ingest.write_ops import ACTIONS, ImageInput, WriteOp, WriteOutcome, failed
 from webapp.inputs import UPLOAD_FIELD, uploaded_file
 from webapp.write_schemas import form_write_model, image_write_model, parse_write, patch_model, update_line_model
@@ -52,6 +52,7 @@ def image_op_from_request(request: Request, settings, registry: FieldRegistry) -
             raise WriteRejected("bad_json", "the form field `fields` must hold a JSON object") from None
         if not isinstance(given, dict):
             raise WriteRejected("bad_json", "the form field `fields` must hold a JSON object")
+        check_fields(given, registry, strict=True)  # JSON states its types: a number is no title
         fields.update(given)
     form = {"fields": fields, **({"id": request.form["id"]} if request.form.get("id") else {})}
     parsed = parse_write(form_write_model(registry), form)

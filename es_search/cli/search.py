@@ -26,10 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="towards this indexed image (repeatable; ID^0.5 weighs it half)")
     parser.add_argument("--unlike", action="append", default=[], metavar="ID",
                         help="away from this indexed image, which is left out (repeatable, weighted as --like)")
-    parser.add_argument("--sort", choices=("relevance", "date", "size"),
-                        help="order the good matches by relevance (default), date or size")
+    parser.add_argument("--sort", metavar="ORDER",
+                        help="order the good matches by relevance (default), date, size, or a field of the registry "
+                             "(difficulty; -price for descending)")
     parser.add_argument("--explain", action="store_true", help="show each hit's cosine to every part of the query")
     parser.add_argument("--hybrid", action="store_true", help="fuse keyword (BM25) and vector rankings (texts)")
+    parser.add_argument("--words-first", action="store_true",
+                        help="text mode: images whose words (text inside them included) match first")
     parser.add_argument("--min-similarity", help="cosine similarity from -1 to 1 a result must reach")
     parser.add_argument("--page", default="1", help="page number (default 1)")
     parser.add_argument("--size", help="results per page (default IMGSEARCH_DEFAULT_PAGE_SIZE)")
@@ -101,8 +104,8 @@ def params_from_args(args: argparse.Namespace, registry: FieldRegistry) -> dict[
         params["q"] = [args.text]
     if args.similar is not None:
         params["similar"] = [args.similar]
-    if args.hybrid:
-        params["mode"] = ["hybrid"]
+    if args.hybrid or args.words_first:
+        params["mode"] = ["text" if args.words_first else "hybrid"]
     if args.facets:
         params["facets"] = ["true"]
     if args.explain:

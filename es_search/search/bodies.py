@@ -109,13 +109,21 @@ def build_knn_search(vector: Sequence[float], window: PageWindow, filters: Searc
     }
 
 
+# A word read without the space before it ("stationbalance") is still found through the trigram sub-fields
+# (mappings/fields.json: ocr_text.grams): the query's trigrams as a phrase, that is as a substring of one
+# line; they weigh less than whole words.
+GRAMS_BOOST = 0.5
+
+
 def build_bm25_search(text: str, size: int, filters: SearchFilters, *, exclude_ids: Sequence[str] = (),
                       registry: FieldRegistry | None = None, highlight: bool = False) -> dict:
     """A keyword search over the registry's searched fields (titles and tags weigh most, file names least)
     with the same filters, ids only; with `highlight`, the matched fragments of each field too."""
     registry = registry or load_registry()
-    query: dict = {"bool": {"must": [{"multi_match": {"query": text, "fields": registry.bm25_fields(),
-                                                       "type": "best_fields"}}]}}
+    words = {"multi_match": {"query": text, "fields": registry.bm25_fields(), "type": "best_fields"}}
+    grams = [{"match_phrase": {field: {"query": text, "boost": GRAMS_BOOST}}} for field in registry.gram_fields()]
+    query: dict = {"bool": {"must": [{"bool": {"should": [words, *grams], "minimum_should_match": 1}}
+                                     if grams else words]}}
     query_filter = build_filter(filters, exclude_ids, registry)
     if query_filter is not None:
         query["bool"].update(query_filter["bool"])

@@ -26,11 +26,18 @@ from es_search.search.filters import MAX_FILTER_VALUES, MAX_VALUE_CHARS, RANGE_S
 from es_search.search.parts import MAX_PARTS, MAX_WEIGHT, PART_LIMITS
 from es_search.values import BOOLEAN_WORDS, DATE_PHRASE, INTEGER_TEXT, NUMBER_TEXT, TRUE_WORDS, TYPE_RANGES
 
-SEARCH_MODES = ("semantic", "hybrid")
+SEARCH_MODES = ("semantic", "hybrid", "text")
 SORTS = ("relevance", "date", "size")  # how the good matches are ordered (es_search.search.ranking)
+
+
+def sorts_for(registry: FieldRegistry) -> tuple[str, ...]:
+    """Every sort a search takes: the built-in ones, then each sortable registry field, up and down."""
+    fields = [name for name in registry.sortable() if name not in SORTS]
+    return SORTS + tuple(fields) + tuple(f"-{name}" for name in fields)
 MAX_TEXT_CHARS = 1000
 MAX_PAGE = 10_000
 VECTOR_FORMAT = "vector-token"  # a query vector as `query.vector` of an image search gives it
+BOX_FORMAT = "relative-box"  # x,y,w,h relative to an image (es_search/search/regions.py)
 IMAGE_FORMAT = "base64-image"  # an image file's bytes in base64 (a data: URL works too)
 RANGE_FORMATS = {"integer": "integer-range", "long": "integer-range", "float": "number-range",
                  "double": "number-range", "date": "date-range"}
@@ -218,7 +225,7 @@ def _vector_list(param: str, what: str) -> tuple:
     return (list[item], Field(None, alias=param, max_length=PART_LIMITS[param], description=what))
 
 
-def _paging_fields(settings, text: bool) -> dict:
+def _paging_fields(settings, registry: FieldRegistry, text: bool) -> dict:
     return {
         "page": _int_field(text, 1, 1, MAX_PAGE, f"Page number. Past the {settings.max_result_window} best "
                                                  "results ranked a page is empty, with a notice."),
@@ -227,11 +234,15 @@ def _paging_fields(settings, text: bool) -> dict:
             "Leave out images whose cosine similarity to the query is below this (in hybrid mode it applies to "
             "the vector ranking only)."))),
         "facets": _bool_field(text, False, "Also return facet counts and the number of images passing the filters."),
-        "sort": (Literal[SORTS], Field("relevance", description=(  # type: ignore[valid-type]
-            "How the good matches (above the cutoff) are ordered: relevance, date (newest first) or size (most "
-            "pixels first). More results follow in relevance order."))),
+        "sort": (Literal[sorts_for(registry)], Field("relevance", description=(  # type: ignore[valid-type]
+            "How the good matches (above the cutoff) are ordered: relevance, date (newest first), size (most "
+            "pixels first), or a field of the registry, ascending (`difficulty`) or descending (`-price`); "
+            "documents without the value go last. More results follow in relevance order."))),
         "explain": _bool_field(text, False, "Explain every hit: its cosine to each part, its vector rank, and in "
                                             "hybrid mode its keyword rank and the matched fields."),
+        "box": (Annotated[str, WithJsonSchema({"type": "string", "format": BOX_FORMAT})], Field(None, max_length=100,
+            description=("Search by a region of the query image (the upload, or the image of `similar`): x,y,w,h "
+                         "relative to it (0..1), as the image page's drag gives it. Ignored without a query image."))),
         "collapse": (Annotated[bool, _flag(text)], Field(None, description=(
             "One image per near-duplicate group: only each group's representative (the gallery's default)."))),
     }
@@ -246,7 +257,14 @@ def _query_fields() -> dict:
             "part, as like= is."))),
         "vec": _vector_list("vec", "A query vector token from `query.vector` of an image search."),
         "mode": (Literal[SEARCH_MODES], Field("semantic", description=(  # type: ignore[valid-type]
-            "semantic (vectors only) or hybrid (vectors fused with BM25 keyword search over the positive texts)."))),
+            "semantic (vectors only), hybrid (vectors fused with BM25 keyword search over the positive texts, "
+            "the text inside images included) or text (images whose words match first, in that fused order, "
+            "then the rest by their vectors)."))),
+        "words": (str, Field(None, max_length=MAX_TEXT_CHARS, description=(
+            "Words matched in the keyword fields only (titles, tags, the text inside images), with no vector of "
+            "their own, beside a main query; in semantic mode they make it hybrid. Alone, they search as q does "
+            "in text mode. An image search fills it with the text it read in the query image, so its further "
+            "pages keep it."))),
         "not_": _text_list("not", "Away from this text (a negative part)."),
         "like": _id_list("like", "Towards this indexed image (its id)."),
         "unlike": _id_list("unlike", "Away from this indexed image (its id); it is left out of the results."),
@@ -258,14 +276,14 @@ def _query_fields() -> dict:
 def paging_model(settings, registry: FieldRegistry, text: bool = True) -> type[BaseModel]:
     """Paging, similarity floor, facets, sort and every registry filter: what each search route takes."""
     return create_model("PagingAndFilters" if text else "PagingAndFiltersBody", __base__=QueryParams if text else JsonBody,
-                        **_paging_fields(settings, text), **_filter_fields(registry, text))
+                        **_paging_fields(settings, registry, text), **_filter_fields(registry, text))
 
 
 @lru_cache(maxsize=64)
 def search_model(settings, registry: FieldRegistry, text: bool = True) -> type[BaseModel]:
     """GET /api/search: q, similar, vec and the further parts (none of them: browse the newest), mode, paging."""
     return create_model("SearchParams" if text else "SearchBody", __base__=QueryParams if text else JsonBody,
-                        **_query_fields(), **_paging_fields(settings, text), **_filter_fields(registry, text))
+                        **_query_fields(), **_paging_fields(settings, registry, text), **_filter_fields(registry, text))
 
 
 @lru_cache(maxsize=64)

@@ -26,6 +26,23 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], rank_constant: int
     return sorted(scores.items(), key=lambda item: (-item[1], best[item[0]]))
 
 
+def words_first_fusion(vector_ranking: Sequence[str], keyword_ranking: Sequence[str],
+                       rank_constant: int = 60) -> list[tuple[str, float]]:
+    """Text mode: the images whose words match first, in their keyword (BM25) order; then the others in their
+    vector order. A vector cannot lift an image above one that says the words, nor reorder those: a random
+    or weak image model must not blur an exact reading.
+
+    Scores: 1 + 1 / (rank_constant + keyword rank) for the matches, 1 / (rank_constant + vector rank) for
+    the rest, so scores fall along the ranking and tell the two parts apart.
+    """
+    matched = list(dict.fromkeys(keyword_ranking))
+    seen = set(matched)
+    first = [(doc_id, 1.0 + 1.0 / (rank_constant + rank)) for rank, doc_id in enumerate(matched, start=1)]
+    rest = [(doc_id, 1.0 / (rank_constant + rank)) for rank, doc_id in enumerate(vector_ranking, start=1)
+            if doc_id not in seen and not seen.add(doc_id)]
+    return first + rest
+
+
 def cosine_from_score(score: float) -> float:
     """Elasticsearch scores cosine kNN hits as (1 + cos) / 2; users are shown the cosine itself."""
     return max(-1.0, min(1.0, 2.0 * float(score) - 1.0))

@@ -87,7 +87,22 @@ def sort_key(sort: str):
             pixels = width * height if isinstance(width, int) and isinstance(height, int) else None
             return (pixels is None, -(pixels or 0))
         return key
-    raise ValueError(f"no sort {sort!r}")
+    return field_key(sort.lstrip("-"), descending=sort.startswith("-"))
+
+
+def field_key(name: str, descending: bool = False):
+    """A key ordering documents by one field's value (the first, for a list), missing values last."""
+    def key(source: dict):
+        value = source.get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is None:
+            return (True, 0, ())
+        if isinstance(value, bool | int | float):
+            return (False, -value if descending else value, ())
+        text = str(value)
+        return (False, 0, _negated_text(text) if descending else tuple(ord(c) for c in text))
+    return key
 
 
 def order_good_first(ranked_ids: Sequence[str], good_ids: set[str], sources: dict[str, dict], sort: str

@@ -21,6 +21,7 @@ from es_search.search.contract import MAX_TEXT_CHARS, filters_of, search_model
 from es_search.search.filters import SearchFilters
 from es_search.search.parsing import parse_query
 from es_search.search.parts import QueryPart, parse_parts, split_weight, with_weight
+from es_search.search.regions import Box, parse_box
 
 MAX_VECTOR_DIMS = 4096
 
@@ -45,13 +46,16 @@ class SearchRequest:
     sort: str = "relevance"
     explain: bool = False
     one_per_group: bool = False  # near-duplicates: show only each group's representative (search/collapse.py)
+    words: str | None = None  # matched in the keyword fields only (an image search: the text it read)
+    box: Box | None = None  # search by this region of the query image (an upload, or similar_to's image)
 
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """Query-string pairs for a link to this search (e.g. `page=` another page)."""
         main_part = self.main_part()
         main = [] if main_part is None else [
             ("similar" if main_part.kind == "image" else main_part.param, with_weight(main_part.value, main_part.weight))]
-        values = {"mode": self.mode if self.mode != "semantic" else None,
+        values = {"words": self.words, "box": self.box.to_param() if self.box else None,
+                  "mode": self.mode if self.mode != "semantic" else None,
                   "min_similarity": None if self.min_similarity is None else f"{self.min_similarity:g}",
                   "sort": self.sort if self.sort != "relevance" else None,
                   "explain": "true" if self.explain else None,
@@ -144,7 +148,8 @@ def request_from(parsed, registry: FieldRegistry, *, collapse_default: bool = Fa
         vector=_vector_of(main) if main is first_vector and main is not None else None,
         weight=weight, parts=further, filters=filters_of(parsed, registry), page=parsed.page, size=parsed.size,
         mode=getattr(parsed, "mode", "semantic"), min_similarity=parsed.min_similarity, with_facets=parsed.facets,
-        sort=parsed.sort, explain=parsed.explain,
+        sort=parsed.sort, explain=parsed.explain, words=getattr(parsed, "words", None),
+        box=parse_box(parsed.box) if getattr(parsed, "box", None) else None,
     )
 
 

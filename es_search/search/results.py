@@ -19,12 +19,15 @@ class SearchHit:
     source: dict
     good_match: bool | None = None  # above the query's cutoff (es_search.search.ranking); None when browsing
     explain: dict | None = None  # why it is here, when asked (es_search.search.explain)
+    snippet: str | None = None  # where its words matched the keyword leg: HTML-escaped, matches in <em>
 
     def to_dict(self) -> dict:
         data = {"id": self.id, "score": _rounded(self.score), "similarity": _rounded(self.similarity),
                 "good_match": self.good_match, "image": self.source}
         if self.explain is not None:
             data["explain"] = self.explain
+        if self.snippet is not None:
+            data["snippet"] = self.snippet
         return data
 
 
@@ -32,7 +35,7 @@ class SearchHit:
 class SearchResult:
     request: SearchRequest
     kind: str  # text | image | similar | vector | browse
-    mode: str  # semantic | hybrid | browse
+    mode: str  # semantic | hybrid | text | browse
     hits: list[SearchHit]
     page: int
     size: int
@@ -62,7 +65,7 @@ class SearchResult:
 
     def to_dict(self) -> dict:
         query = {"kind": self.kind, "mode": self.mode, "text": self.request.text,
-                 "similar": self.request.similar_to, "vector": self.vector_token,
+                 "similar": self.request.similar_to, "vector": self.vector_token, "words": self.request.words,
                  "parts": [part.to_dict() for part in self.parts], "sort": self.request.sort,
                  "min_similarity": self.request.min_similarity, "filters": self.request.filters.to_dict()}
         timings = {"encode_ms": self.encode_ms, "search_ms": self.search_ms}

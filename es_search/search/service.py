@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 from elasticsearch import Elasticsearch
@@ -35,8 +36,9 @@ from es_search.search.bodies import (
 from es_search.search.collapse import one_per_group
 from es_search.search.explain import explain_hit, part_cosines
 from es_search.search.filters import SearchFilters, build_facets_search, parse_facets
-from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
+from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion, words_first_fusion
 from es_search.search.parts import CANCELLED, QueryPart, combine_parts
+from es_search.search.query_image import QueryImages
 from es_search.search.ranking import Cutoff, CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
@@ -46,6 +48,25 @@ TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
 PARTIAL_RETRIES = 2  # searches asked again when shards failed (a node lost mid-search); then the partial answer
 
 
+def snippet(highlight: dict | None) -> str | None:
+    """The fragment a results list shows for a keyword match: the text in the image first, else the first
+    field that matched (fragments are HTML-escaped by Elasticsearch, the matches in <em>)."""
+    if not highlight:
+        return None
+    field = "ocr_text" if "ocr_text" in highlight else next(iter(highlight))
+    return highlight[field][0] if highlight[field] else None
+
+
+def keyword_text(request: SearchRequest, parts) -> tuple[str, SearchRequest]:
+    """What the keyword leg searches: the positive text parts and `words`; words beside a semantic search make
+    it hybrid (they have no vector of their own to count otherwise)."""
+    texts = " ".join([part.value for part, _ in parts if part.kind == "text" and not part.negative]
+                     + ([request.words] if request.words else []))
+    if request.words and request.mode == "semantic":
+        request = replace(request, mode="hybrid")
+    return texts, request
+
+
 class SearchService:
     """Searches the index behind `settings.index_alias`. Encoders are built on first use (or injected)."""
 
@@ -53,7 +74,8 @@ class SearchService:
                  text_encoder_factory: EncoderFactory | None = None,
                  image_encoder_factory: EncoderFactory | None = None,
                  image_decoder: Callable[[bytes, Settings], object] | None = None,
-                 registry: FieldRegistry | None = None):
+                 registry: FieldRegistry | None = None,
+                 original_bytes: Callable[[dict], bytes | None] | None = None):
         self.es = es
         self.settings = settings
         self.registry = registry or registry_for(settings)
@@ -62,6 +84,7 @@ class SearchService:
         self._text_factory = text_encoder_factory
         self._image_factory = image_encoder_factory
         self._image_decoder = image_decoder
+        self.query_images = QueryImages(settings, original_bytes)
         self._lock = threading.Lock()
         self._text_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -134,15 +157,30 @@ class SearchService:
             return self._empty(request, window, request.kind(with_image=image is not None), started,
                                window.beyond_notice())
         decoded = upload = None
+        kind = request.kind(with_image=image is not None)
         if image is not None:
             if request.text or request.similar_to or request.vector is not None:
                 raise QueryError("an image search takes no q, similar or vec as well "
                                  "(add further parts with like=, unlike=, not=)")
+            if request.box is not None:
+                image = self.query_images.region(image, request.box)
             upload, decoded = self.encode_image_bytes(image)
-        kind = request.kind(with_image=image is not None)
+            request = self.query_images.with_text(request, image, decoded)
+        elif request.box is not None and request.similar_to:
+            # The marked region of an indexed image, searched as an upload of it; the image itself left out.
+            region = self.query_images.region(self.query_images.of_indexed(self.get_image(request.similar_to)),
+                                                request.box)
+            upload, decoded = self.encode_image_bytes(region)
+        if kind == "browse" and request.words:
+            # Words alone are a text query whose words come first (they need a vector to rank the rest by).
+            request = replace(request, text=request.words, words=None,
+                              mode="text" if request.mode == "semantic" else request.mode)
+            kind = request.kind()
         if kind == "browse":
             return self._browse(request, window, started)
-        vector, parts = self.query_vector(request, upload)
+        # A region of `similar` stands in for that image's stored vector (the image is still left out).
+        by_region = upload is not None and image is None
+        vector, parts = self.query_vector(replace(request, similar_to=None) if by_region else request, upload)
         if vector is None:
             return self._empty(request, window, kind, started, CANCELLED)
         encoded = time.perf_counter()
@@ -186,8 +224,10 @@ class SearchService:
                        started: float) -> SearchResult:
         """kNN (fused with BM25 in hybrid mode) ranked from the top as deep as the cutoff needs; the good
         matches first (sorted when asked), then the rest; one page of that, explained when asked."""
-        texts = " ".join(part.value for part, _ in parts if part.kind == "text" and not part.negative)
-        hybrid = request.mode == "hybrid" and bool(texts)
+        texts, request = keyword_text(request, parts)
+        # hybrid and text modes add the keyword leg; they differ in how it is fused (fusion.py).
+        hybrid = request.mode in ("hybrid", "text") and bool(texts)
+        words_first = hybrid and request.mode == "text"
         rule = self.cutoff_rule()
         deep = deepened(window, rule.window, self.settings.knn_candidates_factor)
         bodies = [build_knn_search(vector, deep, request.filters, exclude_ids=exclude,
@@ -195,7 +235,7 @@ class SearchService:
                                    registry=self.registry)]
         if hybrid:
             bodies.append(build_bm25_search(texts, deep.fetch, request.filters, exclude_ids=exclude,
-                                            registry=self.registry, highlight=request.explain))
+                                            registry=self.registry, highlight=True))
         if request.one_per_group:
             bodies = [one_per_group(body) for body in bodies]
         if request.with_facets:
@@ -208,12 +248,18 @@ class SearchService:
         sources = {} if hybrid else {h["_id"]: h.get("_source", {}) for h in knn_hits}
         keyword_ids = [h["_id"] for h in responses[1]["hits"]["hits"]] if hybrid else None
         if hybrid:
-            ranked = reciprocal_rank_fusion([[h["_id"] for h in knn_hits], keyword_ids],
-                                            rank_constant=self.settings.rrf_rank_constant)[:window.max_depth]
+            knn_ids, constant = [h["_id"] for h in knn_hits], self.settings.rrf_rank_constant
+            ranked = (words_first_fusion(knn_ids, keyword_ids, constant) if words_first
+                      else reciprocal_rank_fusion([knn_ids, keyword_ids], rank_constant=constant))[:window.max_depth]
         else:
             ranked = [(h["_id"], similarity[h["_id"]]) for h in knn_hits]
         cutoff = find_cutoff([similarity[h["_id"]] for h in knn_hits], rule)
-        if hybrid:
+        if words_first and keyword_ids:
+            # The images that say the words are the good matches (their number: those the keyword leg found).
+            matched = min(len(set(keyword_ids)), len(ranked))
+            known = [similarity[doc_id] for doc_id, _ in ranked[:matched] if doc_id in similarity]
+            cutoff = replace(cutoff, good=matched, no_good_match=False, similarity=min(known) if known else None)
+        elif hybrid:
             cutoff = hybrid_cutoff(cutoff, ranked, similarity, keywords_found=bool(keyword_ids), rule=rule)
         good = {doc_id for doc_id, _ in ranked[:cutoff.good]}
         scores = dict(ranked)
@@ -224,14 +270,15 @@ class SearchService:
         missing = [doc_id for doc_id in page_ids if doc_id not in sources]
         if missing:
             sources = dict(sources, **self._sources(missing))
+        highlights = {h["_id"]: h.get("highlight", {}) for h in responses[1]["hits"]["hits"]} if hybrid else {}
         hits = [SearchHit(id=doc_id, score=scores[doc_id], similarity=similarity.get(doc_id),
-                          source=sources[doc_id], good_match=doc_id in good)
+                          source=sources[doc_id], good_match=doc_id in good, snippet=snippet(highlights.get(doc_id)))
                 for doc_id in page_ids if doc_id in sources]
         if request.explain:
-            highlights = {h["_id"]: h.get("highlight", {}) for h in responses[1]["hits"]["hits"]} if hybrid else None
+            highlights = highlights if hybrid else None
             self._explain(hits, parts, [h["_id"] for h in knn_hits], keyword_ids, highlights)
         finished = time.perf_counter()
-        return SearchResult(request=request, kind=kind, mode="hybrid" if hybrid else "semantic", hits=hits,
+        return SearchResult(request=request, kind=kind, mode=request.mode if hybrid else "semantic", hits=hits,
                             page=window.page, size=window.size, has_next=len(order) > window.offset + window.size,
                             max_page=window.max_page, took_ms=(finished - started) * 1000, facets=facets,
                             query_vector=vector, search_ms=(finished - search_started) * 1000, cutoff=cutoff,
@@ -251,8 +298,8 @@ class SearchService:
         unit = stored / max(float(np.linalg.norm(stored)), 1e-12)
         similarity = None if vector is None else round(float(unit @ vector), 6)
         why = {"similarity": similarity, "parts": part_cosines(stored, parts)}
-        texts = " ".join(part.value for part, _ in parts if part.kind == "text" and not part.negative)
-        if request.mode == "hybrid" and texts:
+        texts, request = keyword_text(request, parts)
+        if request.mode in ("hybrid", "text") and texts:
             found = self._msearch([build_keyword_match(texts, image_id, self.registry)])[0]["hits"]["hits"]
             why["matched"] = found[0].get("highlight", {}) if found else {}
         return why

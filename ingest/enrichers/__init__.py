@@ -41,11 +41,29 @@ def _category(context: EnricherContext) -> Enricher | None:
     return CategoryEnricher.from_text_encoder(context.text_encoder, context.settings.categories)
 
 
+def _ocr(context: EnricherContext) -> Enricher | None:
+    from es_search.errors import ConfigError
+    from es_search.ocr.engine import INSTALL_HINT, ocr_available
+    from ingest.enrichers.ocr import OcrEnricher
+
+    settings = context.settings
+    # `auto` without the package installed reads nothing; `on` makes it an error.
+    if settings.ocr == "off":
+        return None
+    if not ocr_available():
+        if settings.ocr == "on":
+            raise ConfigError(f"IMGSEARCH_OCR=on needs rapidocr-onnxruntime: {INSTALL_HINT}")
+        return None
+    return OcrEnricher(settings.ocr, workers=settings.ocr_workers, timeout=settings.ocr_timeout,
+                       max_pixels=settings.max_image_pixels)
+
+
 # Every enricher, in the order their fields are written; a factory returns None when its enricher is off.
 FACTORIES: dict[str, Callable[[EnricherContext], Enricher | None]] = {
     "colors": _colors,
     "phash": _phash,
     "category": _category,
+    "ocr": _ocr,
 }
 
 

@@ -20,6 +20,11 @@ class Enricher:
     needs: ClassVar[str]
     fields: ClassVar[tuple[str, ...]]
     cost: ClassVar[str] = "light"
+    # A heavy enricher may also want the file's bytes (to decode them at a size of its own) and a time limit:
+    # past `timeout` seconds its fields are given up (reason `<name>_timeout`) and the image is indexed without.
+    wants_original: ClassVar[bool] = False
+    timeout: float | None = None
+    workers: int = 1
 
     def __init__(self) -> None:
         self._load_lock = threading.Lock()
@@ -37,8 +42,9 @@ class Enricher:
     def _load(self) -> None:
         """Subclasses with a model load it here."""
 
-    def enrich(self, image: Image.Image) -> dict:
-        """The fields for one image (needs "small" or "image"); only keys of `fields`."""
+    def enrich(self, image: Image.Image, original: bytes | None = None) -> dict:
+        """The fields for one image (needs "small" or "image"); only keys of `fields`. `original`: the file's
+        bytes, for an enricher that `wants_original`."""
         raise NotImplementedError
 
     def enrich_vectors(self, vectors: np.ndarray) -> list[dict]:

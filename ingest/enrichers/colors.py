@@ -34,7 +34,7 @@ class ColorsEnricher(Enricher):
     needs = "small"
     fields = ("dominant_colors", "color_scheme", "brightness", "saturation")
 
-    def enrich(self, image: Image.Image) -> dict:
+    def enrich(self, image: Image.Image, original: bytes | None = None) -> dict:
         facts = color_facts(image)
         return {"color_scheme": facts.color_scheme, "dominant_colors": facts.dominant_colors,
                 "brightness": facts.brightness, "saturation": facts.saturation}

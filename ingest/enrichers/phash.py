@@ -14,7 +14,7 @@ class PerceptualHashEnricher(Enricher):
     needs = "small"
     fields = ("phash",)
 
-    def enrich(self, image: Image.Image) -> dict:
+    def enrich(self, image: Image.Image, original: bytes | None = None) -> dict:
         return {"phash": perceptual_hash(image)}
 
 

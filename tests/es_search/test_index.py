@@ -87,3 +87,22 @@ def test_knn_with_filter_returns_exactly_the_expected_order(es, settings):
     assert got == expected
     scores = [hit["_score"] for hit in resp["hits"]["hits"]]
     assert scores == pytest.approx([(1 + cosine(docs[d][0])) / 2 for d in expected], abs=1e-5)
+
+
+def test_an_index_made_before_the_text_fields_gains_them_in_place(es, settings):
+    from es_search.index import new_index_name, render_index_body
+
+    body = render_index_body(settings, dims=8)
+    del body["settings"]["analysis"]  # as an index made before the ocr_text analyzer existed
+    for name in ("has_text", "ocr_text", "ocr_lines"):
+        del body["mappings"]["properties"][name]
+    name = new_index_name(settings.index_alias)
+    es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"],
+                      aliases={settings.index_alias: {}})
+    assert ensure_index(es, settings, dims=8) == name
+    mapped = es.indices.get_mapping(index=name)[name]["mappings"]["properties"]
+    # The analyzer cannot be added to an open index: the standard one stands in until a reindex.
+    assert mapped["ocr_text"]["type"] == "text" and "analyzer" not in mapped["ocr_text"]
+    assert mapped["ocr_text"]["fields"]["grams"]["type"] == "text" and mapped["has_text"]["type"] == "boolean"
+    es.index(index=settings.index_alias, document={"ocr_text": "发票 4471", "has_text": True}, refresh=True)
+    assert es.count(index=settings.index_alias, query={"match": {"ocr_text": "4471"}})["count"] == 1

@@ -190,11 +190,14 @@ def test_date_filter_falls_back_to_file_date_for_photos_without_one():
     assert fallback["bool"]["filter"] == [{"range": {"file_modified_at": {"gte": "2021-03-01||/d"}}}]
 
 
-def test_bm25_searches_titles_tags_captions_and_file_names_with_filters():
+def test_bm25_searches_titles_tags_captions_file_names_and_text_in_images_with_filters():
     body = build_bm25_search("red car", 30, parse_filters({"format": ["jpeg"]}), exclude_ids=["x"])
-    match = body["query"]["bool"]["must"][0]["multi_match"]
+    words, grams = body["query"]["bool"]["must"][0]["bool"]["should"]
+    match = words["multi_match"]
     assert match["query"] == "red car"
-    assert {f.split("^")[0] for f in match["fields"]} == {"title", "tags.text", "caption", "file_name"}
+    assert {f.split("^")[0] for f in match["fields"]} == {"title", "tags.text", "caption", "file_name", "ocr_text"}
+    # A word the reader ran into the next one ("redcar") is still found, as a run of trigrams.
+    assert grams == {"match_phrase": {"ocr_text.grams": {"query": "red car", "boost": 0.5}}}
     assert body["query"]["bool"]["filter"] == [{"terms": {"format": ["JPEG"]}}]
     assert body["query"]["bool"]["must_not"] == [{"ids": {"values": ["x"]}}]
     assert body["size"] == 30 and body["_source"] is False

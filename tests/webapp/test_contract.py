@@ -71,6 +71,9 @@ def contract_app(es, base_settings, tiny_models, tmp_path_factory):
         "integer-range": _ranges(st.integers(0, 10_000)),
         "number-range": _ranges(st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3f}")),
         "date-range": _ranges(st.dates().map(lambda day: day.isoformat())),
+        # A region large enough to search by in the smallest image of the gallery.
+        "relative-box": st.tuples(st.floats(0, 0.5), st.floats(0, 0.5), st.floats(0.3, 0.5), st.floats(0.3, 0.5)).map(
+            lambda box: ",".join(f"{v:.3f}" for v in box)),
     }
     for name, strategy in formats.items():
         schemathesis.openapi.format(name, strategy)

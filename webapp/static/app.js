@@ -50,4 +50,57 @@ document.addEventListener("DOMContentLoaded", function () {
       }
     });
   }
+
+  // Search by a region: drag a box over the picture (or click a line of text read in it) and search with
+  // that part of the image, keeping the page's filters: the similar-images link with box=x,y,w,h.
+  var picture = document.querySelector(".image-main .picture[data-region-url]");
+  if (picture) {
+    var base = picture.getAttribute("data-region-url");
+    var mark = document.createElement("div");
+    mark.className = "region-mark";
+    picture.appendChild(mark);
+    var start = null;
+    var relative = function (event) {
+      var rect = picture.getBoundingClientRect();
+      return {x: Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width)),
+              y: Math.min(1, Math.max(0, (event.clientY - rect.top) / rect.height))};
+    };
+    var region = function (a, b) {
+      return {x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), w: Math.abs(a.x - b.x), h: Math.abs(a.y - b.y)};
+    };
+    var search = function (box) {
+      var values = [box.x, box.y, box.w, box.h].map(function (v) { return v.toFixed(4); });
+      window.location.assign(base + (base.indexOf("?") < 0 ? "?" : "&") + "box=" + values.join(","));
+    };
+    var place = function (box) {
+      mark.style.left = (100 * box.x) + "%";
+      mark.style.top = (100 * box.y) + "%";
+      mark.style.width = (100 * box.w) + "%";
+      mark.style.height = (100 * box.h) + "%";
+    };
+    picture.addEventListener("dragstart", function (event) { event.preventDefault(); });
+    picture.addEventListener("pointerdown", function (event) {
+      if (event.target.closest && event.target.closest(".text-box")) { return; }
+      event.preventDefault();
+      start = relative(event);
+      picture.classList.add("marking");
+      place({x: start.x, y: start.y, w: 0, h: 0});
+    });
+    picture.addEventListener("pointermove", function (event) {
+      if (start) { place(region(start, relative(event))); }
+    });
+    picture.addEventListener("pointerup", function (event) {
+      if (!start) { return; }
+      var box = region(start, relative(event));
+      start = null;
+      picture.classList.remove("marking");
+      if (box.w > 0.02 && box.h > 0.02) { search(box); }
+    });
+    Array.prototype.forEach.call(picture.querySelectorAll(".text-box"), function (line) {
+      line.addEventListener("click", function () {
+        search({x: +line.getAttribute("x"), y: +line.getAttribute("y"),
+                w: +line.getAttribute("width"), h: +line.getAttribute("height")});
+      });
+    });
+  }
 });

@@ -31,6 +31,7 @@ import org.elasticsearch.xcontent.XContentBuilder;
 
 import java.io.IOException;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -47,15 +48,20 @@ public final class RootInfoPlugin extends Plugin implements ActionPlugin, Analys
         return List.of();
     }
 
-    // The analysis the `.security` index needs and this distribution lacks (SecurityIndexAnalysis.java).
+    // The analysis the `.security` index (SecurityIndexAnalysis.java) and the image index's Chinese text
+    // (CjkAnalysis.java) need and this distribution lacks.
     @Override
     public Map<String, AnalysisProvider<TokenFilterFactory>> getTokenFilters() {
-        return SecurityIndexAnalysis.tokenFilters();
+        Map<String, AnalysisProvider<TokenFilterFactory>> filters = new HashMap<>(SecurityIndexAnalysis.tokenFilters());
+        filters.putAll(CjkAnalysis.tokenFilters());
+        return filters;
     }
 
     @Override
     public Map<String, AnalysisProvider<TokenizerFactory>> getTokenizers() {
-        return SecurityIndexAnalysis.tokenizers();
+        Map<String, AnalysisProvider<TokenizerFactory>> tokenizers = new HashMap<>(SecurityIndexAnalysis.tokenizers());
+        tokenizers.putAll(CjkAnalysis.tokenizers());
+        return tokenizers;
     }
 
     @Override

@@ -67,7 +67,8 @@ final class SecurityIndexAnalysis {
         return factory(name, stream -> new UniqueTokenFilter(stream, samePositionOnly));
     }
 
-    private static TokenFilterFactory factory(String name, java.util.function.UnaryOperator<TokenStream> wrap) {
+    /** A filter factory under `name` that wraps each stream with `wrap` (CjkAnalysis uses it too). */
+    static TokenFilterFactory factory(String name, java.util.function.UnaryOperator<TokenStream> wrap) {
         return new TokenFilterFactory() {
             @Override
             public String name() {
