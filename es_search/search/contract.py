@@ -258,7 +258,7 @@ def _query_fields() -> dict:
         "vec": _vector_list("vec", "A query vector token from `query.vector` of an image search."),
         "mode": (Literal[SEARCH_MODES], Field("semantic", description=(  # type: ignore[valid-type]
             "semantic (vectors only), hybrid (vectors fused with BM25 keyword search over the positive texts, "
-            "the text inside images included) or text (images whose words match first, in that fused order, "
+            "the text inside images included) or text (images whose words match first, in keyword order, "
             "then the rest by their vectors)."))),
         "words": (str, Field(None, max_length=MAX_TEXT_CHARS, description=(
             "Words matched in the keyword fields only (titles, tags, the text inside images), with no vector of "
