@@ -82,18 +82,21 @@ def _service_provider(settings: Settings, service, registry):
                         es, settings, registry=registry,
                         text_encoder_factory=metrics.timed_factory("text", lambda s: _encoders().build_text_encoder(s, es)),
                         image_encoder_factory=metrics.timed_factory("image", lambda s: _encoders().build_image_encoder(s)),
-                        original_bytes=lambda source: _original_bytes(source, settings))
+                        image_bytes=lambda source: _image_bytes(source, settings))
         return holder["service"]
 
     return provide
 
 
-def _original_bytes(source: dict, settings) -> bytes | None:
-    """An indexed image's original, where the gallery serves it from (a file under IMGSEARCH_IMAGE_ROOTS);
-    None otherwise (a region search then cuts the thumbnail)."""
-    from webapp.files import resolve_original
+def _image_bytes(source: dict, settings) -> bytes | None:
+    """An indexed image's bytes for a region search, from where the gallery serves them: its original (a
+    file under IMGSEARCH_IMAGE_ROOTS), else its thumbnail (a region of it still gives the model 224 px where
+    the box is large); None when neither can be read."""
+    from webapp.files import resolve_original, resolve_thumbnail
 
     found = resolve_original(source.get("paths") or [], settings.image_roots, source.get("format"))
+    if found is None and isinstance(source.get("thumbnail"), str):
+        found = resolve_thumbnail(settings.thumbnails_dir, source["thumbnail"])
     try:
         return found[0].read_bytes() if found else None
     except OSError:

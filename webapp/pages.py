@@ -113,7 +113,7 @@ def image(image_id: str):
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
                          links=image_links(hit.id, hit.source, filters))
                     for i, hit in enumerate(similar.hits)]
-    words = " ".join(filter(None, [query.text, query.words, *(p.value for p in query.parts if p.kind == "text")]))
+    words = query.keywords()  # what the keyword leg of the search that led here matched
     text_boxes = [dict(line, matched=bool(words) and line_matches(line.get("text", ""), words))
                   for line in source.get("ocr_lines") or [] if isinstance(line, dict) and len(line.get("box", ())) == 4]
     return render_template("image.html", image_id=image_id, source=shown_source(source, settings),

@@ -7,7 +7,6 @@ import io
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from es_search.decode import DecodeError, decode_bytes
 from es_search.errors import QueryError, UploadRejected
@@ -22,28 +21,22 @@ REGION_SIDE = 2048
 
 
 class QueryImages:
-    """Regions and text of query images. `original_bytes(source)`: an indexed image's original bytes where
-    the app may read them (else None, and its thumbnail is used)."""
+    """Regions and text of query images. `image_bytes(source)`: an indexed image's bytes where the app may
+    read them (its original, else its thumbnail), or None; without it, only uploads can be cut."""
 
-    def __init__(self, settings, original_bytes: Callable[[dict], bytes | None] | None = None):
+    def __init__(self, settings, image_bytes: Callable[[dict], bytes | None] | None = None):
         self.settings = settings
-        self._original_bytes = original_bytes
+        self._image_bytes = image_bytes
         self._ocr = None
         self._lock = threading.Lock()
 
     def of_indexed(self, source: dict) -> bytes:
-        """An indexed image's bytes for a region search: its original where the app may read it, else its
-        thumbnail (a region of a 256-px thumbnail still gives the model its 224 px where the box is large)."""
-        data = self._original_bytes(source) if self._original_bytes is not None else None
-        if data:
-            return data
-        relative = source.get("thumbnail")
-        if not isinstance(relative, str) or ".." in Path(relative).parts or Path(relative).is_absolute():
+        """An indexed image's bytes for a region search, as the app may read them (`image_bytes`: its
+        original, else its thumbnail); QueryError when there are none."""
+        data = self._image_bytes(source) if self._image_bytes is not None else None
+        if not data:
             raise QueryError("this image has neither a readable original nor a thumbnail to take a region of")
-        path = Path(self.settings.thumbnails_dir) / relative
-        if not path.is_file():
-            raise QueryError("this image has neither a readable original nor a thumbnail to take a region of")
-        return path.read_bytes()
+        return data
 
     def region(self, data: bytes, box: Box) -> bytes:
         """The region of an image's bytes, as PNG bytes the upload path decodes, encodes and reads as any other

@@ -81,6 +81,11 @@ class SearchRequest:
         main = self.main_part()
         return ([main] if main is not None else []) + list(self.parts)
 
+    def keywords(self) -> str:
+        """What the keyword leg searches: the positive text parts, then `words`."""
+        texts = [part.value for part in self.query_parts() if part.kind == "text" and not part.negative]
+        return " ".join(texts + ([self.words] if self.words else []))
+
     def with_part(self, part: QueryPart) -> SearchRequest:
         """This search with one more part (relevance feedback), back on page 1; a part already there with
         the other sign is replaced rather than cancelled."""

@@ -57,14 +57,12 @@ def snippet(highlight: dict | None) -> str | None:
     return highlight[field][0] if highlight[field] else None
 
 
-def keyword_text(request: SearchRequest, parts) -> tuple[str, SearchRequest]:
-    """What the keyword leg searches: the positive text parts and `words`; words beside a semantic search make
-    it hybrid (they have no vector of their own to count otherwise)."""
-    texts = " ".join([part.value for part, _ in parts if part.kind == "text" and not part.negative]
-                     + ([request.words] if request.words else []))
+def keyword_text(request: SearchRequest) -> tuple[str, SearchRequest]:
+    """What the keyword leg searches (`SearchRequest.keywords`), and the request: words beside a semantic
+    search make it hybrid (they have no vector of their own to count otherwise)."""
     if request.words and request.mode == "semantic":
         request = replace(request, mode="hybrid")
-    return texts, request
+    return request.keywords(), request
 
 
 class SearchService:
@@ -75,7 +73,7 @@ class SearchService:
                  image_encoder_factory: EncoderFactory | None = None,
                  image_decoder: Callable[[bytes, Settings], object] | None = None,
                  registry: FieldRegistry | None = None,
-                 original_bytes: Callable[[dict], bytes | None] | None = None):
+                 image_bytes: Callable[[dict], bytes | None] | None = None):
         self.es = es
         self.settings = settings
         self.registry = registry or registry_for(settings)
@@ -84,7 +82,7 @@ class SearchService:
         self._text_factory = text_encoder_factory
         self._image_factory = image_encoder_factory
         self._image_decoder = image_decoder
-        self.query_images = QueryImages(settings, original_bytes)
+        self.query_images = QueryImages(settings, image_bytes)
         self._lock = threading.Lock()
         self._text_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -224,7 +222,7 @@ class SearchService:
                        started: float) -> SearchResult:
         """kNN (fused with BM25 in hybrid mode) ranked from the top as deep as the cutoff needs; the good
         matches first (sorted when asked), then the rest; one page of that, explained when asked."""
-        texts, request = keyword_text(request, parts)
+        texts, request = keyword_text(request)
         # hybrid and text modes add the keyword leg; they differ in how it is fused (fusion.py).
         hybrid = request.mode in ("hybrid", "text") and bool(texts)
         words_first = hybrid and request.mode == "text"
@@ -298,7 +296,7 @@ class SearchService:
         unit = stored / max(float(np.linalg.norm(stored)), 1e-12)
         similarity = None if vector is None else round(float(unit @ vector), 6)
         why = {"similarity": similarity, "parts": part_cosines(stored, parts)}
-        texts, request = keyword_text(request, parts)
+        texts, request = keyword_text(request)
         if request.mode in ("hybrid", "text") and texts:
             found = self._msearch([build_keyword_match(texts, image_id, self.registry)])[0]["hits"]["hits"]
             why["matched"] = found[0].get("highlight", {}) if found else {}
