@@ -102,6 +102,17 @@ class OcrEngine:
         the detector takes for text."""
         return edge_share(image) >= GATE_MIN_EDGES and map_has_text(self.text_map(image))
 
+    def read_file(self, working: Image.Image, data: bytes | None, max_pixels: int, *,
+                  gate: bool = True) -> list[OcrLine] | None:
+        """An image's lines as the ingest and image search read them: the gate on the working image (None when
+        it finds no text), then the reader on the file's bytes decoded at READ_SIDE (the working image, too
+        small for small type, only when there are no bytes). DecodeError for bytes that do not decode."""
+        if gate and not self.has_text(working):
+            return None
+        image = working if data is None else decode_bytes(data, max_pixels=max_pixels, min_side=0,
+                                                          min_long_side=self.read_side).image
+        return self.read(image)
+
     def read(self, image: Image.Image) -> list[OcrLine]:
         """The lines of text in `image`, in reading order, with boxes relative to it."""
         rgb = image.convert("RGB")
@@ -137,10 +148,7 @@ class QueryTextReader:
 
     def read_text(self, data: bytes, working: Image.Image, max_pixels: int) -> str:
         try:
-            if not self.engine.has_text(working):
-                return ""
-            image = decode_bytes(data, max_pixels=max_pixels, min_side=0, min_long_side=self.engine.read_side).image
-            return joined_text(self.engine.read(image))
+            return joined_text(self.engine.read_file(working, data, max_pixels) or [])
         except DecodeError:
             return ""
         except Exception as exc:  # the model's failure costs the text, never the search

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from PIL import Image
 
-from es_search.decode import decode_bytes
 from es_search.ocr.engine import shared_engine
 from es_search.ocr.lines import document_fields
 from ingest.enrichers.base import Enricher
@@ -33,14 +32,5 @@ class OcrEnricher(Enricher):
         self.engine.load()
 
     def enrich(self, image: Image.Image, original: bytes | None = None) -> dict:
-        if self.mode == "auto" and not self.engine.has_text(image):
-            return {"has_text": False}
-        return document_fields(self.engine.read(self.reading_copy(image, original)))
-
-    def reading_copy(self, image: Image.Image, original: bytes | None) -> Image.Image:
-        """The image at the reader's size: the file decoded again (the working image is too small for
-        small type), or the working image when there are no bytes to decode."""
-        if original is None:
-            return image
-        return decode_bytes(original, max_pixels=self.max_pixels, min_side=0,
-                            min_long_side=self.engine.read_side).image
+        lines = self.engine.read_file(image, original, self.max_pixels, gate=self.mode == "auto")
+        return {"has_text": False} if lines is None else document_fields(lines)
