@@ -98,7 +98,9 @@ def test_a_failed_or_slow_reading_costs_the_text_only(ocr_settings, es, tmp_path
         return []
 
     monkeypatch.setattr(ocr_engine.OcrEngine, "read", read)
-    settings = ocr_settings.with_overrides(ocr="on", ocr_timeout=0.5)
+    # Two readers, so the failing image is never queued behind the slow one (a timeout counts from when the
+    # vector is ready, queue included).
+    settings = ocr_settings.with_overrides(ocr="on", ocr_timeout=0.5, ocr_workers=2)
     summary = run_ingest(settings, [folder])
     assert summary.indexed == 2 and summary.failed == 0 and summary.noted == 2
     notes, _ = read_report(Path(summary.report))
