@@ -72,6 +72,8 @@ def convert_value(spec, raw: object, *, strict: bool = False) -> Value | list[Va
         raise ValueProblem(f"a {kind} field cannot be set")
     if strict and raw is not None and not isinstance(raw, _JSON_TYPES[kind]):
         raise ValueProblem(f"expected {type_phrase(kind)}, got {_shown(raw)}")
+    if strict and kind == "date" and isinstance(raw, str) and not raw.strip():
+        raise ValueProblem(f"expected {DATE_PHRASE}, got an empty text (null clears the field)")
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if isinstance(raw, (dict, tuple, set, bytes)):
