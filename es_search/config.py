@@ -64,6 +64,7 @@ TextQuantize = Literal["none", "int8"]
 TextRuntime = Literal["onnx", "torch"]
 ShowPaths = Literal["relative", "full", "hidden"]
 OcrMode = Literal["auto", "on", "off"]
+FacesMode = Literal["on", "off"]
 S3AddressingStyle = Literal["auto", "path", "virtual"]
 RemoteOriginals = Literal["proxy", "presigned", "off"]
 VECTOR_INDEX_TYPES = get_args(VectorIndexType)
@@ -161,6 +162,20 @@ class Settings(BaseSettings):
     ocr: OcrMode = "auto"
     ocr_workers: int = Field(1, ge=1, le=64)
     ocr_timeout: Seconds = 60.0
+    # Faces (es_search/faces, ingest/enrichers/faces.py): off unless asked for, as faces are biometric data
+    # (docs/faces.md); on finds the faces of every image, describes those large and sharp enough, and groups
+    # them into people after each run.
+    faces: FacesMode = "off"
+    faces_workers: int = Field(1, ge=1, le=64)
+    faces_timeout: Seconds = 60.0
+    # Videos (ingest/video.py, ingest/sources/video.py): a frame every `video_interval` seconds, and one at
+    # each scene change (a mean grey difference over `video_scene_threshold`, 0..255, between frames).
+    video_interval: Seconds = 2.0
+    video_scene_threshold: float = Field(30.0, gt=0, le=255)
+    # Two faces closer than this (Euclidean distance of their descriptors) are one person: the threshold
+    # dlib's authors give for their network; on the test photos the same person measured 0.04–0.43,
+    # different people 0.81–0.88 (docs/faces.md).
+    face_match_distance: float = Field(0.6, gt=0.0, le=1.5)
 
     # Search and web. Image roots are separated like PATH (os.pathsep), not written as JSON.
     max_result_window: AtLeastOne = 1000

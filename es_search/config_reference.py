@@ -69,6 +69,17 @@ HELP: dict[str, tuple[str, str]] = {
     "ocr_workers": ("Ingest", "Threads reading text, beside the encoder (each with its own ONNX sessions)."),
     "ocr_timeout": ("Ingest", "Seconds an image's text may still take once its vector is ready; past it the image is "
                     "indexed without its text (reason `ocr_timeout` in the report)."),
+    "faces": ("Ingest", "Faces: `on` finds and describes the faces of each image and groups them into people; "
+              "`off` (the default) none. Faces are biometric data (docs/faces.md)."),
+    "faces_workers": ("Ingest", "Threads finding faces, beside the encoder."),
+    "faces_timeout": ("Ingest", "Seconds an image's faces may still take once its vector is ready; past it the image "
+                      "is indexed without them (reason `faces_timeout` in the report)."),
+    "video_interval": ("Ingest", "Videos: seconds between the frames kept (beside those at scene changes); each "
+                       "kept frame is a document (docs/video.md)."),
+    "video_scene_threshold": ("Ingest", "Videos: how different two frames must be (mean grey difference, 0 to "
+                              "255) to count as a scene change, whose first frame is kept."),
+    "face_match_distance": ("Search and web", "Two faces closer than this (Euclidean distance of their 128-d "
+                            "descriptors) show one person: grouping and face search (docs/faces.md)."),
     "max_result_window": ("Search and web", "How deep a ranking goes: pages past it are empty, with a notice."),
     "default_page_size": ("Search and web", "Results per page when a request gives no size."),
     "max_page_size": ("Search and web", "The most results a page may ask for."),

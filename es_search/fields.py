@@ -12,6 +12,8 @@ text not at all), `facet`, `show` (on the image page), `label` ({"en": ..., "zh"
 `<param>_from`/`<param>_to`), `min`/`max` (range values), `case` ("upper": values are upper-cased),
 `fallback` (a range on documents lacking the field uses this one), `facet_size`, `search` (BM25 boost in
 hybrid mode), `display` ("bytes") and `mapping` (what the Elasticsearch mapping needs beyond the type).
+Built-in fields may also be of the system types (dense_vector, alias, object, nested: an image's faces),
+which never filter.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from es_search.errors import ConfigError
 
 BUILTIN_FIELDS_PATH = Path(__file__).resolve().parent.parent / "mappings" / "fields.json"
 VECTOR_FIELD = "image_embedding"
+# What no page or answer shows of a document: its image vector and its faces' descriptors.
+HIDDEN_FIELDS = (VECTOR_FIELD, "faces.vector")
 USER_TYPES = ("keyword", "text", "integer", "long", "float", "double", "date", "boolean")
-SYSTEM_TYPES = ("dense_vector", "alias", "object")
+SYSTEM_TYPES = ("dense_vector", "alias", "object", "nested")
 NUMERIC_TYPES = ("integer", "long", "float", "double")
 FILTER_KINDS = ("terms", "range")
 SORTABLE_TYPES = (*NUMERIC_TYPES, "date", "keyword", "boolean")

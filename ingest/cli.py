@@ -20,11 +20,14 @@ from es_search.errors import EXIT_CLUSTER, EXIT_INTERRUPTED, EXIT_USAGE
 
 def register(sub: argparse._SubParsersAction) -> None:
     ingest = sub.add_parser(
-        "ingest", help="index the images under folders (resumable: a rerun skips what is already indexed)",
+        "ingest", help="index the images and videos under folders (resumable: a rerun skips what is indexed)",
         description="Index every image under PATHs (recursive; jpg, jpeg, png, webp, gif, bmp, tiff) and in "
-                    "--list files. Content already indexed is not decoded again; a copy under a new name "
-                    "only adds its path. Failed files are listed, with reasons, in a report under the data folder.")
-    ingest.add_argument("paths", nargs="*", metavar="PATH", help="folders or image files")
+                    "--list files, and the frames of every video (mp4, mov, mkv, webm, avi: a frame every "
+                    "IMGSEARCH_VIDEO_INTERVAL seconds and at scene changes). An image already indexed is not decoded "
+                    "again (a video is, but its frames are not written twice); a copy under a new name only adds "
+                    "its path. Failed files are listed, with reasons, in "
+                    "a report under the data folder.")
+    ingest.add_argument("paths", nargs="*", metavar="PATH", help="folders, image files or video files")
     ingest.add_argument("--list", dest="list_files", action="append", default=[], metavar="FILE",
                         help="a text file naming one path per line (repeatable)")
     ingest.add_argument("--batch-size", type=int, metavar="N", help="images per model call (default IMGSEARCH_BATCH_SIZE)")

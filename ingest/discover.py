@@ -1,4 +1,5 @@
-"""Discover stage: the image files under some folders, or listed in a file, as a stream in a stable order.
+"""Discover stage: the image (and video) files under some folders, or listed in a file, as a stream in a
+stable order. Videos become frames later (ingest/sources/video.py).
 
 Nothing here holds the whole collection: paths are yielded one by one while the folders are walked.
 Files of a known image type that the pipeline cannot read (SVG, camera raw, Photoshop, HEIC without a
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from PIL import Image, features
+
+from ingest.video import is_video_name
 
 # Photo formats Pillow reads only when built with, or given a plugin for, their decoder.
 BUILD_DEPENDENT_EXTENSIONS = frozenset({".avif", ".heic", ".heif", ".jxl"})
@@ -102,7 +105,7 @@ def discover_images(root: str | Path, on_error: OnError | None = None,
                 if entry.is_dir():
                     subfolders.append(entry.path)
                 elif entry.is_file():
-                    if is_image_name(entry.name):
+                    if is_image_name(entry.name) or is_video_name(entry.name):
                         yield entry.path
                     elif on_error is not None and (why := unreadable_image_reason(entry.name)):
                         on_error(entry.path, "unsupported_format", why)

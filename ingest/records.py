@@ -36,7 +36,9 @@ from es_search.values import ValueProblem, convert_value, stored
 from ingest.items import Item, ItemProblem, record_digest
 
 # Built-in fields a record may set; the others are computed by the pipeline.
-SETTABLE_BUILTINS = ("title", "caption", "tags", "ocr_text")  # ocr_text: a correction of what was read
+# ocr_text: a correction of what was read; camera and taken_at: a video's camera and when it began recording
+# (ingest/sources/video.py), or when a photo was taken where its file does not say.
+SETTABLE_BUILTINS = ("title", "caption", "tags", "ocr_text", "camera", "taken_at")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 

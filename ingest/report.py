@@ -42,6 +42,9 @@ class IngestSummary:
     noted: int = 0  # images indexed with a note in the report (an enricher that failed on them)
     near_duplicates: int = 0  # new images with a near-duplicate (ingest/near_duplicates.py)
     skipped_near_duplicates: int = 0  # of those, removed again (--on-near-duplicate skip)
+    faces: int | None = None  # faces found in the run's new images (None: faces off)
+    faces_not_compared: int = 0  # of those, too small or blurred to describe: kept as regions, never matched
+    new_people: int = 0  # people the run's faces started (the others joined people known before)
 
     @property
     def files(self) -> int:
@@ -182,6 +185,9 @@ def format_summary(summary: IngestSummary) -> str:
     if summary.near_duplicates:
         lines.append(f"  near-duplicates:         {summary.near_duplicates}"
                      + (f" ({summary.skipped_near_duplicates} skipped)" if summary.skipped_near_duplicates else ""))
+    if summary.faces is not None:
+        lines.append(f"  faces:                   {summary.faces} ({summary.faces_not_compared} too small or "
+                     f"blurred to compare; {summary.new_people} new people)")
     if summary.noted:
         lines.append(f"  indexed with a note:     {summary.noted} (see the report)")
     if summary.unfinished:

@@ -98,7 +98,7 @@ def run_source(settings: Settings, source: Source, *, es: Elasticsearch | None =
     summary = None
     started = iso_utc()
     try:
-        end = pipeline.run(source.items())
+        end = pipeline.run(_with_frames(source.items(), settings, bar, log))
         summary = sink.tally.summary(unfinished=end.unfinished, stopped=end.stopped, error=end.error,
                                      report=str(report.path))
         if prune and summary.stopped is None:
@@ -113,6 +113,8 @@ def run_source(settings: Settings, source: Source, *, es: Elasticsearch | None =
         state.close()
         if summary is not None and not summary.stopped and summary.indexed:
             _near_duplicates(ready.es, settings, summary, started, on_near_duplicate, log)
+        if summary is not None and not summary.stopped and settings.faces == "on":
+            _people(ready.es, settings, summary, started)
         report.close(summary)
         if seen is not None:
             seen.close()
@@ -218,6 +220,20 @@ def _near_duplicates(es: Elasticsearch, settings: Settings, summary: IngestSumma
     summary.near_duplicates, summary.skipped_near_duplicates = outcome.found, outcome.skipped
 
 
+def _people(es: Elasticsearch, settings: Settings, summary: IngestSummary, since: str) -> None:
+    """Group the run's faces into people, and count them in the summary. Its failure loses nothing: the
+    faces stay without a person until the next run or `imgsearch people group`."""
+    from es_search.faces.store import PeopleStore, count_faces
+
+    try:
+        store = PeopleStore(es, settings.index_alias, settings.face_match_distance)
+        grouped = store.group_pending()
+        summary.faces, summary.faces_not_compared = count_faces(es, settings.index_alias, since)
+        summary.new_people = grouped.new_people
+    except (ApiError, TransportError, RuntimeError) as exc:
+        summary.error = summary.error or f"grouping faces failed ({exc}); run `imgsearch people group` later"
+
+
 def _prune(es: Elasticsearch, alias: str, source: Source, seen: SeenKeys, summary: IngestSummary) -> None:
     es.indices.refresh(index=alias)  # the scan must see what this run wrote
     summary.pruned = summary.pruned_paths = 0
@@ -225,6 +241,24 @@ def _prune(es: Elasticsearch, alias: str, source: Source, seen: SeenKeys, summar
         deleted, paths = apply_changes(es, alias, find_stale(es, alias, scope, seen))
         summary.pruned += deleted
         summary.pruned_paths += paths
+
+
+def _with_frames(items, settings: Settings, bar, log: Callable[[str], None] | None):
+    """The items with every video replaced by its frames; a long video says how far it is on the progress
+    bar (or the log), and a bar's total (files) stops being one once a video is met."""
+    from ingest.sources.video import with_video_frames
+
+    def progress(path: str, frames: int, seconds: float, duration: float | None) -> None:
+        of = f" of {duration:.0f}" if duration else ""
+        text = f"{os.path.basename(path)}: {frames} frames, {seconds:.0f}{of} s"
+        if bar is not None:
+            bar.total = None
+            bar.set_postfix_str(text)
+        elif log is not None:
+            log(text)
+
+    return with_video_frames(items, interval=settings.video_interval, scene_threshold=settings.video_scene_threshold,
+                             max_pixels=settings.max_image_pixels, progress=progress)
 
 
 def _progress_bar(source: Source):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from es_search.search.contract import duplicates_model, filters_model, filters_of, search_model
+from es_search.search.contract import duplicates_model, filters_model, filters_of, people_model, search_model
 from es_search.search.parsing import parse_query
 from es_search.search.request import SearchRequest, request_from
 from webapp import schemas
@@ -13,7 +13,7 @@ from webapp.auth import has_valid_key
 from webapp.context import app_settings, field_registry, search_service
 from webapp.inputs import compound_search_input, image_search_input, request_params
 from webapp.openapi import documented, openapi_spec
-from webapp.present import document_to_json, duplicates_to_json, result_to_json
+from webapp.present import document_to_json, duplicates_to_json, face_result_to_json, result_to_json
 
 api = Blueprint("api", __name__)
 
@@ -102,6 +102,49 @@ def duplicates():
     paging = parse_query(duplicates_model(), request_params(request))
     page = DuplicateFinder(search_service().es, app_settings()).groups(page=paging.page, size=paging.size)
     return jsonify(schemas.serialise(schemas.DuplicatesBody, duplicates_to_json(page, app_settings())))
+
+
+@api.post("/search/faces")
+@documented("Search by the faces in an image", response=schemas.FaceSearchBody, params="paging", body="upload",
+            errors=(400, 503))
+def search_faces():
+    """Every face of the uploaded image (multipart `image`, or JSON `image_base64`) is matched against every
+    indexed face: images ranked by their closest face, each with that face's box; the filters apply. Faces
+    farther than the threshold (IMGSEARCH_FACE_MATCH_DISTANCE) are not matches and are not listed."""
+    data, search = image_search_input(request, app_settings(), field_registry())
+    result = search_service().search_faces(search.filters, image=data, page=search.page, size=search.size,
+                                           group=search.group)
+    return jsonify(schemas.serialise(schemas.FaceSearchBody, face_result_to_json(result, app_settings())))
+
+
+@api.get("/faces/<doc_id:image_id>/<int:face>/similar")
+@documented("Images with a face like one face of an indexed image (that image left out)",
+            response=schemas.FaceSearchBody, params="paging", errors=(400, 404, 503))
+def similar_faces(image_id: str, face: int):
+    """Face number `face` (0-based, as the image's `faces` lists them) of an indexed image, searched as an
+    uploaded face is."""
+    search = _query()
+    result = search_service().search_faces(search.filters, image_id=image_id, face=face, page=search.page,
+                                           size=search.size, group=search.group)
+    return jsonify(schemas.serialise(schemas.FaceSearchBody, face_result_to_json(result, app_settings())))
+
+
+@api.get("/people")
+@documented("People, most images first, each with a cover face", response=schemas.PeopleBody, params="people",
+            errors=(400, 503))
+def people():
+    """A page of the people faces were grouped into (IMGSEARCH_FACES=on), with their names and image counts."""
+    paging = parse_query(people_model(), request_params(request))
+    found, total = search_service().people().list(page=paging.page, size=paging.size)
+    body = {"page": paging.page, "size": paging.size, "total": total, "people": [p.to_dict() for p in found]}
+    return jsonify(schemas.serialise(schemas.PeopleBody, body))
+
+
+@api.get("/people/<person_id>")
+@documented("One person", response=schemas.PersonBody, errors=(404, 503))
+def person(person_id: str):
+    """A person: name, how many images show them, a cover face. Their images: GET /api/search?person=<id>."""
+    return jsonify(schemas.serialise(schemas.PersonBody, search_service().people().get(person_id).to_dict()))
 
 
 @api.get("/health")

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from es_search.config import Settings, load_settings
+from es_search.faces.engine import faces_available
 from es_search.fields import registry_for
 from es_search.remote.reader import RemoteReader
 from es_search.search.request import SearchRequest
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     app.before_request(_choose_language)
     app.after_request(_finish_response)
     app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, language_link=_language_link, fields=registry,
-                                 field_label=_field_label)
+                                 field_label=_field_label, face_search=faces_available())
     app.context_processor(lambda: {"request_": SearchRequest()})  # pages without a search still show the bar
     return app
 

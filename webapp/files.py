@@ -1,4 +1,5 @@
-"""Which files the web side may send: thumbnails from their folder, originals from configured roots only.
+"""Which files the web side may send: thumbnails from their folder, originals (and the videos of video
+frames) from configured roots only.
 
 Paths are checked after resolving symlinks, so neither `..` (encoded or not) nor a symlink leads outside.
 """
@@ -17,6 +18,12 @@ THUMBNAIL_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/p
 ORIGINAL_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
                   "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff", "ICO": "image/x-icon",
                   "AVIF": "image/avif"}
+
+
+# Videos we send for playing a frame's video from its moment, by extension.
+VIDEO_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+               ".mkv": "video/x-matroska", ".avi": "video/x-msvideo"}
+FRAME_MARK = "#t="  # a video frame's location: <video path>#t=<seconds> (ingest/sources/video.py)
 
 
 def is_inside(path: str, root: str) -> bool:
@@ -56,4 +63,25 @@ def resolve_original(paths: Sequence[str], roots: Iterable[Path], image_format: 
         real = os.path.realpath(path)
         if os.path.isfile(real) and any(is_inside(real, root) for root in real_roots):
             return Path(real), mimetype
+    return None
+
+
+def resolve_video(paths: Sequence[str], roots: Iterable[Path]) -> tuple[Path, str, float] | None:
+    """For a video frame's document: its video file inside one of `roots`, the file's type and the frame's
+    time (seconds); None when the document is no frame, no root is configured or the video is not there."""
+    real_roots = [os.path.realpath(root) for root in roots if os.path.isdir(root)]
+    for path in paths or ():
+        if not isinstance(path, str) or FRAME_MARK not in path or "\x00" in path:
+            continue
+        video, _, at = path.rpartition(FRAME_MARK)
+        mimetype = VIDEO_TYPES.get(os.path.splitext(video)[1].lower())
+        try:
+            seconds = float(at)
+        except ValueError:
+            continue
+        if mimetype is None or not os.path.isabs(video):
+            continue
+        real = os.path.realpath(video)
+        if os.path.isfile(real) and any(is_inside(real, root) for root in real_roots):
+            return Path(real), mimetype, seconds
     return None

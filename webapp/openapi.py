@@ -58,7 +58,11 @@ def _models(settings: Settings, registry: FieldRegistry) -> dict:
             "compound": contract.compound_model(settings, registry),
             "refresh": write_schemas.refresh_model(),
             "image_write": write_schemas.image_write_model(settings, registry),
-            "patch": write_schemas.patch_model(registry)}
+            "patch": write_schemas.patch_model(registry),
+            "people": contract.people_model(),
+            "person_name": write_schemas.PersonNameBody,
+            "person_merge": write_schemas.PersonMergeBody,
+            "person_split": write_schemas.PersonSplitBody}
 
 
 def _schema(model: type[BaseModel], components: dict, mode: str = "validation") -> dict:

@@ -1,4 +1,5 @@
-"""The gallery's HTML pages: search (text, upload, similar, filters, pages), one image, and its files."""
+"""The gallery's HTML pages: search (text, upload, similar, filters, pages), one image, its files, near-duplicate
+groups, people and search by a face."""
 
 from __future__ import annotations
 
@@ -6,20 +7,23 @@ import base64
 import io
 from dataclasses import replace
 
-from flask import Blueprint, abort, g, render_template, request, send_file
+from flask import Blueprint, abort, g, render_template, request, send_file, url_for
 
 from es_search.errors import IndexMissing
 from es_search.ocr.lines import line_matches
-from es_search.search.contract import duplicates_model, filters_model, filters_of
+from es_search.search.contract import duplicates_model, filters_model, filters_of, people_model
 from es_search.search.filters import SearchFilters
 from es_search.search.parsing import parse_query
 from es_search.search.request import SearchRequest, check_image_id, parse_search_request
 from webapp.context import app_settings, field_registry, remote_reader, search_service
-from webapp.files import resolve_original, resolve_thumbnail
+from webapp.files import resolve_original, resolve_thumbnail, resolve_video
 from webapp.inputs import image_search_input, request_params
 from webapp.present import (
+    appearances_shown,
+    face_result_to_json,
     feedback_links,
     image_links,
+    multi_pairs,
     page_link_with_query,
     query_chips,
     safe_colors,
@@ -32,6 +36,7 @@ pages = Blueprint("pages", __name__)
 
 SIMILAR_ON_IMAGE_PAGE = 12
 DUPLICATE_GROUPS_PER_PAGE = 10
+PEOPLE_PER_PAGE = 48
 FILE_MAX_AGE = 3600
 # Served files get a sandbox of their own: even an odd file can run nothing.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -63,7 +68,9 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
         # Further pages and filters carry the query vector instead of the image, and the words read in it.
         search_request = replace(result.request, vector=tuple(float(x) for x in result.query_vector))
     preview = _preview(result.query_image) if result.query_image is not None else None
+    groups = {group.best.id: group for group in result.groups or []}
     hits = [dict(hit.to_dict(), image=shown_source(hit.source, app_settings()), rank=result.offset + i + 1,
+                 appearances=appearances_shown(groups.get(hit.id)),
                  links=dict(image_links(hit.id, hit.source, search_request.filters),
                             page=page_link_with_query(hit.id, search_request),
                             **feedback_links(search_request, hit.id)))
@@ -107,17 +114,19 @@ def image(image_id: str):
                                                    settings.remote_originals)
     if remote is not None:
         g.image_origin = redirect_origin(remote[0], settings)  # joins the page's img-src (app.py)
+    video = resolve_video(source.get("paths") or [], settings.image_roots)
     similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=filters)
     query = parse_search_request(request_params(request), settings, registry)
     why = service.explain_image(query, image_id) if query.query_parts() else None
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
                          links=image_links(hit.id, hit.source, filters))
                     for i, hit in enumerate(similar.hits)]
+    faces = _faces_shown(source.get("faces") or [])
     words = query.keywords()  # what the keyword leg of the search that led here matched
     text_boxes = [dict(line, matched=bool(words) and line_matches(line.get("text", ""), words))
                   for line in source.get("ocr_lines") or [] if isinstance(line, dict) and len(line.get("box", ())) == 4]
     return render_template("image.html", image_id=image_id, source=shown_source(source, settings),
-                           text_boxes=text_boxes,
+                           text_boxes=text_boxes, faces=faces, video_at=video[2] if video else None,
                            links=image_links(image_id, source, filters), original_served=bool(original or remote),
                            colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits, why=why,
                            query_link=search_link(replace(query, filters=filters)) if why else None,
@@ -147,6 +156,74 @@ def duplicates():
                            request_=SearchRequest())
 
 
+def _faces_shown(faces: list) -> list[dict]:
+    """An image's faces for its page: box, number (for the face search), person and that person's name."""
+    shown = [dict(face, number=n) for n, face in enumerate(faces)
+             if isinstance(face, dict) and len(face.get("box") or ()) == 4]
+    persons = [face["person"] for face in shown if face.get("person")]
+    names = search_service().people().names(persons) if persons else {}
+    return [dict(face, name=names.get(face.get("person"))) for face in shown]
+
+
+@pages.get("/people")
+def people():
+    """Every person the faces were grouped into, most images first: a face, the name, how many images."""
+    paging = parse_query(people_model(), request_params(request), blank_is_absent=True)
+    found, total = search_service().people().list(page=paging.page, size=PEOPLE_PER_PAGE)
+    covers = search_service().sources([p.cover_image for p in found if p.cover_image])
+    shown = [dict(p.to_dict(), thumbnail=image_links(p.cover_image, covers[p.cover_image])["thumbnail"]
+                  if p.cover_image in covers else None) for p in found]
+    return render_template("people.html", people=shown, total=total, page=paging.page,
+                           has_next=paging.page * PEOPLE_PER_PAGE < total, request_=SearchRequest())
+
+
+@pages.post("/search/faces")
+def search_faces():
+    """The faces of an uploaded image (the upload form's second button), matched against every indexed face."""
+    data, search_request = image_search_input(request, app_settings(), field_registry(), form=True)
+    result = search_service().search_faces(search_request.filters, image=data, page=search_request.page,
+                                           size=search_request.size, group=search_request.group)
+    return _render_faces(result, search_request, preview=_preview_bytes(data))
+
+
+@pages.get("/faces/<image_id>/<int:face>")
+def similar_faces(image_id: str, face: int):
+    """Images with a face like face number `face` of this image (a face box clicked on its page)."""
+    search_request = parse_search_request(request_params(request), app_settings(), field_registry())
+    result = search_service().search_faces(search_request.filters, image_id=image_id, face=face,
+                                           page=search_request.page, size=search_request.size,
+                                           group=search_request.group)
+    return _render_faces(result, search_request, source_id=image_id, face=face)
+
+
+def _render_faces(result, search_request: SearchRequest, preview: str | None = None, source_id: str | None = None,
+                  face: int | None = None):
+    body = face_result_to_json(result, app_settings())
+    groups = {group.best.id: group for group in result.groups or []}
+    for hit in body["hits"]:
+        hit["appearances"] = appearances_shown(groups.get(hit["id"]))
+    prev_link = next_link = None
+    if source_id is not None:  # an upload is not sent again: its results are one page
+        def link(page: int) -> str:
+            return url_for("pages.similar_faces", image_id=source_id, face=face, page=page, group=search_request.group,
+                           **multi_pairs(search_request.filters.to_params()))
+        prev_link = link(result.page - 1) if result.page > 1 else None
+        next_link = link(result.page + 1) if result.has_next else None
+    return render_template("faces.html", result=body, preview=preview, source_id=source_id, face=face,
+                           prev_link=prev_link, next_link=next_link,
+                           request_=search_request, names=search_service().people().names(
+                               sorted({hit["person"] for hit in body["hits"] if hit.get("person")})))
+
+
+def _preview_bytes(data: bytes) -> str | None:
+    from es_search.decode import DecodeError, decode_bytes
+
+    try:
+        return _preview(decode_bytes(data, max_pixels=app_settings().max_image_pixels, min_side=0).image)
+    except DecodeError:
+        return None
+
+
 @pages.get("/thumbnails/<path:relative>")
 def thumbnail(relative: str):
     """A thumbnail, only from the thumbnails folder."""
@@ -154,6 +231,16 @@ def thumbnail(relative: str):
     if found is None:
         abort(404)
     return _send(*found)
+
+
+@pages.get("/video/<image_id>")
+def video(image_id: str):
+    """The video a frame was taken from, when it lies inside one of IMGSEARCH_IMAGE_ROOTS (range requests
+    work, so a player can start at the frame's moment)."""
+    found = resolve_video(search_service().get_image(image_id).get("paths") or [], app_settings().image_roots)
+    if found is None:
+        abort(404)
+    return _send(found[0], found[1])
 
 
 @pages.get("/original/<image_id>")

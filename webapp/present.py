@@ -28,7 +28,7 @@ def image_links(image_id: str, source: dict, filters: SearchFilters | None = Non
     The similar-image links carry `filters`, the ones active where the link is shown; the image's own page
     does not (it shows the image with its most similar images over the whole collection)."""
     thumbnail = source.get("thumbnail")
-    narrowing = _multi_pairs(filters.to_params()) if filters is not None else {}
+    narrowing = multi_pairs(filters.to_params()) if filters is not None else {}
     return {
         "thumbnail": url_for("pages.thumbnail", relative=thumbnail) if isinstance(thumbnail, str) and thumbnail
         else None,
@@ -128,10 +128,10 @@ def safe_colors(colors) -> list[str]:
 
 
 def _multi(request: SearchRequest, **changes) -> dict:
-    return _multi_pairs(request.to_params(**changes))
+    return multi_pairs(request.to_params(**changes))
 
 
-def _multi_pairs(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+def multi_pairs(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     """Query-string pairs grouped by name, as `url_for` takes repeated parameters."""
     grouped: dict[str, list[str]] = {}
     for key, value in pairs:
@@ -152,3 +152,30 @@ def duplicates_to_json(page, settings) -> dict:
                                      "similarity": None if m.similarity != m.similarity else m.similarity,
                                      **{k: m.source[k] for k in keep if k in m.source}} for m in group.members]}
                        for group in page.groups]}
+
+
+def face_result_to_json(result, settings) -> dict:
+    """A face search as POST /api/search/faces answers it (schemas.FaceSearchBody)."""
+    from es_search.search.results import groups_entry
+
+    offset = (result.page - 1) * result.size
+    groups = {} if result.groups is None else {
+        "groups": [groups_entry(group, lambda hit: hit.id) for group in result.groups]}
+    return {**groups, "threshold": result.threshold, "page": result.page, "size": result.size,
+            "has_next": result.has_next,
+            "query_faces": [{"box": list(face.box), "score": face.score, "quality": face.quality}
+                            for face in result.query_faces],
+            "hits": [{"id": hit.id, "rank": offset + n + 1, "distance": hit.distance, "box": hit.box,
+                      "person": hit.person, "query_face": hit.query_face,
+                      "image": (image := shown_source(hit.source, settings)), "links": image_links(hit.id, image)}
+                     for n, hit in enumerate(result.hits)]}
+
+
+def appearances_shown(group) -> list[dict]:
+    """A video group's time ranges for a results card: the clock times and the best frame's page."""
+    from es_search.search.appearances import clock
+
+    if group is None or group.video_id is None:
+        return []
+    return [{"start": clock(a.start), "end": clock(a.end), "frames": a.frames,
+             "page": url_for("pages.image", image_id=a.best_id)} for a in group.appearances]

@@ -101,6 +101,21 @@ class FacetEntry(_Strict):
     selected: bool
 
 
+class Appearance(_Strict):
+    start: float = Field(description="Seconds from the video's start of the first matching frame of this range.")
+    end: float = Field(description="Seconds of its last matching frame.")
+    best_id: str = Field(description="The best-matching frame of the range (an image id).")
+    best_time: float = Field(description="Its time in the video, in seconds.")
+    frames: int = Field(description="Matching frames in the range.")
+
+
+class VideoGroup(_Strict):
+    video_id: str | None = Field(description="The video (null: a photo, not a video frame).")
+    best: str = Field(description="The group's best hit (its id; that hit is the page's hit for the group).")
+    frames: int = Field(description="Matching hits of the group among those ranked.")
+    appearances: list[Appearance] = Field(description="Time ranges where matches occur, the best first.")
+
+
 class SearchResultBody(_Strict):
     query: QueryEcho
     page: int
@@ -118,6 +133,8 @@ class SearchResultBody(_Strict):
     next: str | None = Field(None, description="The next page's address, when there is one.")
     notice: str | None = Field(None, description="Why the page is empty though the search was right: a page past "
                                                  "the deepest one ranked, or parts that cancel each other out.")
+    groups: list[VideoGroup] | None = Field(None, description="With group=video: the page's videos (and photos), "
+                                                              "one per hit, in the hits' order.")
 
 
 class ImageDocumentBody(_Strict):
@@ -176,3 +193,53 @@ class DuplicatesBody(_Strict):
     total: int = Field(description="Groups in all.")
     has_next: bool
     groups: list[DuplicateGroup]
+
+
+class QueryFace(_Strict):
+    box: list[float] = Field(description="[x, y, width, height] relative to the query image.")
+    score: float = Field(description="The face detector's score.")
+    quality: Literal["ok", "small", "blurred"] = Field(description="ok: searched; small or blurred: too little to "
+                                                                   "compare, so not searched.")
+
+
+class FaceHit(_Strict):
+    id: str
+    rank: int = Field(description="1-based position among the images with a matching face.")
+    distance: float = Field(description="Euclidean distance between the best-matching face and the query face "
+                                        "(0: the same descriptor; below `threshold`: one person).")
+    box: list[float] = Field(description="The matching face in this image: [x, y, width, height], relative.")
+    person: str | None = Field(description="The person that face belongs to, once grouped.")
+    query_face: int = Field(description="Which face of the query it matched (0-based, as `query_faces` lists).")
+    image: dict = Field(description="The indexed document without vectors.")
+    links: Links
+
+
+class FaceSearchBody(_Strict):
+    threshold: float = Field(description="Faces farther than this distance are not matches (and not listed).")
+    query_faces: list[QueryFace]
+    page: int
+    size: int
+    has_next: bool
+    hits: list[FaceHit]
+    groups: list[VideoGroup] | None = Field(None, description="With group=video: the page's videos (and photos), "
+                                                              "one per hit, in the hits' order.")
+
+
+class PersonBody(_Strict):
+    id: str
+    name: str | None
+    images: int = Field(description="Images showing this person.")
+    cover_image: str | None = Field(description="An image of the person, for a thumbnail.")
+    cover_box: list[float] | None = Field(description="Their face in `cover_image`: [x, y, width, height], relative.")
+
+
+class PeopleBody(_Strict):
+    page: int
+    size: int
+    total: int = Field(description="People in all.")
+    people: list[PersonBody]
+
+
+class PersonRemovedBody(_Strict):
+    id: str
+    images: int = Field(description="Images whose faces of this person were removed.")

@@ -27,7 +27,7 @@ from es_search.config import Settings
 from es_search.errors import UploadRejected, WriteRejected
 from es_search.fields import FieldRegistry, FieldSpec
 from es_search.ids import ID_PATTERN, MAX_ID_CHARS
-from es_search.search.contract import IMAGE_FORMAT, QueryParams, value_schema
+from es_search.search.contract import IMAGE_FORMAT, JsonBody, QueryParams, value_schema
 from es_search.search.parsing import describe
 from es_search.values import MAX_KEYWORD_CHARS, MAX_LIST_VALUES, MAX_TEXT_CHARS
 from ingest.image_write import REFRESH_VALUES
@@ -216,3 +216,20 @@ def parse_write(model: type[BaseModel], raw) -> BaseModel:
 
 WRITE_REASONS = ("bad_json", "bad_id", "bad_field", "derived_field", "missing_image", "bad_base64", "empty",
                  "too_large")
+
+
+# --------------------------------------------------------------------------- people (webapp/writes.py)
+
+class PersonNameBody(JsonBody):
+    name: str | None = Field(max_length=100, description="The person's name; null or empty takes it away. Names "
+                                                          "are unique (409 when another person has it).")
+
+
+class PersonMergeBody(JsonBody):
+    into: str = Field(min_length=1, max_length=100, description="The person who keeps every face of this one (and "
+                                                                "their own name): an id (GET /api/people) or a name.")
+
+
+class PersonSplitBody(JsonBody):
+    images: list[Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]] = Field(
+        min_length=1, max_length=1000, description="Images whose faces of this person become a new person.")

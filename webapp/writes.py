@@ -19,7 +19,7 @@ from es_search.search.parsing import parse_query
 from ingest.image_write import ImageWriter
 from ingest.write_fields import check_write_id
 from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome
-from webapp import write_schemas
+from webapp import schemas, write_schemas
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.inputs import request_params
 from webapp.openapi import documented
@@ -151,3 +151,54 @@ def _apply_in_batches(parsed: list, refresh: str, batch_size: int) -> list[Write
     flush()
     outcomes.extend(slot for slot in slots if slot is not None)
     return outcomes
+
+
+# --------------------------------------------------------------------------- people
+
+
+def _person_body(model):
+    from es_search.search.parsing import parse_body
+
+    if not request.is_json:
+        raise QueryError("the body must be JSON")
+    return parse_body(model, request.get_data())
+
+
+@writes.patch("/people/<person_id>")
+@documented("Name a person (or take the name away)", response=schemas.PersonBody, body="person_name",
+            errors=(400, 404, 409, 503))
+def name_person(person_id: str):
+    """Give a person a name; `person=<name>` then finds their images. A name another person has is 409:
+    merge the two instead."""
+    body = _person_body(write_schemas.PersonNameBody)
+    return jsonify(serialise(schemas.PersonBody, search_service().people().rename(person_id, body.name).to_dict()))
+
+
+@writes.post("/people/<person_id>/merge")
+@documented("Merge a person into another", response=schemas.PersonBody, body="person_merge",
+            errors=(400, 404, 503))
+def merge_person(person_id: str):
+    """Every face of this person becomes `into`'s (a person's id or name); `into` keeps its name (or takes
+    this one's)."""
+    body = _person_body(write_schemas.PersonMergeBody)
+    people = search_service().people()
+    into = people.resolve([body.into])[0]
+    return jsonify(serialise(schemas.PersonBody, people.merge(person_id, into).to_dict()))
+
+
+@writes.post("/people/<person_id>/split")
+@documented("Split some images off a person, as a new person", response=schemas.PersonBody, body="person_split",
+            errors=(400, 404, 503))
+def split_person(person_id: str):
+    """This person's faces in `images` become a new person (the answer)."""
+    body = _person_body(write_schemas.PersonSplitBody)
+    return jsonify(serialise(schemas.PersonBody, search_service().people().split(person_id, body.images).to_dict()))
+
+
+@writes.delete("/people/<person_id>")
+@documented("Remove a person with every face of theirs", response=schemas.PersonRemovedBody, errors=(404, 503))
+def remove_person(person_id: str):
+    """Every face of this person (box and descriptor) is taken off its image, and the name forgotten; the
+    images stay."""
+    changed = search_service().people().remove(person_id)
+    return jsonify(serialise(schemas.PersonRemovedBody, {"id": person_id, "images": changed}))

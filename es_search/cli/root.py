@@ -1,6 +1,6 @@
 """`imgsearch`: the root command. It builds the parser and ends every known failure the same way.
 
-The core's own command groups (node, index, search, model, config, apikey) are listed in CORE_COMMAND_MODULES.
+The core's own command groups (node, index, search, duplicates, people, model, config, apikey) are listed in CORE_COMMAND_MODULES.
 The layers above the core (ingest, webapp, demo) add theirs through the `imgsearch.commands` entry-point
 group: each entry point names a `register(subparsers)` function. That keeps the core from importing the
 packages that depend on it. Every parser sets `func(args, settings)`, returning an exit code.
@@ -26,6 +26,7 @@ CORE_COMMAND_MODULES = (
     "es_search.cli.index",
     "es_search.cli.search",
     "es_search.cli.duplicates",
+    "es_search.cli.people",
     "es_search.cli.model",
     "es_search.cli.config",
     "es_search.cli.apikey",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from es_search.errors import QueryError
-from es_search.fields import VECTOR_FIELD, FieldRegistry, load_registry
+from es_search.fields import HIDDEN_FIELDS, VECTOR_FIELD, FieldRegistry, load_registry
 from es_search.search.filters import SearchFilters, build_filter
 
 MAX_NUM_CANDIDATES = 10_000  # Elasticsearch refuses knn.num_candidates above this
@@ -71,8 +71,8 @@ def deepened(window: PageWindow, depth: int, candidates_factor: int = 4) -> Page
 
 
 def source_without_vector() -> dict:
-    """`_source` filter for hits: the vector is large and no page shows it."""
-    return {"excludes": [VECTOR_FIELD]}
+    """`_source` filter for hits: vectors are large and no page shows them."""
+    return {"excludes": list(HIDDEN_FIELDS)}
 
 
 def build_knn(vector: Sequence[float], window: PageWindow, filters: SearchFilters, *,

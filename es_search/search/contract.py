@@ -126,8 +126,8 @@ def _value(spec: FieldSpec, param: str, text: bool):
     def read(raw):
         if raw is None and not text:
             raise ValueError("must be a value, not null (leave the parameter out instead)")
-        if raw is None or (raw == "" and spec.type == "keyword"):
-            return None  # an empty word chooses nothing; an empty number or date is no number or date
+        if raw is None or (isinstance(raw, str) and not raw.strip() and spec.type == "keyword"):
+            return None  # an empty (or blank) word chooses nothing; an empty number or date is no number or date
         if not text and spec.type in ("integer", "long", "float", "double", "boolean") and isinstance(raw, str):
             raise ValueError(f"must be {'true or false' if spec.type == 'boolean' else 'a number'}, got {raw!r}")
         return checked_filter_value(spec, raw, strict=not text)
@@ -245,6 +245,9 @@ def _paging_fields(settings, registry: FieldRegistry, text: bool) -> dict:
                          "relative to it (0..1), as the image page's drag gives it. Ignored without a query image."))),
         "collapse": (Annotated[bool, _flag(text)], Field(None, description=(
             "One image per near-duplicate group: only each group's representative (the gallery's default)."))),
+        "group": (Literal["video"], Field(None, description=(
+            "`video`: the results folded by video, each video once (where its best frame ranks) with the time "
+            "ranges where matching frames occur, best first; a page is a page of videos (and photos)."))),
     }
 
 
@@ -301,6 +304,16 @@ def duplicates_model() -> type[BaseModel]:
         "DuplicatesParams", __base__=QueryParams,
         page=_int_field(True, 1, 1, MAX_DEPTH, f"Page number; past the {MAX_DEPTH} largest groups a page is empty."),
         size=_int_field(True, 20, 1, MAX_PAGE_SIZE, "Groups per page."),
+    )
+
+
+def people_model() -> type[BaseModel]:
+    """GET /api/people: a page of people, most images first."""
+    return create_model(
+        "PeopleParams", __base__=QueryParams,
+        page=_int_field(True, 1, 1, 10_000, "Page number; past the 10,000 people with the most images a page is "
+                                            "empty."),
+        size=_int_field(True, 50, 1, 500, "People per page."),
     )
 
 

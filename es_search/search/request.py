@@ -48,6 +48,7 @@ class SearchRequest:
     one_per_group: bool = False  # near-duplicates: show only each group's representative (search/collapse.py)
     words: str | None = None  # matched in the keyword fields only (an image search: the text it read)
     box: Box | None = None  # search by this region of the query image (an upload, or similar_to's image)
+    group: str | None = None  # "video": the hits folded by video, with time ranges (search/appearances.py)
 
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """Query-string pairs for a link to this search (e.g. `page=` another page)."""
@@ -59,7 +60,7 @@ class SearchRequest:
                   "min_similarity": None if self.min_similarity is None else f"{self.min_similarity:g}",
                   "sort": self.sort if self.sort != "relevance" else None,
                   "explain": "true" if self.explain else None,
-                  "collapse": "true" if self.one_per_group else None,
+                  "collapse": "true" if self.one_per_group else None, "group": self.group,
                   "size": str(self.size), "page": str(self.page)}
         values.update({k: (None if v is None else str(v)) for k, v in changes.items()})
         pairs = [(k, v) for k, v in values.items() if v not in (None, "") and not (k == "page" and v == "1")]
@@ -115,7 +116,7 @@ class SearchRequest:
 def parse_search_request(params: Mapping[str, Sequence[str] | str], settings, registry: FieldRegistry | None = None,
                          *, collapse_default: bool = False, blank_is_absent: bool = True) -> SearchRequest:
     """A SearchRequest from query parameters (q, similar, vec, not, like, unlike, not_vec, page, size, mode,
-    min_similarity, sort, explain, facets, collapse and the filters), read by the request contract's model
+    min_similarity, sort, explain, facets, collapse, group and the filters), read by the request contract's model
     (es_search/search/contract.py); empty values count as absent, as a form's do. Raises QueryError naming
     the parameter at fault."""
     registry = registry or load_registry()
@@ -155,6 +156,7 @@ def request_from(parsed, registry: FieldRegistry, *, collapse_default: bool = Fa
         mode=getattr(parsed, "mode", "semantic"), min_similarity=parsed.min_similarity, with_facets=parsed.facets,
         sort=parsed.sort, explain=parsed.explain, words=getattr(parsed, "words", None),
         box=parse_box(parsed.box) if getattr(parsed, "box", None) else None,
+        group=getattr(parsed, "group", None),
     )
 
 

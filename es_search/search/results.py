@@ -51,6 +51,7 @@ class SearchResult:
     cutoff: Cutoff | None = None  # where the good matches end; None when browsing
     parts: list[QueryPart] = field(default_factory=list)  # every part, an upload first as a vector part
     notice: str | None = None  # why a page is empty though the search was right (past the last page...)
+    groups: list | None = None  # group=video: the page's VideoGroups (search/appearances.py), one per hit
 
     @property
     def offset(self) -> int:
@@ -83,7 +84,15 @@ class SearchResult:
         if self.facets is not None:
             data["facets"] = self.facets["facets"]
             data["matching"] = self.facets["matching"]
+        if self.groups is not None:
+            data["groups"] = [groups_entry(group, lambda hit: hit.id) for group in self.groups]
         return data
+
+
+def groups_entry(group, hit_id) -> dict:
+    """A VideoGroup as answers list it: the video, its best hit's id, the time ranges of its matches."""
+    return {"video_id": group.video_id, "best": hit_id(group.best), "frames": len(group.hits),
+            "appearances": [a.to_dict() for a in group.appearances]}
 
 
 def _rounded(value: float | None) -> float | None:

@@ -22,7 +22,7 @@ from es_search.config import Settings
 from es_search.decode import decode_upload
 from es_search.elastic_errors import missing_index_message, search_error, translate
 from es_search.errors import ImageNotFound, QueryError
-from es_search.fields import VECTOR_FIELD, FieldRegistry, registry_for
+from es_search.fields import HIDDEN_FIELDS, VECTOR_FIELD, FieldRegistry, registry_for
 from es_search.search.bodies import (
     PageWindow,
     build_bm25_search,
@@ -150,6 +150,9 @@ class SearchService:
         """Run one search: the query's parts (an uploaded image, texts, indexed images, vectors) summed into
         one vector, or (none of them) browse."""
         started = time.perf_counter()
+        request = replace(request, filters=self.with_person_ids(request.filters))
+        if request.group == "video":
+            return self._by_video(request, image, started)
         window = self._window(request)
         if window.beyond:
             return self._empty(request, window, request.kind(with_image=image is not None), started,
@@ -189,6 +192,27 @@ class SearchService:
         if any(part.kind == "text" for part, _ in parts) or upload is not None:
             result.encode_ms = (encoded - started) * 1000
         return result
+
+    def _by_video(self, request: SearchRequest, image: bytes | None, started: float) -> SearchResult:
+        """group=video: the best hits, as deep as the result window, folded by video (search/appearances.py);
+        the answer's page is a page of groups, each shown by its best hit."""
+        from es_search.search.appearances import group_by_video
+
+        self._window(request)  # the size rule
+        step = self.settings.max_page_size
+        first = deep = self.search(replace(request, group=None, page=1, size=step), image=image)
+        hits = list(first.hits)
+        follow = first.request if first.kind != "image" else replace(
+            first.request, vector=tuple(float(x) for x in first.query_vector))
+        while deep.has_next and len(hits) < self.settings.max_result_window:
+            deep = self.search(replace(follow, group=None, page=deep.page + 1, size=step, with_facets=False))
+            hits += deep.hits
+        groups = group_by_video(hits, gap=self.video_gap(), source=lambda hit: hit.source, hit_id=lambda hit: hit.id)
+        offset = (request.page - 1) * request.size
+        shown = groups[offset:offset + request.size]
+        return replace(first, request=replace(first.request, group="video", page=request.page, size=request.size),
+                       hits=[group.best for group in shown], groups=shown, page=request.page, size=request.size,
+                       has_next=len(groups) > offset + request.size, took_ms=(time.perf_counter() - started) * 1000)
 
     def query_vector(self, request: SearchRequest, upload: np.ndarray | None = None
                      ) -> tuple[np.ndarray | None, list[tuple[QueryPart, np.ndarray]]]:
@@ -331,10 +355,76 @@ class SearchService:
                             took_ms=(time.perf_counter() - started) * 1000,
                             total=responses[0]["hits"]["total"]["value"], facets=facets)
 
+    # ------------------------------------------------------------------ people and faces
+
+    def people(self):
+        """The people of the index (es_search/faces/store.py)."""
+        from es_search.faces.store import PeopleStore
+
+        return PeopleStore(self.es, self.settings.index_alias, self.settings.face_match_distance)
+
+    def with_person_ids(self, filters: SearchFilters) -> SearchFilters:
+        """The filters with each `person=` name turned into its person's id (ids stay as they are)."""
+        spec = self.registry.get("people")
+        values = filters.selected(spec.param) if spec is not None and spec.param else ()
+        if not values:
+            return filters
+        resolved = self._call(lambda: self.people().resolve(values))
+        return replace(filters, terms={**filters.terms, spec.param: resolved})
+
+    def search_faces(self, filters: SearchFilters, *, image: bytes | None = None, image_id: str | None = None,
+                     face: int = 0, page: int = 1, size: int = 24, group: str | None = None):
+        """Images with a face like those of an uploaded image, or like face number `face` of an indexed image
+        (that image left out); es_search/search/face_search.py."""
+        from es_search.decode import DecodeError, decode_bytes
+        from es_search.errors import EncoderUnavailable, UploadRejected
+        from es_search.faces.engine import DETECT_SIDE, INSTALL_HINT, Face, faces_available, shared_face_engine
+        from es_search.search.face_search import search_faces
+
+        if (image is None) == (image_id is None):
+            raise QueryError("a face search takes an uploaded image or an indexed image's id, not both")
+        if size > self.settings.max_page_size:
+            raise QueryError(f"size must be at most {self.settings.max_page_size}, got {size}")
+        exclude: tuple[str, ...] = ()
+        if image is not None:
+            if not faces_available():
+                raise EncoderUnavailable(f"finding the faces of an uploaded image needs the face models: {INSTALL_HINT}")
+            try:
+                decoded = decode_bytes(image, max_pixels=self.settings.max_image_pixels, min_side=0,
+                                       min_long_side=DETECT_SIDE).image
+            except DecodeError as exc:
+                raise UploadRejected(exc.reason, f"cannot use the image ({exc.reason}): {exc.message}") from None
+            faces = shared_face_engine().faces(decoded)
+        else:
+            check_image_id(image_id)
+            source = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
+                                                    source_includes=["faces"], source_exclude_vectors=False),
+                                image_id)["_source"]
+            stored = source.get("faces") or []
+            if not 0 <= face < len(stored):
+                raise QueryError(f"image {image_id} has {len(stored)} faces; face must be 0 to {len(stored) - 1}"
+                                 if stored else f"image {image_id} has no faces")
+            entry = stored[face]
+            vector = tuple(entry["vector"]) if entry.get("vector") else None
+            faces = [Face(tuple(entry["box"]), entry.get("score") or 0.0, entry.get("quality") or "ok", vector)]
+            exclude = (image_id,)
+        filters = self.with_person_ids(filters)
+        return self._call(lambda: search_faces(
+            self.es, self.settings.index_alias, faces, threshold=self.settings.face_match_distance,
+            filters=filters, registry=self.registry, page=page, size=size,
+            max_depth=self.settings.max_result_window, exclude_ids=exclude, group=group, gap=self.video_gap()))
+
+    def video_gap(self) -> float:
+        """Frames this close in time (seconds) are one appearance: a few sampling intervals."""
+        from es_search.search.appearances import DEFAULT_GAP_INTERVALS
+
+        return DEFAULT_GAP_INTERVALS * self.settings.video_interval
+
     # ------------------------------------------------------------------ documents and facets
 
     def facets(self, filters: SearchFilters) -> dict:
         """Facet counts for the filter panel: {"facets": {...}, "matching": n}."""
+        filters = self.with_person_ids(filters)
         response = self._msearch([build_facets_search(filters, self.registry)])[0]
         return parse_facets(response.get("aggregations", {}), filters, self.registry)
 
@@ -342,7 +432,7 @@ class SearchService:
         """One image's document (without its vector); ImageNotFound when there is none."""
         check_image_id(image_id)
         response = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
-                                                  source_excludes=[VECTOR_FIELD]), image_id)
+                                                  source_excludes=list(HIDDEN_FIELDS)), image_id)
         return response["_source"]
 
     def stored_vector(self, image_id: str) -> np.ndarray:
@@ -379,7 +469,7 @@ class SearchService:
         if not ids:
             return {}
         response = self._call(lambda: self.es.mget(index=self.settings.index_alias, ids=ids,
-                                                   source_excludes=[VECTOR_FIELD]))
+                                                   source_excludes=list(HIDDEN_FIELDS)))
         return {doc["_id"]: doc.get("_source", {}) for doc in response["docs"] if doc.get("found")}
 
     def _msearch(self, bodies: list[dict]) -> list[dict]:

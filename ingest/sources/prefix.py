@@ -17,6 +17,7 @@ from ingest.discover import is_image_name
 from ingest.items import Item, ItemProblem, record_digest
 from ingest.prune import PruneScope
 from ingest.shard import WHOLE, Shard, record_key, select
+from ingest.video import is_video_name
 
 
 class PrefixSource:
@@ -45,10 +46,11 @@ class PrefixSource:
 
 
 def listed_items(settings: Settings, prefix_url: str) -> Iterator[Item]:
-    """The image objects under a prefix as items without ids or fields, in listing order."""
+    """The image objects under a prefix as items without ids or fields, in listing order (videos too, so the
+    run reports that it does not read them from object storage)."""
     line = 0
     for listed in list_s3(prefix_url, settings):
-        if not is_image_name(listed.location):
+        if not (is_image_name(listed.location) or is_video_name(listed.location)):
             continue
         line += 1
         yield Item(location=listed.location, origin=prefix_url, line=line, digest=record_digest(listed.location, {}),

@@ -15,6 +15,7 @@ import pytest
 
 from es_search.errors import EXIT_CLUSTER, EXIT_CONFIG, EXIT_USAGE
 from es_search.index import VECTOR_FIELD, delete_index, indices_behind
+from tests.support.cli import imgsearch
 
 DIMS = 8
 
@@ -24,14 +25,6 @@ def alias(es):
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
     delete_index(es, name)
-
-
-def imgsearch(*args: str, alias: str, data_dir, **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "IMGSEARCH_"))}
-    full_env.update({"ES_URL": os.environ.get("ES_URL", "http://127.0.0.1:9200"), "IMGSEARCH_INDEX_ALIAS": alias,
-                     "IMGSEARCH_DATA_DIR": str(data_dir), **env})
-    return subprocess.run([sys.executable, "-m", "es_search.cli", *args], capture_output=True, text=True,
-                          env=full_env, timeout=300)
 
 
 def assert_one_error_line(result: subprocess.CompletedProcess, code: int, fragment: str) -> None:

@@ -160,7 +160,7 @@ def test_filters_go_inside_knn_with_the_excluded_ids():
     assert {"range": {"width": {"gte": 100}}} in clauses
     assert knn["filter"]["bool"]["must_not"] == [{"ids": {"values": ["abc"]}}]
     assert (body["from"], body["size"]) == (5, 6)
-    assert body["_source"] == {"excludes": [VECTOR_FIELD]}
+    assert body["_source"] == {"excludes": [VECTOR_FIELD, "faces.vector"]}
 
 
 def test_no_filters_means_no_knn_filter():

@@ -105,8 +105,8 @@ class UnitTextEncoder:
 
 def test_every_enricher_says_what_it_needs_costs_and_adds_and_its_fields_are_in_the_registry():
     registry = load_registry()
-    enrichers = build_enrichers(Settings(categories=("a", "b")), UnitTextEncoder())
-    assert [e.name for e in enrichers] == list(FACTORIES)
+    enrichers = build_enrichers(Settings(categories=("a", "b"), faces="on"), UnitTextEncoder())
+    assert [e.name for e in enrichers] == list(FACTORIES)  # faces (off by default) asked for
     for enricher in enrichers:
         assert enricher.needs in NEEDS and enricher.cost in COSTS and enricher.fields
         for name in enricher.fields:

@@ -3,56 +3,27 @@ filter, uploads an image, switches language, and saves screenshots under the tes
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
+from tests.support.browser import chromium, serving
 from tests.support.sample_gallery import PHOTOS
 from webapp import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or ""):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser():
-    executable = chromium_path()
-    if executable is None:
-        message = "Debian's chromium is not installed (make browser, or apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Never `playwright install`: we drive the system's Chromium.
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
 def server_url(gallery):
-    """The app on 127.0.0.1 and a free port, in a thread, as a browser sees it."""
-    server = make_server("127.0.0.1", 0, create_app(gallery.settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    """The app as a browser sees it."""
+    with serving(create_app(gallery.settings)) as url:
+        yield url
 
 
 def scored_cards(page) -> list[tuple[str, str]]:
@@ -210,12 +181,8 @@ def text_gallery(es, base_settings, tiny_models, tmp_path_factory):
         image_model=str(tiny_models.image), text_model=str(tiny_models.text), image_roots=(photos,))
     assert run_ingest(settings, [photos], es=es).indexed == 18
     es.indices.refresh(index=settings.index_alias)
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", drawn
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as url:
+        yield url, drawn
     delete_index(es, settings.index_alias)
 
 

@@ -36,6 +36,19 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 
+  // "Search by faces" ticked: the chosen image goes to the face search instead.
+  var faces = document.getElementById("upload-faces");
+  if (faces && form) {
+    form.addEventListener("submit", function () {
+      if (faces.checked) { form.action = faces.getAttribute("data-action"); }
+    });
+    var submit = form.submit;
+    form.submit = function () {
+      if (faces.checked) { form.action = faces.getAttribute("data-action"); }
+      submit.call(form);
+    };
+  }
+
   var filters = document.getElementById("filter-form");
   if (filters) {
     // Leave empty fields out of the address, so links stay short and readable.
@@ -80,7 +93,7 @@ document.addEventListener("DOMContentLoaded", function () {
     };
     picture.addEventListener("dragstart", function (event) { event.preventDefault(); });
     picture.addEventListener("pointerdown", function (event) {
-      if (event.target.closest && event.target.closest(".text-box")) { return; }
+      if (event.target.closest && event.target.closest(".text-box, .face-box")) { return; }
       event.preventDefault();
       start = relative(event);
       picture.classList.add("marking");
@@ -103,4 +116,47 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   }
+
+  // Naming, merging, splitting and removing people: the write API, with a write key asked for once per tab.
+  var actionError = document.getElementById("action-error");
+  Array.prototype.forEach.call(document.querySelectorAll("form.person-action"), function (action) {
+    action.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var question = action.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) { return; }
+      var key = window.sessionStorage.getItem("imgsearch-write-key");
+      if (!key) {
+        key = window.prompt("API key (write)");
+        if (!key) { return; }
+      }
+      var body = {};
+      Array.prototype.forEach.call(action.querySelectorAll("input[name]"), function (input) {
+        body[input.name] = input.value;
+      });
+      if (action.getAttribute("data-images")) { body.images = [action.getAttribute("data-images")]; }
+      var method = action.getAttribute("data-method");
+      fetch(action.getAttribute("data-url"), {
+        method: method,
+        headers: {"Authorization": "ApiKey " + key, "Content-Type": "application/json"},
+        body: method === "DELETE" ? null : JSON.stringify(body)
+      }).then(function (response) {
+        if (response.ok) {
+          window.sessionStorage.setItem("imgsearch-write-key", key);
+          window.location.reload();
+          return null;
+        }
+        if (response.status === 401 || response.status === 403) {
+          window.sessionStorage.removeItem("imgsearch-write-key");
+        }
+        return response.json().then(function (answer) {
+          throw new Error((answer && answer.error && answer.error.message) || response.statusText);
+        }, function () { throw new Error(response.statusText); });
+      }).catch(function (error) {
+        if (actionError) {
+          actionError.textContent = error.message;
+          actionError.hidden = false;
+        }
+      });
+    });
+  });
 });
