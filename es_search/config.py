@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     # each scene change (a mean grey difference over `video_scene_threshold`, 0..255, between frames).
     video_interval: Seconds = 2.0
     video_scene_threshold: float = Field(30.0, gt=0, le=255)
+    # DICOM (es_search/dicom, docs/dicom.md): patient identifiers are never written; with a key, a keyed
+    # pseudonym of the patient id (HMAC-SHA256) groups one patient's studies. A file flagged with burned-in
+    # annotations gets no thumbnail unless allowed here.
+    dicom_pseudonym_key: SecretStr | None = None
+    dicom_burned_in_thumbnails: bool = False
     # Two faces closer than this (Euclidean distance of their descriptors) are one person: the threshold
     # dlib's authors give for their network; on the test photos the same person measured 0.04–0.43,
     # different people 0.81–0.88 (docs/faces.md).

@@ -78,6 +78,11 @@ HELP: dict[str, tuple[str, str]] = {
                        "kept frame is a document (docs/video.md)."),
     "video_scene_threshold": ("Ingest", "Videos: how different two frames must be (mean grey difference, 0 to "
                               "255) to count as a scene change, whose first frame is kept."),
+    "dicom_pseudonym_key": ("Ingest", "DICOM: a secret; when set, each image gets `patient_key`, a keyed pseudonym "
+                            "(HMAC-SHA256) of its patient id, so one patient's studies can be found together without "
+                            "the id. Without it the patient id is not read (docs/dicom.md)."),
+    "dicom_burned_in_thumbnails": ("Ingest", "DICOM: make thumbnails of images whose file says they hold burned-in "
+                                   "annotations (patient data drawn into the pixels); off, they get none."),
     "face_match_distance": ("Search and web", "Two faces closer than this (Euclidean distance of their 128-d "
                             "descriptors) show one person: grouping and face search (docs/faces.md)."),
     "max_result_window": ("Search and web", "How deep a ranking goes: pages past it are empty, with a notice."),

@@ -13,7 +13,7 @@ import io
 import math
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -40,7 +40,7 @@ QUARTER_TURNS = {5, 6, 7, 8}
 
 # Every reason a DecodeError can carry; the ingest report and the upload error use the same codes.
 DECODE_REASONS = ("empty", "unreadable", "not_an_image", "unsupported_format", "too_many_pixels", "truncated",
-                  "corrupt")
+                  "corrupt", "not_dicom", "no_pixel_data", "unsupported_transfer_syntax")
 
 
 class DecodeError(FileFailure):
@@ -60,6 +60,8 @@ class DecodedImage:
     width: int
     height: int
     taken_at: str | None = None
+    fields: dict = field(default_factory=dict)  # a DICOM file's fields (es_search/dicom/tags.py)
+    burned_in: bool = False  # a DICOM file says its pixels hold burned-in annotations (patient data, maybe)
 
 
 def working_size(settings: Settings) -> tuple[int, int]:
@@ -79,11 +81,17 @@ def decode_image(data: bytes | Path | str, settings: Settings) -> DecodedImage:
 
 
 def decode_bytes(data: bytes, max_pixels: int, min_side: int = MODEL_INPUT_SIDE,
-                 min_long_side: int = 0) -> DecodedImage:
+                 min_long_side: int = 0, dicom_secret: str | None = None) -> DecodedImage:
     """Pure: bytes → DecodedImage, or DecodeError with reason empty / not_an_image / too_many_pixels /
-    truncated / corrupt / unsupported_format."""
+    truncated / corrupt / unsupported_format (and for DICOM no_pixel_data / unsupported_transfer_syntax).
+    A DICOM file (es_search/dicom) brings its whitelisted tags as `fields`; `dicom_secret` keys its patient
+    pseudonym."""
     if not data:
         raise DecodeError("empty", "the file has no bytes")
+    from es_search.dicom.decode import is_dicom
+
+    if is_dicom(data):
+        return _decode_dicom(data, max_pixels, min_side, min_long_side, dicom_secret)
     try:
         return _decode(data, max_pixels, min_side, min_long_side)
     except DecodeError:
@@ -131,6 +139,21 @@ def _decode(data: bytes, max_pixels: int, min_side: int, min_long_side: int) -> 
     rgb = fit_working_size(rgb, min_side, min_long_side)
     return DecodedImage(image=rgb, format=file_format, width=full_width, height=full_height,
                         taken_at=_taken_at(exif))
+
+
+def _decode_dicom(data: bytes, max_pixels: int, min_side: int, min_long_side: int,
+                  secret: str | None) -> DecodedImage:
+    from es_search.dicom.decode import DicomError, decode_dicom, dicom_available
+
+    if not dicom_available():
+        raise DecodeError("unsupported_format", "a DICOM file: reading DICOM needs pydicom (make setup-dicom)")
+    try:
+        found = decode_dicom(data, max_pixels=max_pixels, secret=secret)
+    except DicomError as exc:
+        raise DecodeError(exc.reason, exc.message) from None
+    rgb = fit_working_size(found.image, min_side, min_long_side)
+    return DecodedImage(image=rgb, format="DICOM", width=found.width, height=found.height, fields=found.fields,
+                        burned_in=found.burned_in)
 
 
 def working_scale(width: int, height: int, min_side: int, min_long_side: int = 0) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, features
 
+from es_search.dicom.decode import DICOM_EXTENSIONS, is_dicom
 from ingest.video import is_video_name
 
 # Photo formats Pillow reads only when built with, or given a plugin for, their decoder.
@@ -37,7 +38,7 @@ def _pillow_reads(extension: str) -> bool:
     return format_name != "AVIF" or bool(features.check("avif"))
 
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", *DICOM_EXTENSIONS}
                              | {ext for ext in BUILD_DEPENDENT_EXTENSIONS if _pillow_reads(ext)})
 
 # Called with (path, reason, message) for a source or folder that cannot be read, so the run can report it.
@@ -47,6 +48,20 @@ OnError = Callable[[str, str, str], None]
 def is_image_name(name: str) -> bool:
     """True when the file name ends in one of the image extensions, in any letter case."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_bare_dicom(entry: os.DirEntry) -> bool:
+    """A file without an extension (or named by a UID, `1.2.840.…`, whose last part reads as one) that starts
+    like a DICOM file: archives often name files so. DICOMDIR, a media index, is not an image: the walk finds
+    the files it lists anyway."""
+    extension = os.path.splitext(entry.name)[1]
+    if (extension and not extension[1:].isdigit()) or entry.name.upper() == "DICOMDIR":
+        return False
+    try:
+        with open(entry.path, "rb") as fh:
+            return is_dicom(fh.read(132))
+    except OSError:
+        return False
 
 
 def unreadable_image_reason(name: str) -> str | None:
@@ -105,7 +120,7 @@ def discover_images(root: str | Path, on_error: OnError | None = None,
                 if entry.is_dir():
                     subfolders.append(entry.path)
                 elif entry.is_file():
-                    if is_image_name(entry.name) or is_video_name(entry.name):
+                    if is_image_name(entry.name) or is_video_name(entry.name) or is_bare_dicom(entry):
                         yield entry.path
                     elif on_error is not None and (why := unreadable_image_reason(entry.name)):
                         on_error(entry.path, "unsupported_format", why)

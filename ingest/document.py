@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from es_search.dicom.tags import DICOM_FIELDS
 from es_search.fields import VECTOR_FIELD
 from es_search.paths import relative_path
 from ingest.items import Item
@@ -25,7 +26,7 @@ from ingest.prepare import PreparedImage
 
 # What every content part holds beside its enrichers' fields (ingest/enrichers: their `fields`).
 BASE_CONTENT_KEYS = ("sha256", "width", "height", "format", "byte_size", "thumbnail", "taken_at", "file_modified_at",
-                     "model", VECTOR_FIELD)
+                     "model", VECTOR_FIELD, *DICOM_FIELDS)
 # Folder files may bring these for a new document (the demo's titles); records set any settable field.
 DEFAULT_KEYS = ("title", "caption", "tags")
 

@@ -38,4 +38,9 @@ REASONS = {
     "timeout": "the download took longer than allowed",
     "too_large": "the image is larger than the download size limit",
     "missing_image": "an operation of the write API names no image",
+    # Videos (ingest/video.py) and DICOM files (es_search/dicom).
+    "not_a_video": "a file named as a video that FFmpeg cannot read as one",
+    "not_dicom": "a file named as DICOM (.dcm) that is not a DICOM file",
+    "no_pixel_data": "a DICOM file without an image (a report, a plan, a waveform)",
+    "unsupported_transfer_syntax": "a DICOM file compressed in a way no installed decoder reads",
 }

@@ -17,10 +17,16 @@ from PIL import Image
 
 from es_search.config import Settings
 from es_search.decode import decode_bytes, working_size
+from es_search.dicom.decode import is_dicom, is_dicom_name
+from es_search.errors import FileFailure
 from ingest.enrichers.base import Enricher
 from ingest.enrichers.small import analysis_image
 from ingest.fingerprint import FileFacts, read_verified
 from ingest.thumbnails import thumbnail_relpath, write_thumbnail
+
+# Enrichers that would read patient data out of a DICOM image's pixels.
+PRIVATE_IN_DICOM = frozenset({"ocr", "faces"})
+
 
 # Runs a heavy enricher on an image elsewhere: (enricher, image, the file's bytes or None) → its fields' future.
 Submit = Callable[[Enricher, Image.Image, bytes | None], Future]
@@ -36,7 +42,7 @@ class PreparedImage:
     width: int
     height: int
     taken_at: str | None
-    thumbnail: str
+    thumbnail: str | None  # None: withheld (a DICOM image with burned-in annotations)
     fresh_thumbnail: bool = False  # this run wrote it (so a content that fails to index takes it away again)
     fields: dict = field(default_factory=dict)  # from the light pixel enrichers
     pending: list[tuple[Enricher, Future]] = field(default_factory=list)  # heavy enrichers under way
@@ -52,15 +58,25 @@ def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = Non
     """
     if data is None:
         data = read_verified(facts)
+    if is_dicom_name(facts.path) and not is_dicom(data):
+        raise FileFailure("not_dicom", "named as a DICOM file, but it is not one (no DICM preamble)")
     min_side, min_long_side = working_size(settings)
-    decoded = decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=min_side, min_long_side=min_long_side)
+    secret = settings.dicom_pseudonym_key.get_secret_value() if settings.dicom_pseudonym_key else None
+    decoded = decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=min_side, min_long_side=min_long_side,
+                           dicom_secret=secret)
     if not any(enricher.wants_original for enricher in enrichers):
         del data  # the encoded bytes are not needed past this point; free them before the slow steps
     fresh = not (Path(settings.thumbnails_dir) / thumbnail_relpath(facts.sha256)).is_file()
-    thumbnail = write_thumbnail(decoded.image, facts.sha256, settings.thumbnails_dir, settings.thumbnail_size)
+    withheld = decoded.burned_in and not settings.dicom_burned_in_thumbnails
+    thumbnail = None if withheld else write_thumbnail(decoded.image, facts.sha256, settings.thumbnails_dir,
+                                                      settings.thumbnail_size)
     prepared = PreparedImage(facts=facts, image=decoded.image, format=decoded.format, width=decoded.width,
                              height=decoded.height, taken_at=decoded.taken_at, thumbnail=thumbnail,
-                             fresh_thumbnail=fresh)
+                             fresh_thumbnail=fresh and not withheld, fields=dict(decoded.fields))
+    if decoded.format == "DICOM":
+        # Text read in a medical image is mostly its annotations (names, ids, dates), and faces in it are a
+        # patient's: neither is looked for (docs/dicom.md).
+        enrichers = [enricher for enricher in enrichers if enricher.name not in PRIVATE_IN_DICOM]
     small = None
     for enricher in enrichers:
         image = decoded.image

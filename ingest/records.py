@@ -38,7 +38,8 @@ from ingest.items import Item, ItemProblem, record_digest
 # Built-in fields a record may set; the others are computed by the pipeline.
 # ocr_text: a correction of what was read; camera and taken_at: a video's camera and when it began recording
 # (ingest/sources/video.py), or when a photo was taken where its file does not say.
-SETTABLE_BUILTINS = ("title", "caption", "tags", "ocr_text", "camera", "taken_at")
+# department: a DICOM image's department where its tags lack it (a records file keyed by SOP instance UID).
+SETTABLE_BUILTINS = ("title", "caption", "tags", "ocr_text", "camera", "taken_at", "department")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 

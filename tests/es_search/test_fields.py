@@ -29,7 +29,8 @@ def test_builtin_registry_describes_every_mapped_field_once():
     assert len(names) == len(set(names))
     assert {"title", "tags", "category", "color_scheme", "width", "taken_at", VECTOR_FIELD} <= set(names)
     assert [spec.param for spec in registry.facets] == ["tag", "has_text", "category", "color", "format", "person",
-                                                        "people_count", "camera"]
+                                                        "people_count", "camera", "modality", "body_part",
+                                                        "institution", "department"]
     assert registry.by_param("min_width").name == "width"
     assert registry.by_param("date_to").fallback == "file_modified_at"
     assert all(spec.label_in("zh") and spec.label_in("en") for spec in registry)
