@@ -195,7 +195,8 @@ def test_bm25_searches_titles_tags_captions_file_names_and_text_in_images_with_f
     words, grams = body["query"]["bool"]["must"][0]["bool"]["should"]
     match = words["multi_match"]
     assert match["query"] == "red car"
-    assert {f.split("^")[0] for f in match["fields"]} == {"title", "tags.text", "caption", "file_name", "ocr_text"}
+    assert {f.split("^")[0] for f in match["fields"]} == {"title", "tags.text", "caption", "file_name", "ocr_text",
+                                                          "study_description", "series_description"}
     # A word the reader ran into the next one ("redcar") is still found, as a run of trigrams.
     assert grams == {"match_phrase": {"ocr_text.grams": {"query": "red car", "boost": 0.5}}}
     assert body["query"]["bool"]["filter"] == [{"terms": {"format": ["JPEG"]}}]
