@@ -231,15 +231,18 @@ def _pillow_bomb_message(exc: Image.DecompressionBombError, max_pixels: int) -> 
     return message
 
 
-def decode_upload(data: bytes, settings: Settings) -> Image.Image:
+def decode_upload(data: bytes, settings: Settings, long_side: int | None = None) -> Image.Image:
     """Decode uploaded bytes the way the ingest decodes files (pixel limit before decoding, EXIF orientation, RGB).
 
-    Returns the working-size PIL image. Any failure is an UploadRejected whose code is the decoder's reason.
-    Only bytes are taken: a string would be read as a path on this host.
+    Returns the working-size PIL image, or with `long_side` one whose longer side is at least that (when the
+    original is that big: a face detector's size). Any failure is an UploadRejected whose code is the
+    decoder's reason. Only bytes are taken: a string would be read as a path on this host.
     """
     if not isinstance(data, bytes):
         raise UploadRejected("unreadable", "the upload must be the image's bytes")
     try:
+        if long_side is not None:
+            return decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=0, min_long_side=long_side).image
         return decode_image(data, settings).image
     except DecodeError as exc:
         raise UploadRejected(exc.reason, f"cannot use the uploaded image ({exc.reason}): {exc.message}") from None

@@ -376,8 +376,7 @@ class SearchService:
                      face: int = 0, page: int = 1, size: int = 24, group: str | None = None):
         """Images with a face like those of an uploaded image, or like face number `face` of an indexed image
         (that image left out); es_search/search/face_search.py."""
-        from es_search.decode import DecodeError, decode_bytes
-        from es_search.errors import EncoderUnavailable, UploadRejected
+        from es_search.errors import EncoderUnavailable
         from es_search.faces.engine import DETECT_SIDE, INSTALL_HINT, Face, faces_available, shared_face_engine
         from es_search.search.face_search import search_faces
 
@@ -389,12 +388,7 @@ class SearchService:
         if image is not None:
             if not faces_available():
                 raise EncoderUnavailable(f"finding the faces of an uploaded image needs the face models: {INSTALL_HINT}")
-            try:
-                decoded = decode_bytes(image, max_pixels=self.settings.max_image_pixels, min_side=0,
-                                       min_long_side=DETECT_SIDE).image
-            except DecodeError as exc:
-                raise UploadRejected(exc.reason, f"cannot use the image ({exc.reason}): {exc.message}") from None
-            faces = shared_face_engine().faces(decoded)
+            faces = shared_face_engine().faces(decode_upload(image, self.settings, long_side=DETECT_SIDE))
         else:
             check_image_id(image_id)
             source = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
