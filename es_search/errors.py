@@ -107,6 +107,12 @@ class Forbidden(ImgsearchError):
     exit_code, http_status, code = EXIT_USAGE, 403, "forbidden"
 
 
+class StudyNotFound(ImgsearchError, LookupError):
+    """No indexed image belongs to a study with that Study Instance UID."""
+
+    exit_code, http_status, code = EXIT_NOT_FOUND, 404, "not_found"
+
+
 class ApiKeyNotFound(ImgsearchError, LookupError):
     """No active API key has the id or name given (`imgsearch apikey revoke`)."""
 

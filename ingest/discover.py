@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image, features
 
 from es_search.dicom.decode import DICOM_EXTENSIONS, is_dicom
+from ingest.dicomdir import DICOMDIR_NAME, dicomdir_files, is_dicomdir
 from ingest.video import is_video_name
 
 # Photo formats Pillow reads only when built with, or given a plugin for, their decoder.
@@ -55,7 +56,7 @@ def is_bare_dicom(entry: os.DirEntry) -> bool:
     like a DICOM file: archives often name files so. DICOMDIR, a media index, is not an image: the walk finds
     the files it lists anyway."""
     extension = os.path.splitext(entry.name)[1]
-    if (extension and not extension[1:].isdigit()) or entry.name.upper() == "DICOMDIR":
+    if (extension and not extension[1:].isdigit()) or entry.name.upper() == DICOMDIR_NAME:
         return False
     try:
         with open(entry.path, "rb") as fh:
@@ -86,12 +87,16 @@ def discover_images(root: str | Path, on_error: OnError | None = None,
     Symbolic links to folders are followed, but a folder already visited (same device and inode) is not
     entered again, so link loops end. Only regular files count: FIFOs and devices named `x.jpg` would hang a reader.
     Known image types the pipeline cannot read go to `on_error` as `unsupported_format` instead.
-    `root` may itself be a file, which is yielded whatever its extension: the decoder says what it is.
+    `root` may itself be a file, which is yielded whatever its extension: the decoder says what it is; a
+    DICOMDIR gives the files it lists (ingest/dicomdir.py).
     """
     root = os.path.abspath(root)
     excluded = {os.path.abspath(p) for p in exclude}
     if os.path.isfile(root):
-        yield root
+        if is_dicomdir(root):
+            yield from dicomdir_files(root, on_error)
+        else:
+            yield root
         return
     visited: set[tuple[int, int]] = set()
     stack = [root]

@@ -13,7 +13,7 @@ from webapp.auth import has_valid_key
 from webapp.context import app_settings, field_registry, search_service
 from webapp.inputs import compound_search_input, image_search_input, request_params
 from webapp.openapi import documented, openapi_spec
-from webapp.present import document_to_json, duplicates_to_json, face_result_to_json, result_to_json
+from webapp.present import document_to_json, duplicates_to_json, face_result_to_json, result_to_json, study_to_json
 
 api = Blueprint("api", __name__)
 
@@ -79,6 +79,17 @@ def image(image_id: str):
     """One image's document, without its vector."""
     body = document_to_json(image_id, search_service().get_image(image_id), app_settings())
     return jsonify(schemas.serialise(schemas.ImageDocumentBody, body))
+
+
+@api.get("/studies/<doc_id:study_uid>")
+@documented("A DICOM study: its series and their images, in the scanner's order", response=schemas.StudyBody,
+            errors=(400, 404, 503))
+def study(study_uid: str):
+    """The images whose `study_uid` is this Study Instance UID, by series (Series Number order) and within a
+    series by Instance Number: a study page's content. At most the result window (1000 by default) of images
+    are listed; `total` says how many the study holds."""
+    body = study_to_json(search_service().study(study_uid), app_settings())
+    return jsonify(schemas.serialise(schemas.StudyBody, body))
 
 
 @api.get("/facets")

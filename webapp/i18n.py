@@ -140,6 +140,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "uploaded_image": {"en": "The uploaded image", "zh": "上传的图片"},
     "appearance_frames": {"en": "({count} frames)", "zh": "（{count} 帧）"},
     "group_by_video": {"en": "One result per video", "zh": "每个视频一条结果"},
+    "study_title": {"en": "Study", "zh": "检查"},
+    "study_counts": {"en": "{series} series, {images} images", "zh": "{series} 个序列，{images} 张图像"},
+    "study_shown": {"en": "The first {shown} of {images} images are listed.", "zh": "列出 {images} 张图像中的前 {shown} 张。"},
+    "series_heading": {"en": "Series {number}", "zh": "序列 {number}"},
+    "series_unnumbered": {"en": "Series", "zh": "序列"},
+    "series_images": {"en": "{count} images", "zh": "{count} 张图像"},
+    "instance": {"en": "Image {number}", "zh": "图像 {number}"},
+    "study_link": {"en": "The whole study ({description})", "zh": "整个检查（{description}）"},
+    "study_link_plain": {"en": "The whole study", "zh": "整个检查"},
+    "case_filters": {"en": "Similar cases keep this image's {fields}", "zh": "相似病例保留此图像的{fields}"},
 }
 
 

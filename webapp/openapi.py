@@ -20,6 +20,7 @@ from es_search.config import Settings
 from es_search.fields import FieldRegistry
 from es_search.ids import ID_PATTERN, MAX_ID_CHARS
 from es_search.search import contract
+from es_search.search.studies import STUDY_UID_PATTERN
 from webapp import schemas, write_schemas
 
 ERROR_REASONS = {
@@ -33,6 +34,13 @@ ERROR_REASONS = {
          "(code index_read_only: a write block is set on it).",
 }
 REF = "#/components/schemas/{model}"
+ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_CHARS}
+PATH_PARAMETERS = {  # name → (description, schema)
+    "image_id": ("The image's id.", ID_SCHEMA),
+    "study_uid": ("The study's Study Instance UID.", {"type": "string", "pattern": STUDY_UID_PATTERN}),
+    "person_id": ("The person's id.", ID_SCHEMA),
+    "face": ("The face's number in the image's `faces`, from 0.", {"type": "integer", "minimum": 0}),
+}
 SCHEME = "ApiKey"
 
 
@@ -151,9 +159,8 @@ def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dic
         operation: dict = {"summary": meta["summary"], "description": meta["description"],
                            "responses": _responses(meta, components, secured, bool(meta["body"])),
                            "security": [{SCHEME: []}] if secured else []}
-        parameters = [{"name": name, "in": "path", "required": True, "description": "The image's id.",
-                       "schema": {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_CHARS}}
-                      for name in rule.arguments]
+        parameters = [{"name": name, "in": "path", "required": True, "description": PATH_PARAMETERS[name][0],
+                       "schema": PATH_PARAMETERS[name][1]} for name in rule.arguments]
         if meta["params"]:
             parameters += _query_parameters(models[meta["params"]], components)
         if parameters:

@@ -15,6 +15,7 @@ from es_search.search.contract import duplicates_model, filters_model, filters_o
 from es_search.search.filters import SearchFilters
 from es_search.search.parsing import parse_query
 from es_search.search.request import SearchRequest, check_image_id, parse_search_request
+from es_search.search.studies import case_filters
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.files import resolve_original, resolve_thumbnail, resolve_video
 from webapp.inputs import image_search_input, request_params
@@ -29,6 +30,7 @@ from webapp.present import (
     safe_colors,
     search_link,
     shown_source,
+    study_to_json,
 )
 from webapp.remote_originals import original_response, redirect_origin, remote_original
 
@@ -115,11 +117,16 @@ def image(image_id: str):
     if remote is not None:
         g.image_origin = redirect_origin(remote[0], settings)  # joins the page's img-src (app.py)
     video = resolve_video(source.get("paths") or [], settings.image_roots)
-    similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=filters)
+    # A DICOM image's similar cases (the list, "find similar", a region) keep its modality, body part and
+    # department; a photo's keep the filters that led here.
+    cases = case_filters(source, filters, registry)
+    kept = [spec for spec in registry.filters if spec.filter == "terms" and spec.param
+            and cases.selected(spec.param) and not filters.selected(spec.param)]
+    similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=cases)
     query = parse_search_request(request_params(request), settings, registry)
     why = service.explain_image(query, image_id) if query.query_parts() else None
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
-                         links=image_links(hit.id, hit.source, filters))
+                         links=image_links(hit.id, hit.source, cases))
                     for i, hit in enumerate(similar.hits)]
     faces = _faces_shown(source.get("faces") or [])
     words = query.keywords()  # what the keyword leg of the search that led here matched
@@ -127,10 +134,11 @@ def image(image_id: str):
                   for line in source.get("ocr_lines") or [] if isinstance(line, dict) and len(line.get("box", ())) == 4]
     return render_template("image.html", image_id=image_id, source=shown_source(source, settings),
                            text_boxes=text_boxes, faces=faces, video_at=video[2] if video else None,
-                           links=image_links(image_id, source, filters), original_served=bool(original or remote),
+                           links=image_links(image_id, source, cases), original_served=bool(original or remote),
+                           case_fields=kept,
                            colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits, why=why,
                            query_link=search_link(replace(query, filters=filters)) if why else None,
-                           request_=SearchRequest(similar_to=image_id, filters=filters))
+                           request_=SearchRequest(similar_to=image_id, filters=cases))
 
 
 @pages.get("/duplicates")
@@ -154,6 +162,13 @@ def duplicates():
                           for m in group.members]} for group in groups]
     return render_template("duplicates.html", groups=shown, listing=listing, single=bool(group_id),
                            request_=SearchRequest())
+
+
+@pages.get("/study/<study_uid>")
+def study(study_uid: str):
+    """A DICOM study: its series in Series Number order, each with its images in Instance Number order."""
+    body = study_to_json(search_service().study(study_uid), app_settings())
+    return render_template("study.html", study=body, request_=SearchRequest())
 
 
 def _faces_shown(faces: list) -> list[dict]:

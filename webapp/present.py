@@ -74,6 +74,15 @@ def document_to_json(image_id: str, source: dict, settings) -> dict:
     return {"id": image_id, "image": shown_source(source, settings), "links": links}
 
 
+def study_to_json(study, settings) -> dict:
+    """The API's body for a study (es_search/search/studies.py): every image with its links."""
+    data = study.to_dict()
+    for series in data["series"]:
+        series["images"] = [{"id": entry["id"], "image": shown_source(entry["image"], settings),
+                             "links": image_links(entry["id"], entry["image"])} for entry in series["images"]]
+    return data
+
+
 def search_link(request: SearchRequest, endpoint: str = "pages.search", **changes) -> str:
     """A link to the same search with some parameters changed (page, lang...)."""
     pairs = request.to_params(**{k: v for k, v in changes.items() if k != "lang"})

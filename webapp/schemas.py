@@ -143,6 +143,28 @@ class ImageDocumentBody(_Strict):
     links: Links
 
 
+class SeriesBody(_Strict):
+    uid: str | None = Field(description="Series Instance UID; null for images that name no series.")
+    series_number: int | None
+    series_description: str | None
+    modality: str | None
+    body_part: str | None
+    images: list[ImageDocumentBody] = Field(description="In Instance Number order.")
+
+
+class StudyBody(_Strict):
+    uid: str = Field(description="Study Instance UID.")
+    study_description: str | None
+    study_date: date | None
+    institution: str | None
+    department: str | None
+    patient_key: str | None = Field(description="The patient's keyed pseudonym, when the ingest had a key.")
+    modalities: list[str]
+    total: int = Field(description="Images in the study.")
+    shown: int = Field(description="Images listed here: all of them, up to the result window (1000 by default).")
+    series: list[SeriesBody] = Field(description="In Series Number order.")
+
+
 class FacetsBody(_Strict):
     facets: dict[str, list[FacetEntry]]
     matching: int

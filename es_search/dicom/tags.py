@@ -28,8 +28,16 @@ TAG_FIELDS = {
     "series_uid": "SeriesInstanceUID",
     "sop_uid": "SOPInstanceUID",
 }
+# registry field → DICOM keyword of an integer string (IS): what orders a study's series and their images.
+NUMBER_FIELDS = {
+    "series_number": "SeriesNumber",
+    "instance_number": "InstanceNumber",
+}
 # Fields the decoder sets beside the tags.
-DICOM_FIELDS = (*TAG_FIELDS, "burned_in", "patient_key", "dicom_frames")
+DICOM_FIELDS = (*TAG_FIELDS, *NUMBER_FIELDS, "burned_in", "patient_key", "dicom_frames")
+# What a similar-case search from a DICOM image keeps of it, as filters: the same kind of picture of the
+# same part of the body, read in the same department (webapp/pages.py).
+CASE_FIELDS = ("modality", "body_part", "department")
 # Identifying tags a test file carries, to prove none of them leaks (tests/ingest/test_dicom.py); the
 # policy itself needs no list of what to drop, as it copies only TAG_FIELDS.
 IDENTIFYING_EXAMPLES = ("PatientName", "PatientID", "PatientBirthDate", "PatientAddress", "OtherPatientIDs",
@@ -53,9 +61,22 @@ def tag_fields(ds) -> dict:
                 fields[field] = parsed
             continue
         fields[field] = text.upper() if field in ("modality", "body_part") else text
+    for field, keyword in NUMBER_FIELDS.items():
+        number = dicom_integer(ds.get(keyword))
+        if number is not None:
+            fields[field] = number
     burned = str(ds.get("BurnedInAnnotation", "")).strip().upper()
     fields["burned_in"] = burned == "YES"
     return fields
+
+
+def dicom_integer(value) -> int | None:
+    """An IS value as an int; None when absent, malformed or outside what an integer field holds."""
+    try:
+        number = int(str(value).strip()) if value is not None and str(value).strip() else None
+    except ValueError:
+        return None
+    return number if number is not None and -2**31 <= number < 2**31 else None
 
 
 def dicom_date(text: str) -> str | None:

@@ -8,6 +8,7 @@ Python (the server-side RRF retriever needs a paid licence).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -421,6 +422,19 @@ class SearchService:
         filters = self.with_person_ids(filters)
         response = self._msearch([build_facets_search(filters, self.registry)])[0]
         return parse_facets(response.get("aggregations", {}), filters, self.registry)
+
+    def study(self, study_uid: str):
+        """A DICOM study's series and their images, in the scanner's order (es_search/search/studies.py)."""
+        from es_search.errors import StudyNotFound
+        from es_search.search.studies import STUDY_UID_PATTERN, build_study_search, fold_study
+
+        if not re.fullmatch(STUDY_UID_PATTERN, study_uid):
+            raise QueryError("a study UID is 1 to 128 digits, dots, letters, '-' or '_'")
+        response = self._msearch([build_study_search(study_uid, self.settings.max_result_window)])[0]
+        hits = response["hits"]["hits"]
+        if not hits:
+            raise StudyNotFound(f"no indexed image belongs to study {study_uid}")
+        return fold_study(study_uid, hits, response["hits"]["total"]["value"])
 
     def get_image(self, image_id: str) -> dict:
         """One image's document (without its vector); ImageNotFound when there is none."""

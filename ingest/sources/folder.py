@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from es_search.paths import relative_path
+from ingest.dicomdir import walk_root
 from ingest.discover import discover_all
 from ingest.items import Item, ItemProblem
 from ingest.prune import PruneScope
@@ -35,7 +36,7 @@ class FolderSource:
         self.shard = shard
         self.exclude = [str(path) for path in exclude]
         self.fields_for = fields_for
-        self.roots = [os.path.abspath(folder) for folder in self.folders]
+        self.roots = [os.path.abspath(walk_root(folder)) for folder in self.folders]
         self.gaps: list[str] = []
 
     def items(self) -> Iterator[Item | ItemProblem]:
@@ -76,7 +77,7 @@ class FolderSource:
         threading.Thread(target=count, name="imgsearch-count", daemon=True).start()
 
     def prune_scopes(self) -> list[PruneScope]:
-        return [PruneScope.folder(folder) for folder in self.folders]
+        return [PruneScope.folder(walk_root(folder)) for folder in self.folders]
 
     def prune_refusal(self) -> str | None:
         if self.gaps:

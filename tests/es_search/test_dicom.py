@@ -8,7 +8,7 @@ import pytest
 
 from es_search.decode import DecodeError, decode_bytes
 from es_search.dicom.decode import dicom_available
-from es_search.dicom.tags import dicom_date, patient_key
+from es_search.dicom.tags import dicom_date, dicom_integer, patient_key
 from tests.support.dicom_files import PATIENT, bundled, gradient, write_dicom
 
 pytestmark = pytest.mark.skipif(not dicom_available(), reason="needs `make setup-dicom`")
@@ -78,8 +78,8 @@ def test_only_whitelisted_tags_come_out_and_the_pseudonym_needs_a_key(tmp_path):
     image = decoded(path)
     assert image.burned_in and image.fields["burned_in"] is True
     assert set(image.fields) <= {"modality", "body_part", "study_date", "study_description", "series_description",
-                                 "institution", "department", "study_uid", "series_uid", "sop_uid", "burned_in",
-                                 "dicom_frames", "patient_key"}
+                                 "institution", "department", "study_uid", "series_uid", "sop_uid", "series_number",
+                                 "instance_number", "burned_in", "dicom_frames", "patient_key"}
     text = repr(image.fields)
     assert not any(value.split("^")[0] in text for value in PATIENT.values())
     assert "patient_key" not in image.fields
@@ -89,6 +89,7 @@ def test_only_whitelisted_tags_come_out_and_the_pseudonym_needs_a_key(tmp_path):
     assert keyed.fields["patient_key"] == again.fields["patient_key"] != other.fields["patient_key"]
     assert len(keyed.fields["patient_key"]) == 16 and patient_key({}, "s3cret") is None
     assert (dicom_date("20260115"), dicom_date("2026011"), dicom_date("20261315")) == ("2026-01-15", None, None)
+    assert [dicom_integer(v) for v in ("12", " 3 ", "", None, "x7", "99999999999")] == [12, 3, None, None, None, None]
 
 
 @pytest.mark.parametrize("name, reason", [
