@@ -4,7 +4,8 @@
 stored, instead of walking the folder: a medium's files are often named without extensions
 (`IMAGES/IM000001`), and the DICOMDIR is what says which are its images. A listed file that is missing is
 reported as `not_found`. Only the file references are read out of it: its patient records (names, ids)
-are never copied, logged or reported, and pydicom's warnings (which may quote values) are silenced. A DICOMDIR met inside a walked folder is skipped: the walk finds its files anyway.
+are never copied, logged or reported, and pydicom's warnings (which may quote values) are silenced. A
+DICOMDIR met inside a walked folder is skipped: the walk finds its files anyway.
 """
 
 from __future__ import annotations

@@ -120,8 +120,7 @@ def image(image_id: str):
     # A DICOM image's similar cases (the list, "find similar", a region) keep its modality, body part and
     # department; a photo's keep the filters that led here.
     cases = case_filters(source, filters, registry)
-    kept = [spec for spec in registry.filters if spec.filter == "terms" and spec.param
-            and cases.selected(spec.param) and not filters.selected(spec.param)]
+    kept = [registry.by_param(param) for param in cases.terms if not filters.selected(param)]
     similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=cases)
     query = parse_search_request(request_params(request), settings, registry)
     why = service.explain_image(query, image_id) if query.query_parts() else None

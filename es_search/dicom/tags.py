@@ -73,8 +73,8 @@ def tag_fields(ds) -> dict:
 def dicom_integer(value) -> int | None:
     """An IS value as an int; None when absent, malformed or outside what an integer field holds."""
     try:
-        number = int(str(value).strip()) if value is not None and str(value).strip() else None
-    except ValueError:
+        number = int(str(value).strip()) if value is not None else None
+    except ValueError:  # "" included
         return None
     return number if number is not None and -2**31 <= number < 2**31 else None
 

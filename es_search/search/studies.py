@@ -1,9 +1,9 @@
 """A DICOM study as its series and their images, and what a similar-case search keeps of its image (pure).
 
-A study is one search by `study_uid`, folded here. The images come ordered by Series Number, then Series Instance UID, then Instance Number (SOP Instance UID
-breaking ties), so folding keeps the order: each series once, its images as the scanner numbered them. A
-study lists at most the index's result window (IMGSEARCH_MAX_RESULT_WINDOW, 1000 by default) of its images;
-a larger one says how many it has.
+A study is one search by `study_uid`, folded here. The images come ordered by Series Number, then Series
+Instance UID, then Instance Number (SOP Instance UID breaking ties), so folding keeps the order: each series
+once, its images as the scanner numbered them. A study lists at most the index's result window
+(IMGSEARCH_MAX_RESULT_WINDOW, 1000 by default) of its images; a larger one says how many it has.
 """
 
 from __future__ import annotations
