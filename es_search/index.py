@@ -76,7 +76,9 @@ def ensure_index(es: Elasticsearch, settings: Settings, dims: int) -> str:
                              f"{dims}-d ones; use another IMGSEARCH_INDEX_ALIAS or `imgsearch index reindex`.")
         sync_mapping(es, settings, current)
         return current
-    if es.indices.exists(index=alias):
+    if es.indices.exists(index=alias):  # true of an alias as well as of a plain index
+        if indices_behind(es, alias):  # another shard of this ingest made the index since we looked
+            return ensure_index(es, settings, dims)
         raise SchemaMismatch(f"{alias!r} is a plain index, not an alias; delete it or choose another IMGSEARCH_INDEX_ALIAS")
     name = new_index_name(alias)
     body = render_index_body(settings, dims)

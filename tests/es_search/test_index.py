@@ -32,6 +32,38 @@ def test_ensure_index_is_idempotent_and_refuses_other_dims(es, settings):
         ensure_index(es, settings, 32)
 
 
+def test_a_plain_index_under_the_alias_name_is_refused(es, settings):
+    es.indices.create(index=settings.index_alias)
+    try:
+        with pytest.raises(SchemaMismatch, match="is a plain index, not an alias"):
+            ensure_index(es, settings, 16)
+    finally:
+        es.indices.delete(index=settings.index_alias)
+
+
+class _LateLook:
+    """The node's indices API as a shard sees it when another shard creates the index between its two looks:
+    the first question whether the alias exists is answered as it stood just before (no)."""
+
+    def __init__(self, es):
+        self._indices, self._asked = es.indices, False
+        self.indices = self
+
+    def exists_alias(self, **kwargs):
+        if not self._asked:
+            self._asked = True
+            return False
+        return self._indices.exists_alias(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._indices, name)
+
+
+def test_an_index_another_shard_just_made_is_used_not_taken_for_a_plain_one(es, settings):
+    made = ensure_index(es, settings, 16)
+    assert ensure_index(_LateLook(es), settings, 16) == made
+
+
 def _put(es, alias, doc_id, vector, **fields):
     es.index(index=alias, id=doc_id, document={"sha256": doc_id, VECTOR_FIELD: vector, **fields})
 
