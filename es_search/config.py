@@ -254,6 +254,13 @@ class Settings(BaseSettings):
     duplicate_neighbours: int = Field(10, ge=1, le=100)
     duplicate_batch: int = Field(100, ge=1, le=1000)
 
+    # Watchlists (es_search/watchlists/): the defaults a new list takes. A reference matches when cosine ≥
+    # similarity AND a perceptual hash is within distance bits; a prompt when the image-to-text cosine reaches
+    # its threshold (docs/watchlists.md gives the reasons for each default).
+    watchlist_similarity: float = Field(0.90, ge=0.5, le=1.0)
+    watchlist_phash_distance: int = Field(12, ge=0, le=32)
+    watchlist_prompt_threshold: float = Field(0.30, gt=0.0, le=1.0)
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
                                    file_secret_settings):

@@ -14,7 +14,7 @@ from es_search.config import REPO_ROOT, Settings, default_cache_dir, env_name_of
 
 # Setting → (group, what it does). Groups are printed in this order.
 GROUPS = ("Elasticsearch connection", "The local node", "Index", "Models", "Ingest", "Search and web",
-          "Remote images", "Keys and operations", "Near-duplicates")
+          "Remote images", "Keys and operations", "Near-duplicates", "Watchlists")
 HELP: dict[str, tuple[str, str]] = {
     "es_url": ("Elasticsearch connection", "Use this cluster instead of the local node (then nothing is started); "
                "several nodes comma-separated, and the client carries on through the others when one is lost."),
@@ -136,6 +136,12 @@ HELP: dict[str, tuple[str, str]] = {
     "duplicate_phash_distance": ("Near-duplicates", "The most perceptual-hash bits two near-duplicates differ in."),
     "duplicate_neighbours": ("Near-duplicates", "Neighbours each image is compared with."),
     "duplicate_batch": ("Near-duplicates", "Images per `_msearch` of a grouping pass."),
+    "watchlist_similarity": ("Watchlists", "A new watchlist's least cosine similarity between an image and a "
+                                           "reference image (docs/watchlists.md)."),
+    "watchlist_phash_distance": ("Watchlists", "A new watchlist's most perceptual-hash bits between an image and a "
+                                               "reference image."),
+    "watchlist_prompt_threshold": ("Watchlists", "A new prompt's least cosine similarity between an image and the "
+                                                 "prompt's text."),
 }
 
 

@@ -113,6 +113,18 @@ class StudyNotFound(ImgsearchError, LookupError):
     exit_code, http_status, code = EXIT_NOT_FOUND, 404, "not_found"
 
 
+class WatchlistNotFound(ImgsearchError, LookupError):
+    """No watchlist (or reference image of one) has that name."""
+
+    exit_code, http_status, code = EXIT_NOT_FOUND, 404, "not_found"
+
+
+class WatchlistExists(QueryError):
+    """A watchlist of that name exists already."""
+
+    http_status, code = 409, "watchlist_exists"
+
+
 class ApiKeyNotFound(ImgsearchError, LookupError):
     """No active API key has the id or name given (`imgsearch apikey revoke`)."""
 

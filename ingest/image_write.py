@@ -14,7 +14,7 @@ content (thumbnails are per content hash).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -66,7 +66,7 @@ class UploadSource:
         for place, op in self.ops:
             image = op.image
             location = image.location if image else None
-            if location is not None and not _remote(location):
+            if location is not None and not is_fetchable(location):
                 # Only remote locations: a path would read this server's own files.
                 self.sink.refuse(place, "bad_location", "url must be an http(s):// URL or s3://bucket/key")
                 continue
@@ -119,12 +119,14 @@ class ApiSink:
 class ImageWriter:
     """Applies write operations to `settings.index_alias`; thread-safe, one per app."""
 
-    def __init__(self, es: Elasticsearch, settings: Settings, models: Models, reader: Reader):
+    def __init__(self, es: Elasticsearch, settings: Settings, models: Models, reader: Reader, *,
+                 on_watchlist_match: Callable[[str, str], None] | None = None):
         self.es = es
         self.settings = settings
         self.alias = settings.index_alias
         self.models = models
         self.reader = reader
+        self.on_watchlist_match = on_watchlist_match
         self._lock = threading.Lock()
         self._enrichers: list[Enricher] | None = None
         self._ready = False
@@ -150,7 +152,8 @@ class ImageWriter:
                                            refresh=refresh, answer_now=True)
         pipeline = Pipeline(self.es, self.settings, self.models.image_encoder, sink=sink, options=options,
                             enrichers=self._enrichers_now(), read_remote=self.reader.read,
-                            roots=[str(root) for root in self.settings.image_roots])
+                            roots=[str(root) for root in self.settings.image_roots],
+                            on_watchlist_match=self.on_watchlist_match)
         end = pipeline.run(source.items())
         if end.stopped:
             if isinstance(end.exception, (es_exceptions.ApiError, es_exceptions.TransportError)):
@@ -215,7 +218,8 @@ class ImageWriter:
         return translate(exc, url=self.settings.node_url, missing=missing_index_message(self.alias))
 
 
-def _remote(location: str) -> bool:
+def is_fetchable(location: str) -> bool:
+    """Whether a write may name this location: a URL or an s3:// key, never a path of this server."""
     try:
         return parse_location(location).kind in ("http", "s3")
     except FileFailure:

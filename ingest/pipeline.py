@@ -17,7 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from es_search.config import Settings
 from es_search.encoders.base import EncoderUnavailable
+from es_search.watchlists.screen import Screener
 from ingest.document import content_fields, content_keys
 from ingest.encode import encode_batch, pixel_preprocessor
 from ingest.enrichers import Enricher, of_need
@@ -101,7 +102,8 @@ class Pipeline:
     def __init__(self, es: Elasticsearch, settings: Settings, image_encoder, *, sink: Sink,
                  options: RunOptions | None = None, enrichers: Sequence[Enricher] = (),
                  state: IndexedFiles | None = None, seen: SeenKeys | None = None, read_remote: Reader | None = None,
-                 roots: Sequence[str] = (), recheck: bool = False):
+                 roots: Sequence[str] = (), recheck: bool = False,
+                 on_watchlist_match: Callable[[str, str], None] | None = None):
         self.es, self.settings, self.encoder = es, settings, image_encoder
         self.options = options or RunOptions.from_settings(settings)
         self.read_remote = read_remote
@@ -118,7 +120,8 @@ class Pipeline:
                                      content_keys=content_keys(enrichers), sink=sink, decode=self._submit_decode,
                                      send=lambda action: self._put(self._outgoing, action), state=state, seen=seen,
                                      roots=roots, thumbnails_dir=settings.thumbnails_dir,
-                                     stop_on_block=self.options.stop_on_block)
+                                     stop_on_block=self.options.stop_on_block,
+                                     screener=Screener(es, settings.index_alias, on_match=on_watchlist_match))
         self.sink = sink
 
     # ------------------------------------------------------------------ driver (calling thread)
@@ -205,9 +208,17 @@ class Pipeline:
             enricher.load()
             for fields, more in zip(extra, enricher.enrich_vectors(stacked), strict=True):
                 fields.update(more)
+        contents = []
         for (item, vector), fields in zip(encoded, extra, strict=True):
             self._join_heavy(item)
-            content = content_fields(item, vector, self.encoder.name, fields)
+            contents.append(content_fields(item, vector, self.encoder.name, fields))
+        try:
+            self.writer.screen(contents)  # the watchlists, after encoding and before indexing
+        except (ApiError, TransportError) as exc:
+            self._stop_run("cluster", f"the watchlist check failed: {describe_es_error(exc, self.settings.node_url)}",
+                           exc)
+            return False
+        for (item, _), content in zip(encoded, contents, strict=True):
             if not self.writer.content_ready(item.facts.sha256, content, item.fresh_thumbnail):
                 return False
         return True

@@ -27,6 +27,8 @@ from typing import Protocol
 from elasticsearch import Elasticsearch
 
 from es_search.remote import is_remote
+from es_search.watchlists.matching import REFUSED, refusal_message
+from es_search.watchlists.screen import Screener
 from ingest.document import new_document
 from ingest.index_io import add_paths, borrow_contents, bulk_outcome, fetch_indexed, remove_paths
 from ingest.items import Fetched, Item, ItemProblem
@@ -85,6 +87,8 @@ class InFlight:
     fresh_thumbnail: bool = False
 
 
+# A refused image's reason in the report, and the write API's answer for it (the request was understood).
+WATCHLIST_MATCH, REFUSED_STATUS = "watchlist_match", 422
 OUTCOME_OF = {"new": "indexed", "replace": "updated", "update": "updated", "add_paths": "already_present"}
 
 
@@ -92,13 +96,14 @@ class DocumentWriter:
     def __init__(self, es: Elasticsearch, alias: str, node_url: str, *, model: str, content_keys: Sequence[str],
                  sink: Sink, decode: Callable[[Fetched], bool], send: Callable[[dict], bool],
                  state: IndexedFiles | None = None, seen: SeenKeys | None = None, roots: Sequence[str] = (),
-                 thumbnails_dir: Path | None = None, stop_on_block: bool = True):
+                 thumbnails_dir: Path | None = None, stop_on_block: bool = True, screener: Screener | None = None):
         self.es, self.alias, self.node_url = es, alias, node_url
         self.model, self.content_keys = model, tuple(content_keys)
         self.sink, self.decode, self.send = sink, decode, send
         self.state, self.seen, self.roots = state, seen, list(roots)
         self.thumbnails_dir = thumbnails_dir
         self.stop_on_block = stop_on_block
+        self.screener = screener
         self._lock = threading.Lock()
         self._pending: dict[str, PendingContent] = {}
         self._inflight: dict[str, InFlight] = {}
@@ -203,7 +208,9 @@ class DocumentWriter:
     def _borrow(self, wanted: set[str]) -> None:
         with self._lock:
             wanted -= set(self._cache) | set(self._pending)
-        for sha, content in borrow_contents(self.es, self.alias, wanted, self.model, self.content_keys).items():
+        borrowed = borrow_contents(self.es, self.alias, wanted, self.model, self.content_keys)
+        self.screen(list(borrowed.values()))  # lent by an indexed document, checked against today's lists
+        for sha, content in borrowed.items():
             with self._lock:
                 self._remember(sha, content)
 
@@ -219,6 +226,12 @@ class DocumentWriter:
         for member in members:
             member.data = None  # only the decoder needs the bytes; nothing else holds them while they wait
         return members
+
+    def screen(self, contents: Sequence[dict]) -> None:
+        """The watchlist check of new content parts (es_search/watchlists/screen.py): each gets its verdict's
+        fields; a refused one is never sent (`_send_document`)."""
+        if self.screener is not None and contents:
+            self.screener.check_contents(contents)
 
     # ------------------------------------------------------------------ model thread
 
@@ -252,6 +265,13 @@ class DocumentWriter:
     def _send_document(self, doc_id: str, waiting: Waiting, content: dict, *, encoded: bool, fresh: bool) -> bool:
         members = waiting.members
         lead = lead_of(members)
+        if content.get("watchlist_status") == REFUSED:
+            message = refusal_message(content)
+            for member in members:
+                self.sink.failed(member.item, WATCHLIST_MATCH, message, REFUSED_STATUS)
+            if fresh:
+                self._tidy_thumbnail(lead.facts.sha256)
+            return True
         paths = document_paths(members, waiting.indexed)
         doc = new_document(content, lead.item, doc_id, paths, self.roots,
                            waiting.indexed.sources if waiting.indexed else ())

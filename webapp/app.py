@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
 
     # An id never starts with "_" (es_search/ids.py): /api/images/_bulk is no image, whatever the method.
     app.url_map.converters["doc_id"] = DocIdConverter
+    from webapp import watchlist_api  # noqa: F401 - its routes join the writes blueprint (a write key for each)
     from webapp.api import api
     from webapp.pages import pages
     from webapp.probes import probes

@@ -51,6 +51,9 @@ def instruments() -> SimpleNamespace:
         loaded=Gauge("imgsearch_model_loaded", "1 when the model is loaded in every live worker, else 0",
                      ["model"], multiprocess_mode="livemin", registry=registry),
         # livesum: the requests being answered right now, over every live worker (a queue building up shows).
+        # Per watchlist and policy: new images (write API) that matched, whatever became of them.
+        watchlist_matches=Counter("imgsearch_watchlist_matches", "Images written through the API that matched a "
+                                  "watchlist, by list and policy", ["watchlist", "policy"], registry=registry),
         in_progress=Gauge("imgsearch_http_requests_in_progress", "Requests being answered now",
                           multiprocess_mode="livesum", registry=registry),
     )
@@ -152,3 +155,8 @@ class TimedNode(Urllib3HttpNode):
     def perform_request(self, method: str, target: str, *args, **kwargs):
         with instruments().elasticsearch.labels(operation_label(target)).time():
             return super().perform_request(method, target, *args, **kwargs)
+
+
+def count_watchlist_match(watchlist: str, policy: str) -> None:
+    """One new image matched `watchlist` (the write API's screen calls this)."""
+    instruments().watchlist_matches.labels(watchlist, policy).inc()

@@ -21,6 +21,7 @@ from es_search.fields import FieldRegistry
 from es_search.ids import ID_PATTERN, MAX_ID_CHARS
 from es_search.search import contract
 from es_search.search.studies import STUDY_UID_PATTERN
+from es_search.watchlists.lists import NAME_PATTERN as WATCHLIST_NAME
 from webapp import schemas, write_schemas
 
 ERROR_REASONS = {
@@ -30,6 +31,8 @@ ERROR_REASONS = {
     404: "No image with that id.",
     409: "An image with that id exists already (create).",
     413: "The body or an image in it is larger than the limit.",
+    422: "The image was understood but not indexed: it matches a watchlist whose policy is refuse (code "
+         "watchlist_match, the message names the list), or the model could not encode it (encode_failed).",
     503: "Elasticsearch, the index or a model is unavailable, or the index refuses writes "
          "(code index_read_only: a write block is set on it).",
 }
@@ -40,6 +43,8 @@ PATH_PARAMETERS = {  # name → (description, schema)
     "study_uid": ("The study's Study Instance UID.", {"type": "string", "pattern": STUDY_UID_PATTERN}),
     "person_id": ("The person's id.", ID_SCHEMA),
     "face": ("The face's number in the image's `faces`, from 0.", {"type": "integer", "minimum": 0}),
+    "watchlist_name": ("The watchlist's name.", {"type": "string", "pattern": f"^{WATCHLIST_NAME}$"}),
+    "reference": ("A reference image's sha256.", {"type": "string", "pattern": "^[0-9a-f]{64}$"}),
 }
 SCHEME = "ApiKey"
 
@@ -70,7 +75,9 @@ def _models(settings: Settings, registry: FieldRegistry) -> dict:
             "people": contract.people_model(),
             "person_name": write_schemas.PersonNameBody,
             "person_merge": write_schemas.PersonMergeBody,
-            "person_split": write_schemas.PersonSplitBody}
+            "person_split": write_schemas.PersonSplitBody,
+            "watchlist": write_schemas.WatchlistBody,
+            "review": write_schemas.ReviewParams}
 
 
 def _schema(model: type[BaseModel], components: dict, mode: str = "validation") -> dict:

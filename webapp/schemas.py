@@ -265,3 +265,78 @@ class PeopleBody(_Strict):
 class PersonRemovedBody(_Strict):
     id: str
     images: int = Field(description="Images whose faces of this person were removed.")
+
+
+# --------------------------------------------------------------------------- watchlists
+
+
+class WatchlistPromptAnswer(_Strict):
+    text: str
+    threshold: float
+
+
+class WatchlistAnswer(_Strict):
+    name: str
+    policy: str
+    similarity: float
+    phash_distance: int
+    description: str = ""
+    prompts: list[WatchlistPromptAnswer] = Field(default_factory=list)
+    created_at: str | None = None
+    references: int = Field(0, description="How many reference images the list holds.")
+
+
+class WatchlistsBody(_Strict):
+    watchlists: list[WatchlistAnswer]
+
+
+class ReferenceFailure(_Strict):
+    image: str
+    reason: str
+    message: str
+
+
+class ReferencesAddedBody(_Strict):
+    watchlist: str
+    added: int
+    failed: int
+    failures: list[ReferenceFailure] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list, description="The sha256 of each reference image added.")
+
+
+class WatchlistRemovedBody(_Strict):
+    watchlist: str
+    removed: int = Field(description="Reference images taken away.")
+
+
+class WatchlistMatchAnswer(_Strict):
+    list: str
+    policy: str
+    similarity: float
+    reference: str | None = None
+    reference_name: str | None = None
+    reference_thumbnail: str | None = None
+    distance: int | None = None
+    prompt: str | None = None
+
+
+class ReviewItem(_Strict):
+    id: str
+    watchlist_status: str
+    watchlists: list[str] = Field(default_factory=list)
+    title: str | None = None
+    thumbnail: str | None = None
+    indexed_at: str | None = None
+    matches: list[WatchlistMatchAnswer] = Field(default_factory=list)
+
+
+class ReviewBody(_Strict):
+    total: int
+    page: int
+    size: int
+    items: list[ReviewItem]
+
+
+class ReleasedBody(_Strict):
+    id: str
+    watchlist_status: str

@@ -30,6 +30,7 @@ from es_search.ids import ID_PATTERN, MAX_ID_CHARS
 from es_search.search.contract import IMAGE_FORMAT, JsonBody, QueryParams, value_schema
 from es_search.search.parsing import describe
 from es_search.values import MAX_KEYWORD_CHARS, MAX_LIST_VALUES, MAX_TEXT_CHARS
+from es_search.watchlists.lists import NAME_PATTERN as WATCHLIST_NAME
 from ingest.image_write import REFRESH_VALUES
 from ingest.records import RecordColumns
 from ingest.write_fields import check_fields, check_write_id
@@ -233,3 +234,33 @@ class PersonMergeBody(JsonBody):
 class PersonSplitBody(JsonBody):
     images: list[Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]] = Field(
         min_length=1, max_length=1000, description="Images whose faces of this person become a new person.")
+
+
+# --------------------------------------------------------------------------- watchlists (webapp/watchlist_api.py)
+
+class WatchlistPromptBody(JsonBody):
+    text: str = Field(min_length=1, max_length=300, description="An unwanted category in words (any language).")
+    threshold: float | None = Field(None, gt=0.0, le=1.0, description="The least cosine similarity between an "
+                                                                     "image and the text; default "
+                                                                     "IMGSEARCH_WATCHLIST_PROMPT_THRESHOLD.")
+
+
+class WatchlistBody(JsonBody):
+    policy: Literal["flag", "hold", "refuse"] = Field(description="What a match does: flag (indexed and marked), "
+                                                                  "hold (hidden from every search until reviewed) or "
+                                                                  "refuse (not indexed; 422 watchlist_match).")
+    similarity: float | None = Field(None, ge=0.5, le=1.0, description="Least cosine similarity to a reference "
+                                                                       "image; default IMGSEARCH_WATCHLIST_SIMILARITY.")
+    phash_distance: int | None = Field(None, ge=0, le=32, description="Most perceptual-hash bits from a reference "
+                                                                      "image; default "
+                                                                      "IMGSEARCH_WATCHLIST_PHASH_DISTANCE.")
+    description: str = Field("", max_length=1000)
+    prompts: list[WatchlistPromptBody] = Field(default_factory=list, max_length=50,
+                                               description="Replace the list's prompts with these.")
+
+
+class ReviewParams(QueryParams):
+    status: Literal["held", "flagged"] | None = Field(None, description="Only held, or only flagged images.")
+    watchlist: str | None = Field(None, pattern=f"^{WATCHLIST_NAME}$", description="Only this list's matches.")
+    page: int = Field(1, ge=1, le=100)
+    size: int = Field(24, ge=1, le=100)

@@ -22,6 +22,7 @@ from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome
 from webapp import schemas, write_schemas
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.inputs import request_params
+from webapp.metrics import count_watchlist_match
 from webapp.openapi import documented
 from webapp.present import document_to_json
 from webapp.schemas import serialise
@@ -43,7 +44,8 @@ def _writer() -> ImageWriter:
             if writer is None:
                 service = search_service()
                 writer = extensions["image_writer"] = ImageWriter(service.es, app_settings(), service,
-                                                                  remote_reader())
+                                                                  remote_reader(),
+                                                                  on_watchlist_match=count_watchlist_match)
     return writer
 
 
@@ -60,7 +62,9 @@ def _one(op: WriteOp) -> WriteOutcome:
 
 
 def _document(outcome: WriteOutcome) -> dict:
-    body = document_to_json(outcome.doc_id, search_service().get_image(outcome.doc_id), app_settings())
+    # The writer sees what it wrote, even an image a watchlist holds for review (its status says so).
+    body = document_to_json(outcome.doc_id, search_service().get_image(outcome.doc_id, held_too=True),
+                            app_settings())
     body["result"] = outcome.result
     if outcome.encoded is not None:
         body["encoded"] = outcome.encoded
@@ -70,7 +74,7 @@ def _document(outcome: WriteOutcome) -> dict:
 @writes.post("/images")
 @documented("Add an image: decoded, enriched, encoded and indexed; answers the stored document",
             response=write_schemas.WrittenImageBody, params="refresh", body="image_write",
-            errors=(400, 409, 503), created=True)
+            errors=(400, 409, 422, 503), created=True)
 def add_image():
     """Add (or replace) one image: a multipart file `image` with form fields, or JSON with `image_base64` or
     `url` (http(s) or s3://), an optional `id` (else the content's sha256) and `fields` from the field

@@ -14,6 +14,7 @@ from elasticsearch import Elasticsearch
 
 from es_search.duplicates.grouping import Thresholds, confirmed
 from es_search.fields import VECTOR_FIELD
+from es_search.visibility import HELD, without
 
 NEIGHBOUR_SOURCE = ["phash"]
 CANDIDATES_PER_NEIGHBOUR = 10  # num_candidates = k × this (at least MIN_CANDIDATES)
@@ -45,7 +46,8 @@ def neighbour_search(probe: Probe, neighbours: int, thresholds: Thresholds) -> d
         "knn": {"field": VECTOR_FIELD, "query_vector": [float(x) for x in probe.vector], "k": k,
                 "num_candidates": max(k * CANDIDATES_PER_NEIGHBOUR, MIN_CANDIDATES),
                 # For cosine, `similarity` is the raw cosine, not Elasticsearch's (1 + cos) / 2 score.
-                "similarity": thresholds.similarity},
+                "similarity": thresholds.similarity,
+                "filter": without(None, HELD)},  # an image held for review joins no group
         "size": k,
         "_source": NEIGHBOUR_SOURCE,
         "track_total_hits": False,

@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch, helpers
 from es_search.duplicates.grouping import GROUP_FIELDS, NO_GROUP, group_fields
 from es_search.duplicates.neighbours import Probe, probe_from_hit
 from es_search.fields import VECTOR_FIELD
+from es_search.visibility import HELD, without
 
 # What choosing a representative reads, besides the group fields.
 REPRESENTATIVE_SOURCE = ["width", "height", "byte_size", "taken_at", "file_modified_at", "indexed_at"]
@@ -25,7 +26,7 @@ CHUNK = 500
 def scan_probes(es: Elasticsearch, index: str, *, after: list | None, size: int,
                 query: dict | None = None, sort: list | None = None) -> tuple[list[Probe], list | None]:
     """One page of images with their vectors, in a stable order after `after`. Returns (probes, last sort)."""
-    body: dict = {"query": query or {"match_all": {}}, "sort": sort or SCAN_SORT, "size": size,
+    body: dict = {"query": without(query, HELD), "sort": sort or SCAN_SORT, "size": size,
                   "track_total_hits": False}
     if after:
         body["search_after"] = after

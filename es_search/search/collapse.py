@@ -10,23 +10,11 @@ the browse query alike, and paging stays exact. Pure: bodies in, bodies out.
 
 from __future__ import annotations
 
-import copy
+from es_search.visibility import excluding
 
 NON_REPRESENTATIVES = {"term": {"duplicate_representative": False}}
 
 
 def one_per_group(body: dict) -> dict:
     """`body` (a kNN, keyword or browse search) with the non-representative members of groups left out."""
-    body = copy.deepcopy(body)
-    if "knn" in body:
-        body["knn"]["filter"] = _without(body["knn"].get("filter"))
-    else:
-        body["query"] = _without(body.get("query"))
-    return body
-
-
-def _without(query: dict | None) -> dict:
-    clause = {"bool": {"must_not": [NON_REPRESENTATIVES]}}
-    if query is None:
-        return clause
-    return {"bool": {"filter": [query], "must_not": [NON_REPRESENTATIVES]}}
+    return excluding(body, NON_REPRESENTATIVES)

@@ -20,6 +20,7 @@ from es_search.fields import HIDDEN_FIELDS, FieldRegistry
 from es_search.search.appearances import group_by_video
 from es_search.search.bodies import MAX_NUM_CANDIDATES
 from es_search.search.filters import SearchFilters, build_filter
+from es_search.visibility import visible_only
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def face_search_body(vector: Sequence[float], depth: int, threshold: float, filt
     query_filter = build_filter(filters, exclude_ids, registry)
     if query_filter is not None:
         knn["filter"] = query_filter
-    return {"knn": knn, "size": depth, "_source": {"excludes": list(HIDDEN_FIELDS)}, "track_total_hits": False}
+    return visible_only({"knn": knn, "size": depth, "_source": {"excludes": list(HIDDEN_FIELDS)},
+                         "track_total_hits": False})
 
 
 def best_per_image(answers: Sequence[Sequence[dict]]) -> list[FaceHit]:

@@ -43,6 +43,7 @@ from es_search.search.query_image import QueryImages
 from es_search.search.ranking import Cutoff, CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
+from es_search.visibility import is_hidden, visible_only
 
 EncoderFactory = Callable[[Settings], object]
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
@@ -393,8 +394,11 @@ class SearchService:
         else:
             check_image_id(image_id)
             source = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
-                                                    source_includes=["faces"], source_exclude_vectors=False),
+                                                    source_includes=["faces", "watchlist_status"],
+                                                    source_exclude_vectors=False),
                                 image_id)["_source"]
+            if is_hidden(source):
+                raise ImageNotFound(f"no indexed image has id {image_id}")
             stored = source.get("faces") or []
             if not 0 <= face < len(stored):
                 raise QueryError(f"image {image_id} has {len(stored)} faces; face must be 0 to {len(stored) - 1}"
@@ -436,11 +440,14 @@ class SearchService:
             raise StudyNotFound(f"no indexed image belongs to study {study_uid}")
         return fold_study(study_uid, hits, response["hits"]["total"]["value"])
 
-    def get_image(self, image_id: str) -> dict:
-        """One image's document (without its vector); ImageNotFound when there is none."""
+    def get_image(self, image_id: str, *, held_too: bool = False) -> dict:
+        """One image's document (without its vector); ImageNotFound when there is none, or when a watchlist
+        holds it for review (`held_too`: the write API answering its writer, the review queue)."""
         check_image_id(image_id)
         response = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
                                                   source_excludes=list(HIDDEN_FIELDS)), image_id)
+        if not held_too and is_hidden(response["_source"]):
+            raise ImageNotFound(f"no indexed image has id {image_id}")
         return response["_source"]
 
     def stored_vector(self, image_id: str) -> np.ndarray:
@@ -478,12 +485,13 @@ class SearchService:
             return {}
         response = self._call(lambda: self.es.mget(index=self.settings.index_alias, ids=ids,
                                                    source_excludes=list(HIDDEN_FIELDS)))
-        return {doc["_id"]: doc.get("_source", {}) for doc in response["docs"] if doc.get("found")}
+        return {doc["_id"]: doc.get("_source", {}) for doc in response["docs"]
+                if doc.get("found") and not is_hidden(doc.get("_source"))}
 
     def _msearch(self, bodies: list[dict]) -> list[dict]:
         searches: list[dict] = []
         for body in bodies:
-            searches += [{}, body]
+            searches += [{}, visible_only(body)]  # images a watchlist holds are nobody's result
         for attempt in range(PARTIAL_RETRIES + 1):
             response = self._call(lambda: self.es.msearch(index=self.settings.index_alias, searches=searches))
             results = response["responses"]

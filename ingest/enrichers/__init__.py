@@ -33,6 +33,12 @@ def _phash(context: EnricherContext) -> Enricher:
     return PerceptualHashEnricher()
 
 
+def _phash_trimmed(context: EnricherContext) -> Enricher:
+    from ingest.enrichers.phash import TrimmedHashEnricher
+
+    return TrimmedHashEnricher()
+
+
 def _category(context: EnricherContext) -> Enricher | None:
     from ingest.enrichers.category import CategoryEnricher
 
@@ -76,6 +82,7 @@ def _faces(context: EnricherContext) -> Enricher | None:
 FACTORIES: dict[str, Callable[[EnricherContext], Enricher | None]] = {
     "colors": _colors,
     "phash": _phash,
+    "phash_trimmed": _phash_trimmed,
     "category": _category,
     "ocr": _ocr,
     "faces": _faces,
