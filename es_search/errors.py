@@ -125,6 +125,12 @@ class WatchlistExists(QueryError):
     http_status, code = 409, "watchlist_exists"
 
 
+class NotUnderReview(QueryError):
+    """A release of an image no watchlist flagged or holds."""
+
+    http_status, code = 409, "not_under_review"
+
+
 class ApiKeyNotFound(ImgsearchError, LookupError):
     """No active API key has the id or name given (`imgsearch apikey revoke`)."""
 

@@ -45,6 +45,8 @@ class IngestSummary:
     faces: int | None = None  # faces found in the run's new images (None: faces off)
     faces_not_compared: int = 0  # of those, too small or blurred to describe: kept as regions, never matched
     new_people: int = 0  # people the run's faces started (the others joined people known before)
+    # Images that matched a watchlist, by "list policy" (refused ones are also failures: watchlist_match).
+    watchlist_matches: dict[str, int] = field(default_factory=dict)
 
     @property
     def files(self) -> int:
@@ -188,6 +190,9 @@ def format_summary(summary: IngestSummary) -> str:
     if summary.faces is not None:
         lines.append(f"  faces:                   {summary.faces} ({summary.faces_not_compared} too small or "
                      f"blurred to compare; {summary.new_people} new people)")
+    if summary.watchlist_matches:
+        lines.append("  watchlist matches:       " + ", ".join(
+            f"{key} {count}" for key, count in sorted(summary.watchlist_matches.items())))
     if summary.noted:
         lines.append(f"  indexed with a note:     {summary.noted} (see the report)")
     if summary.unfinished:

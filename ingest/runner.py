@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,16 +93,18 @@ def run_source(settings: Settings, source: Source, *, es: Elasticsearch | None =
     reader = RemoteReader(settings) if source.remote else None  # one per run: warm connections, one S3 client
     sink = RunSink(Tally(bar), report)
     width = settings.fetch_concurrency if source.remote else settings.decode_workers
+    watched = WatchlistTally()
     pipeline = Pipeline(ready.es, settings, ready.image_encoder, sink=sink, enrichers=ready.enrichers, state=state,
                         seen=seen, read_remote=reader.read if reader else None, recheck=recheck,
                         options=RunOptions.from_settings(settings, fetch_width=width),
-                        roots=_roots(settings, source))
+                        roots=_roots(settings, source), on_watchlist_match=watched.add)
     summary = None
     started = iso_utc()
     try:
         end = pipeline.run(_with_frames(source.items(), settings, bar, log))
         summary = sink.tally.summary(unfinished=end.unfinished, stopped=end.stopped, error=end.error,
                                      report=str(report.path))
+        summary.watchlist_matches = watched.counts()
         if prune and summary.stopped is None:
             refusal = source.prune_refusal()
             if refusal:
@@ -192,6 +196,22 @@ def plan_prune(settings: Settings, *, folders: Iterable[str | Path] = (), record
 def plan_prefix_prune(settings: Settings, prefix_url: str, es: Elasticsearch | None = None) -> list[PruneChange]:
     """`--prune --dry-run` for an object-storage prefix."""
     return plan_prune(settings, prefix_url=prefix_url, es=es)
+
+
+class WatchlistTally:
+    """Images that matched a watchlist, by list and policy (told from the model's and the feeder's threads)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, watchlist: str, policy: str) -> None:
+        with self._lock:
+            self._counts[f"{watchlist} {policy}"] += 1
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
 
 
 def _refresh_for_reuse(es: Elasticsearch, alias: str) -> None:

@@ -133,8 +133,9 @@ def _write(store: WatchlistStore, name: str, batch: Sequence[PreparedImage], lab
 
 
 def _label(fetched: Fetched) -> str:
+    """How a reviewer sees the reference named: its file's name, else the start of its hash."""
     item = fetched.item
-    return item.name or (item.location and item.location.rsplit("/", 1)[-1]) or item.label
+    return item.name or item.file_name or fetched.facts.sha256[:12]
 
 
 def _tick(on_item: Callable[[], None] | None) -> None:

@@ -29,7 +29,8 @@ ERROR_REASONS = {
     401: "No API key, or one that is unknown or revoked: send `Authorization: ApiKey <key>`.",
     403: "The API key's scope does not allow this.",
     404: "No image with that id.",
-    409: "An image with that id exists already (create).",
+    409: "A conflict with what is stored: an image with that id exists already (create), or the image is not "
+         "under review (release).",
     413: "The body or an image in it is larger than the limit.",
     422: "The image was understood but not indexed: it matches a watchlist whose policy is refuse (code "
          "watchlist_match, the message names the list), or the model could not encode it (encode_failed).",

@@ -163,6 +163,12 @@ def duplicates():
                            request_=SearchRequest())
 
 
+@pages.get("/review")
+def review():
+    """The watchlist review queue: an empty page that app.js fills from GET /api/review with a write key."""
+    return render_template("review.html", request_=SearchRequest())
+
+
 @pages.get("/study/<study_uid>")
 def study(study_uid: str):
     """A DICOM study: its series in Series Number order, each with its images in Instance Number order."""

@@ -127,13 +127,13 @@ def review():
     params = parse_query(write_schemas.ReviewParams, request_params(request))
     settings = app_settings()
     page = review_queue(search_service().es, settings.index_alias, status=params.status, watchlist=params.watchlist,
-                        page=params.page, size=params.size)
+                        page=params.page, size=params.size, max_depth=settings.max_result_window)
     return jsonify(serialise(schemas.ReviewBody, {"total": page.total, "page": page.page, "size": page.size,
                                                   "items": [_review_item(item) for item in page.items]}))
 
 
 @writes.post("/review/<doc_id:image_id>/release")
-@documented("Show a flagged or held image again", response=schemas.ReleasedBody, errors=(400, 404, 503))
+@documented("Show a flagged or held image again", response=schemas.ReleasedBody, errors=(400, 404, 409, 503))
 def release_image(image_id: str):
     """Its watchlist status becomes `released`; its lists and matches stay on it."""
     answer = release(search_service().es, app_settings().index_alias, check_image_id(image_id))

@@ -27,7 +27,7 @@ from es_search.config import Settings
 from es_search.errors import UploadRejected, WriteRejected
 from es_search.fields import FieldRegistry, FieldSpec
 from es_search.ids import ID_PATTERN, MAX_ID_CHARS
-from es_search.search.contract import IMAGE_FORMAT, JsonBody, QueryParams, value_schema
+from es_search.search.contract import IMAGE_FORMAT, JsonBody, QueryParams, number, value_schema, whole_number
 from es_search.search.parsing import describe
 from es_search.values import MAX_KEYWORD_CHARS, MAX_LIST_VALUES, MAX_TEXT_CHARS
 from es_search.watchlists.lists import NAME_PATTERN as WATCHLIST_NAME
@@ -238,9 +238,15 @@ class PersonSplitBody(JsonBody):
 
 # --------------------------------------------------------------------------- watchlists (webapp/watchlist_api.py)
 
+# JSON's 2.0 is a whole number and 1 a number too (the contract's own readers); a query string's are text.
+WholeNumber = Annotated[int, whole_number(text=False)]
+WholeNumberText = Annotated[int, whole_number(text=True)]
+Cosine = Annotated[float, number(text=False)]
+
+
 class WatchlistPromptBody(JsonBody):
     text: str = Field(min_length=1, max_length=300, description="An unwanted category in words (any language).")
-    threshold: float | None = Field(None, gt=0.0, le=1.0, description="The least cosine similarity between an "
+    threshold: Cosine | None = Field(None, gt=0.0, le=1.0, description="The least cosine similarity between an "
                                                                      "image and the text; default "
                                                                      "IMGSEARCH_WATCHLIST_PROMPT_THRESHOLD.")
 
@@ -249,9 +255,9 @@ class WatchlistBody(JsonBody):
     policy: Literal["flag", "hold", "refuse"] = Field(description="What a match does: flag (indexed and marked), "
                                                                   "hold (hidden from every search until reviewed) or "
                                                                   "refuse (not indexed; 422 watchlist_match).")
-    similarity: float | None = Field(None, ge=0.5, le=1.0, description="Least cosine similarity to a reference "
+    similarity: Cosine | None = Field(None, ge=0.5, le=1.0, description="Least cosine similarity to a reference "
                                                                        "image; default IMGSEARCH_WATCHLIST_SIMILARITY.")
-    phash_distance: int | None = Field(None, ge=0, le=32, description="Most perceptual-hash bits from a reference "
+    phash_distance: WholeNumber | None = Field(None, ge=0, le=32, description="Most perceptual-hash bits from a reference "
                                                                       "image; default "
                                                                       "IMGSEARCH_WATCHLIST_PHASH_DISTANCE.")
     description: str = Field("", max_length=1000)
@@ -262,5 +268,6 @@ class WatchlistBody(JsonBody):
 class ReviewParams(QueryParams):
     status: Literal["held", "flagged"] | None = Field(None, description="Only held, or only flagged images.")
     watchlist: str | None = Field(None, pattern=f"^{WATCHLIST_NAME}$", description="Only this list's matches.")
-    page: int = Field(1, ge=1, le=100)
-    size: int = Field(24, ge=1, le=100)
+    page: WholeNumberText = Field(1, ge=1, le=100, description="Page number; past the IMGSEARCH_MAX_RESULT_WINDOW newest images "
+                                                           "to review a page is empty.")
+    size: WholeNumberText = Field(24, ge=1, le=100, description="Images per page.")

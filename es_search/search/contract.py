@@ -60,7 +60,8 @@ class JsonBody(BaseModel):
 # --------------------------------------------------------------------------- values read from text
 
 
-def _whole(text: bool):
+def whole_number(text: bool):
+    """A whole number as JSON (2.0 too) or, with `text`, a query string gives it."""
     def read(raw):
         if text and isinstance(raw, str):
             if not INTEGER_TEXT.fullmatch(raw):
@@ -72,7 +73,8 @@ def _whole(text: bool):
     return BeforeValidator(read)
 
 
-def _number(text: bool):
+def number(text: bool):
+    """A number as JSON (1 too) or, with `text`, a query string gives it."""
     def read(raw):
         if text and isinstance(raw, str):
             if not NUMBER_TEXT.fullmatch(raw):
@@ -95,7 +97,7 @@ def _flag(text: bool):
 
 
 def _int_field(text: bool, default, ge: int, le: int, description: str):
-    return Annotated[int, _whole(text)], Field(default, ge=ge, le=le, description=description)
+    return Annotated[int, whole_number(text)], Field(default, ge=ge, le=le, description=description)
 
 
 def _bool_field(text: bool, default: bool, description: str):
@@ -230,7 +232,7 @@ def _paging_fields(settings, registry: FieldRegistry, text: bool) -> dict:
         "page": _int_field(text, 1, 1, MAX_PAGE, f"Page number. Past the {settings.max_result_window} best "
                                                  "results ranked a page is empty, with a notice."),
         "size": _int_field(text, settings.default_page_size, 1, settings.max_page_size, "Results per page."),
-        "min_similarity": (Annotated[float, _number(text)], Field(None, ge=-1, le=1, description=(
+        "min_similarity": (Annotated[float, number(text)], Field(None, ge=-1, le=1, description=(
             "Leave out images whose cosine similarity to the query is below this (in hybrid mode it applies to "
             "the vector ranking only)."))),
         "facets": _bool_field(text, False, "Also return facet counts and the number of images passing the filters."),
@@ -318,7 +320,7 @@ def people_model() -> type[BaseModel]:
 
 
 class _Part(JsonBody):
-    weight: Annotated[float, _number(False)] = Field(1.0, gt=0, le=MAX_WEIGHT)
+    weight: Annotated[float, number(False)] = Field(1.0, gt=0, le=MAX_WEIGHT)
     negative: bool = Field(False, description="Pull the query away from this part.")
 
 

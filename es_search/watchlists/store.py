@@ -64,9 +64,10 @@ class WatchlistStore:
 
     def ensure(self) -> None:
         if not self.es.indices.exists(index=self.index):
-            # 400: another process created it first
-            self.es.options(ignore_status=400).indices.create(index=self.index, mappings=MAPPING,
-                                                              settings={"number_of_replicas": 0})
+            # One shard (a small index), a copy on a second node where there is one: every ingest needs it.
+            # 400: another process created it first.
+            self.es.options(ignore_status=400).indices.create(
+                index=self.index, mappings=MAPPING, settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"})
 
     # ------------------------------------------------------------------ lists
 

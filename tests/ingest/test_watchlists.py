@@ -97,6 +97,7 @@ def test_refuse_indexes_no_copy_and_reports_each_with_the_list(es, tiny_settings
     copies = _copies(families)
     assert summary.indexed == UNRELATED and summary.failed == len(copies)
     assert summary.failure_reasons == {"watchlist_match": len(copies)}
+    assert summary.watchlist_matches == {"banned refuse": len(copies)}
     assert not set(_docs(es, tiny_settings.index_alias)) & set(copies)
     entries, _ = read_report(summary.report)
     assert len(entries) == len(copies)
@@ -172,3 +173,43 @@ def test_no_list_no_fields_and_a_bad_reference_is_reported(es, tiny_settings, fa
     assert added.added == 0 and added.failed == 1 and added.failures[0]["image"].endswith("broken.jpg")
     assert store.reference_count("with-junk") == REFERENCES
     assert VARIANTS  # the families cover every kind of copy named in the module
+
+
+def test_records_files_and_video_frames_are_checked_at_the_same_door(es, tiny_settings, families, watch, tmp_path):
+    import av
+    import numpy as np
+    from PIL import Image
+
+    from ingest.runner import run_records_ingest
+    from tests.support.catalogue import write_csv
+
+    watch("catalogue-check", "flag")
+    reference = families["references"][0]
+    copy = families["copies"][reference][1]  # recompressed
+    rows = [{"id": "SKU-1", "image": str(copy), "title": "a copy"},
+            {"id": "SKU-2", "image": str(families["unrelated"][0]), "title": "its own"}]
+    summary = run_records_ingest(tiny_settings, write_csv(tmp_path / "catalogue.csv", rows))
+    assert summary.indexed == 2
+    docs = _docs(es, tiny_settings.index_alias)
+    assert docs["SKU-1"]["watchlist_status"] == "flagged" and "watchlist_status" not in docs["SKU-2"]
+
+    # A video showing the reference image for 3 s, then a plain grey scene: only the first frames match.
+    video = tmp_path / "clips" / "lobby.mp4"
+    video.parent.mkdir()
+    still = np.asarray(Image.open(reference).convert("RGB").resize((320, 240)))
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("libx264", rate=5, options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for n in range(30):
+            frame = still if n < 15 else np.full((240, 320, 3), 128, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    frames = run_ingest(tiny_settings, [video.parent])
+    assert frames.indexed >= 2 and frames.watchlist_matches.get("catalogue-check flag", 0) >= 1
+    docs = _docs(es, tiny_settings.index_alias)
+    from_video = {doc_id: doc for doc_id, doc in docs.items() if doc.get("video_id")}
+    flagged_times = sorted(doc["video_time"] for doc in from_video.values() if doc.get("watchlist_status"))
+    assert flagged_times and max(flagged_times) < 3.0, "the frames showing the reference, and only those"
+    assert any(doc["video_time"] >= 3.0 and not doc.get("watchlist_status") for doc in from_video.values())

@@ -5,6 +5,7 @@ queue, its release, the counter per list and policy, and every endpoint's key an
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 
 import pytest
@@ -71,9 +72,10 @@ def test_a_refused_image_is_422_naming_the_list_and_is_not_indexed(client):
     # An unrelated picture goes in as usual.
     assert client.post("/api/images", json={"image_base64": _b64(jpeg_bytes(original(9801)))}).status_code == 201
     # Bulk: the copy fails alone, with the same reason.
-    bulk = client.post("/api/images/_bulk", content_type="application/x-ndjson", data=(
-        '{"index": {"_id": "b1"}}\n{"image_base64": "%s"}\n{"index": {"_id": "b2"}}\n{"image_base64": "%s"}\n'
-        % (_b64(jpeg_bytes(*copy_of(original(801), "mirrored"))), _b64(jpeg_bytes(original(9802))))))
+    lines = [{"index": {"_id": "b1"}}, {"image_base64": _b64(jpeg_bytes(*copy_of(original(801), "mirrored")))},
+             {"index": {"_id": "b2"}}, {"image_base64": _b64(jpeg_bytes(original(9802)))}]
+    bulk = client.post("/api/images/_bulk", content_type="application/x-ndjson",
+                       data="".join(json.dumps(line) + "\n" for line in lines))
     items = bulk.get_json()["items"]
     assert items[0]["index"]["status"] == 422 and items[0]["index"]["error"]["type"] == "watchlist_match"
     assert items[1]["index"]["status"] == 201
@@ -101,7 +103,7 @@ def test_a_held_image_is_answered_to_its_writer_then_hidden_until_released(clien
     assert client.post("/api/review/held-copy/release").get_json() == {"id": "held-copy",
                                                                       "watchlist_status": "released"}
     assert anonymous.get("/api/images/held-copy").status_code == 200
-    assert client.post("/api/review/held-copy/release").status_code == 400  # not under review any more
+    assert client.post("/api/review/held-copy/release").status_code == 409  # not under review any more
     assert client.post("/api/review/no-such-image/release").status_code == 404
 
 
@@ -136,3 +138,32 @@ def test_lists_prompts_references_and_bad_requests(client, keys, app):
     assert client.delete("/api/watchlists/prompts-api").status_code == 200
     assert client.delete("/api/watchlists/prompts-api").status_code == 404
     assert client.get("/api/review?status=deleted").status_code == 400
+    deep = client.get("/api/review?page=100&size=100")  # past the result window: empty, not an error
+    assert deep.status_code == 200 and deep.get_json()["items"] == []
+
+
+@pytest.mark.browser
+def test_the_review_page_shows_a_held_image_beside_its_reference_and_releases_it(client, app, keys, tmp_path):
+    from tests.support.browser import chromium, serving
+
+    _list_with_reference(client, "page-review", "hold", 804)
+    copy = jpeg_bytes(*copy_of(original(804), "watermarked"))
+    assert client.post("/api/images", json={"image_base64": _b64(copy), "id": "on-the-page"}).status_code == 201
+    with chromium() as browser, serving(app) as url:
+        page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US").new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: dialog.accept(keys["write"]))  # the write key, asked for once
+        page.goto(url + "/review")
+        page.select_option("#review-filter select[name=status]", "held")
+        page.click("#review-filter button[type=submit]")
+        card = page.locator('#review .review-item[data-id="on-the-page"]')
+        card.wait_for()
+        page.wait_for_function("() => [...document.querySelectorAll('#review img')].every(i => i.complete)")
+        assert page.eval_on_selector_all("#review img", "imgs => imgs.length >= 2 && imgs.every(i => i.naturalWidth > 0)")
+        assert "page-review" in card.inner_text() and "hash distance" in card.inner_text()
+        page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+        card.get_by_role("button", name="Release").click()
+        page.wait_for_selector('#review .review-item[data-id="on-the-page"]', state="detached")
+        assert not errors
+    assert app.test_client().get("/api/images/on-the-page").status_code == 200

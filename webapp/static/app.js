@@ -117,33 +117,19 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 
-  // Naming, merging, splitting and removing people: the write API, with a write key asked for once per tab.
+  // Calls to the write API with a write key, asked for once per tab (kept in this tab's session storage only).
   var actionError = document.getElementById("action-error");
-  Array.prototype.forEach.call(document.querySelectorAll("form.person-action"), function (action) {
-    action.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var question = action.getAttribute("data-confirm");
-      if (question && !window.confirm(question)) { return; }
-      var key = window.sessionStorage.getItem("imgsearch-write-key");
-      if (!key) {
-        key = window.prompt("API key (write)");
-        if (!key) { return; }
-      }
-      var body = {};
-      Array.prototype.forEach.call(action.querySelectorAll("input[name]"), function (input) {
-        body[input.name] = input.value;
-      });
-      if (action.getAttribute("data-images")) { body.images = [action.getAttribute("data-images")]; }
-      var method = action.getAttribute("data-method");
-      fetch(action.getAttribute("data-url"), {
-        method: method,
-        headers: {"Authorization": "ApiKey " + key, "Content-Type": "application/json"},
-        body: method === "DELETE" ? null : JSON.stringify(body)
-      }).then(function (response) {
+  function writeKey() {
+    return window.sessionStorage.getItem("imgsearch-write-key") || window.prompt("API key (write)") || null;
+  }
+  function callApi(url, method, body, key) {
+    var headers = {"Authorization": "ApiKey " + key};
+    if (body !== null) { headers["Content-Type"] = "application/json"; }
+    return fetch(url, {method: method, headers: headers, body: body === null ? null : JSON.stringify(body)})
+      .then(function (response) {
         if (response.ok) {
           window.sessionStorage.setItem("imgsearch-write-key", key);
-          window.location.reload();
-          return null;
+          return response.json();
         }
         if (response.status === 401 || response.status === 403) {
           window.sessionStorage.removeItem("imgsearch-write-key");
@@ -151,12 +137,114 @@ document.addEventListener("DOMContentLoaded", function () {
         return response.json().then(function (answer) {
           throw new Error((answer && answer.error && answer.error.message) || response.statusText);
         }, function () { throw new Error(response.statusText); });
-      }).catch(function (error) {
-        if (actionError) {
-          actionError.textContent = error.message;
-          actionError.hidden = false;
-        }
       });
+  }
+  function showError(error) {
+    if (actionError) {
+      actionError.textContent = error.message;
+      actionError.hidden = false;
+    }
+  }
+
+  // Naming, merging, splitting and removing people.
+  Array.prototype.forEach.call(document.querySelectorAll("form.person-action"), function (action) {
+    action.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var question = action.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) { return; }
+      var key = writeKey();
+      if (!key) { return; }
+      var body = {};
+      Array.prototype.forEach.call(action.querySelectorAll("input[name]"), function (input) {
+        body[input.name] = input.value;
+      });
+      if (action.getAttribute("data-images")) { body.images = [action.getAttribute("data-images")]; }
+      var method = action.getAttribute("data-method");
+      callApi(action.getAttribute("data-url"), method, method === "DELETE" ? null : body, key)
+        .then(function () { window.location.reload(); })
+        .catch(showError);
     });
   });
+
+  // The watchlist review queue: fetched with the write key, each image drawn beside what it matched.
+  var review = document.getElementById("review");
+  var reviewFilter = document.getElementById("review-filter");
+  if (review && reviewFilter) {
+    var total = document.getElementById("review-total");
+    var text = function (tag, content, className) {
+      var element = document.createElement(tag);
+      element.textContent = content;
+      if (className) { element.className = className; }
+      return element;
+    };
+    var picture = function (src, alt) {
+      var image = document.createElement("img");
+      image.src = src;
+      image.alt = alt;
+      image.loading = "lazy";
+      return image;
+    };
+    var button = function (label, className, act) {
+      var element = text("button", label, className);
+      element.type = "button";
+      element.addEventListener("click", act);
+      return element;
+    };
+    var load = function () {
+      var key = writeKey();
+      if (!key) { return; }
+      var status = reviewFilter.elements.status.value;
+      callApi(review.getAttribute("data-api") + "?size=48" + (status ? "&status=" + encodeURIComponent(status) : ""),
+              "GET", null, key).then(function (answer) { draw(answer, key); }).catch(showError);
+    };
+    var act = function (url, method, key) {
+      callApi(url, method, null, key).then(load).catch(showError);
+    };
+    var draw = function (answer, key) {
+      review.textContent = "";
+      total.textContent = total.getAttribute("data-text").replace("{count}", answer.total);
+      if (!answer.items.length) { review.appendChild(text("li", review.getAttribute("data-none"), "notice")); }
+      answer.items.forEach(function (item) {
+        var card = document.createElement("li");
+        card.className = "card review-item " + item.watchlist_status;
+        card.setAttribute("data-id", item.id);
+        if (item.thumbnail) { card.appendChild(picture(item.thumbnail, item.title || item.id)); }
+        var body = document.createElement("div");
+        body.className = "card-body";
+        body.appendChild(text("strong", item.title || item.id));
+        body.appendChild(text("p", item.watchlist_status + " · " + item.watchlists.join(", "), "review-status"));
+        item.matches.forEach(function (match) {
+          var figure = document.createElement("figure");
+          figure.className = "review-match";
+          if (match.reference_thumbnail) {
+            figure.appendChild(picture(match.reference_thumbnail, match.reference_name || match.reference));
+          }
+          var said = match.prompt ? review.getAttribute("data-prompt") + ": " + match.prompt
+            : review.getAttribute("data-reference") + ": " + (match.reference_name || match.reference);
+          said += " (" + match.list + ") · " + review.getAttribute("data-similarity") + " " + match.similarity.toFixed(3);
+          if (match.distance !== null && match.distance !== undefined) {
+            said += " · " + review.getAttribute("data-distance") + " " + match.distance;
+          }
+          figure.appendChild(text("figcaption", said));
+          body.appendChild(figure);
+        });
+        var id = encodeURIComponent(item.id);
+        body.appendChild(button(review.getAttribute("data-release"), "", function () {
+          act(review.getAttribute("data-api") + "/" + id + "/release", "POST", key);
+        }));
+        body.appendChild(button(review.getAttribute("data-delete"), "danger", function () {
+          if (window.confirm(review.getAttribute("data-confirm"))) {
+            act(review.getAttribute("data-images") + "/" + id, "DELETE", key);
+          }
+        }));
+        card.appendChild(body);
+        review.appendChild(card);
+      });
+    };
+    reviewFilter.addEventListener("submit", function (event) {
+      event.preventDefault();
+      load();
+    });
+    load();
+  }
 });
