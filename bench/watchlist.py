@@ -110,6 +110,7 @@ def quality(settings, es, encoders, work: Path, families: int, unrelated: int) -
                                                "_source": ["watchlist_matches"]})}
     per_kind = {kind: [0, 0] for kind in VARIANTS}
     distances = []
+    best: dict[str, int] = {}  # each caught copy's closest distance to its own reference
     for reference, copies in written["copies"].items():
         for kind, copy in zip(VARIANTS, copies, strict=True):
             doc = flagged.get(sha(copy))
@@ -117,16 +118,43 @@ def quality(settings, es, encoders, work: Path, families: int, unrelated: int) -
             per_kind[kind][0] += caught
             per_kind[kind][1] += 1
             if caught:
-                distances += [m["distance"] for m in doc["watchlist_matches"] if m.get("reference") == sha(reference)]
-    false = sum(sha(path) in flagged for path in written["unrelated"])
+                own = [m["distance"] for m in doc["watchlist_matches"] if m.get("reference") == sha(reference)]
+                distances += own
+                best[sha(copy)] = min(own)
+    false = [sha(path) for path in written["unrelated"] if sha(path) in flagged]
+    missed = [(kind, sha(copy), sha(reference)) for reference, copies in written["copies"].items()
+              for kind, copy in zip(VARIANTS, copies, strict=True)
+              if sha(reference) not in {m.get("reference") for m in (flagged.get(sha(copy)) or {}).get(
+                  "watchlist_matches", [])}]
     copies = sum(total for _, total in per_kind.values())
-    return {"references": added.added, "copies": copies, "unrelated": unrelated, "indexed": summary.indexed,
+    unrelated_best = [min(m["distance"] for m in flagged[image]["watchlist_matches"]) for image in false]
+    # What a stricter list (a lower distance) would have caught, from the same run.
+    by_distance = {d: {"recall": round(sum(v <= d for v in best.values()) / copies, 4),
+                       "false_matches": sum(v <= d for v in unrelated_best)}
+                   for d in range(6, settings.watchlist_phash_distance + 1, 2)}
+    return {"by_distance": by_distance,"references": added.added, "copies": copies, "unrelated": unrelated, "indexed": summary.indexed,
+            "missed": [why(es, settings, kind, image, reference) for kind, image, reference in missed],
+            "false": [flagged[image]["watchlist_matches"] for image in false],
             "recall": round(sum(c for c, _ in per_kind.values()) / copies, 4),
-            "false_match_rate": round(false / unrelated, 4), "false_matches": false,
+            "false_match_rate": round(len(false) / unrelated, 4), "false_matches": len(false),
             "recall_by_copy": {kind: round(c / t, 3) for kind, (c, t) in per_kind.items()},
             "max_matched_distance": max(distances, default=None),
             "thresholds": {"similarity": settings.watchlist_similarity,
                            "phash_distance": settings.watchlist_phash_distance}}
+
+
+def why(es, settings, kind: str, image: str, reference: str) -> dict:
+    """Why a copy was not caught: its best cosine to the reference (either orientation) and its closest hash."""
+    from es_search.watchlists.matching import HASH_FIELDS, Candidate, min_distance
+
+    doc = es.get(index=settings.index_alias, id=image, source_exclude_vectors=False)["_source"]
+    candidate = Candidate.of_content(doc)
+    refs = es.search(index=watchlists_index(settings.index_alias), source_exclude_vectors=False, query={"ids": {
+        "values": [reference_doc_id("bench", reference, o) for o in ("as_is", "mirrored")]}})["hits"]["hits"]
+    cosine = max(float(np.dot(candidate.vector, np.asarray(r["_source"][REFERENCE_VECTOR]))) for r in refs)
+    distance = min_distance([doc[f] for f in HASH_FIELDS if doc.get(f)], refs[0]["_source"]["phashes"])
+    return {"copy": kind, "cosine": round(cosine, 3), "distance": distance, "vector_ok": cosine >= settings.watchlist_similarity,
+            "hash_ok": distance is not None and distance <= settings.watchlist_phash_distance}
 
 
 def plant_references(es, alias: str, count: int, dims: int, seed: int = 5) -> float:

@@ -3,7 +3,7 @@
 A reference matches when the kNN found it at or above its list's cosine similarity *and* one of the image's
 perceptual hashes (`phash`, `phash_trimmed`) is within the list's distance of one of the reference's hashes.
 A reference carries the hashes of its picture and of its mirror image, each whole and centre-cropped by
-6, 12 and 18 % a side (ingest/watchlist_refs.py), and it is indexed twice, as itself and mirrored: a copy
+6 and 12 % a side (ingest/watchlist_refs.py), and it is indexed twice, as itself and mirrored: a copy
 that was cropped, framed or flipped is still both near in vector and near in hash. The vector finds
 candidates cheaply; the hash confirms them, since a vector alone also joins two photos of one scene.
 """
