@@ -30,12 +30,13 @@ def excluding(body: dict, clause: dict) -> dict:
 
 
 def without(query: dict | list | None, clause: dict) -> dict:
-    """A bool query: `query` (if any) as a filter, `clause` excluded."""
+    """A bool query: `query` (if any) as it was, scoring included (a keyword search ranks by it), and `clause`
+    excluded."""
     if query is None:
         return {"bool": {"must_not": [clause]}}
     if isinstance(query, list):
-        return {"bool": {"filter": query, "must_not": [clause]}}
-    return {"bool": {"filter": [query], "must_not": [clause]}}
+        return {"bool": {"must": query, "must_not": [clause]}}
+    return {"bool": {"must": [query], "must_not": [clause]}}
 
 
 def is_hidden(source: Mapping | None) -> bool:

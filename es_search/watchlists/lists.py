@@ -38,6 +38,9 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Watchlist:
+    """A named set of reference images (kept in the watchlists index, es_search/watchlists/store.py) and
+    prompts, the thresholds a match must reach, and what a match does (`policy`)."""
+
     name: str
     policy: str
     similarity: float

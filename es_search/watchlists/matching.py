@@ -17,12 +17,14 @@ import numpy as np
 
 from es_search.duplicates.grouping import phash_distance
 from es_search.fields import VECTOR_FIELD
-from es_search.watchlists.lists import STATUS_OF, Watchlist, strongest
-
-REFUSED = STATUS_OF["refuse"]
+from es_search.watchlists.lists import POLICIES, STATUS_OF, Watchlist, strongest
 
 HASH_FIELDS = ("phash", "phash_trimmed")
 MATCH_FIELDS = ("watchlist_status", "watchlists", "watchlist_matches")
+REFUSED = STATUS_OF["refuse"]
+# Matches kept on a document, the strongest policy and the closest first: a list holding many look-alike
+# references must not swell every document that matches it.
+MAX_MATCHES = 10
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ class Verdict:
         return f"matches watchlist {', '.join(lists)} ({what}); not indexed"
 
 
+def verdict_of(matches: Sequence[Match]) -> Verdict:
+    """The verdict of an image's matches: at most MAX_MATCHES of them, the strongest policy first (so the
+    policy that decides is always kept), then the closest hash, then the highest similarity."""
+    ranked = sorted(matches, key=lambda m: (-POLICIES.index(m.policy), m.distance or 0, -m.similarity))
+    return Verdict(tuple(ranked[:MAX_MATCHES]))
+
+
 def refusal_message(content: Mapping) -> str:
     """Why a refused content part (its verdict's fields) was not indexed."""
     matches = [Match(**match) for match in content.get("watchlist_matches") or ()]
@@ -136,7 +145,7 @@ def prompt_matches(candidate: Candidate, lists: Sequence[Watchlist]) -> list[Mat
     for watchlist in lists:
         for prompt in watchlist.prompts:
             if len(prompt.vector) != len(candidate.vector):
-                continue  # made with another model: `imgsearch watchlist prompt` encodes it again
+                continue  # encoded by another model: add the prompt again (`imgsearch watchlist prompt`)
             similarity = float(np.dot(candidate.vector, np.asarray(prompt.vector, dtype=np.float32)))
             if similarity >= prompt.threshold:
                 found.append(Match(watchlist.name, watchlist.policy, similarity, prompt=prompt.text))

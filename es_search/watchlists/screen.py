@@ -14,7 +14,15 @@ from elasticsearch import Elasticsearch
 
 from es_search.fields import VECTOR_FIELD
 from es_search.watchlists.lists import Watchlist
-from es_search.watchlists.matching import MATCH_FIELDS, Candidate, Match, Verdict, prompt_matches, reference_matches
+from es_search.watchlists.matching import (
+    MATCH_FIELDS,
+    Candidate,
+    Match,
+    Verdict,
+    prompt_matches,
+    reference_matches,
+    verdict_of,
+)
 from es_search.watchlists.store import REFERENCE_VECTOR, WatchlistStore
 
 # References asked for per image (both orientations count): the vector only finds candidates, and the right
@@ -65,7 +73,7 @@ class Screener:
             if "error" in response:
                 raise RuntimeError(f"the watchlist check failed: {_reason(response['error'])}")
             matches[:0] = reference_matches(candidate, response["hits"]["hits"], lists)
-        verdicts = [Verdict(tuple(matches)) for matches in found]
+        verdicts = [verdict_of(matches) for matches in found]
         if self.on_match is not None:
             for verdict in verdicts:
                 for name, policy in dict.fromkeys((match.list, match.policy) for match in verdict.matches):

@@ -7,9 +7,19 @@ import numpy as np
 import pytest
 
 from es_search.errors import QueryError
+from es_search.search.collapse import one_per_group
 from es_search.visibility import HELD, is_hidden, visible_only
 from es_search.watchlists.lists import Prompt, Watchlist, build_watchlist, strongest
-from es_search.watchlists.matching import Candidate, Match, Verdict, min_distance, prompt_matches, reference_matches
+from es_search.watchlists.matching import (
+    MAX_MATCHES,
+    Candidate,
+    Match,
+    Verdict,
+    min_distance,
+    prompt_matches,
+    reference_matches,
+    verdict_of,
+)
 from es_search.watchlists.scan import merged_fields
 
 LISTS = {"flags": Watchlist("flags", "flag", 0.9, 12), "bans": Watchlist("bans", "refuse", 0.95, 8)}
@@ -35,6 +45,14 @@ def test_both_orientations_of_a_reference_are_one_match_the_closest():
     hits = [_hit("flags", 0.95, ["00000000000000ff"]), _hit("flags", 0.97, ["0000000000000001"])]
     (match,) = reference_matches(CANDIDATE, hits, LISTS)
     assert match.distance == 1 and match.similarity == pytest.approx(0.97)
+
+
+def test_a_verdict_keeps_the_deciding_policy_and_the_closest_matches():
+    many = [Match("flags", "flag", 0.95, f"{n:064x}", None, n % 12) for n in range(30)]
+    banned = Match("bans", "refuse", 0.91, "b" * 64, None, 11)
+    verdict = verdict_of([*many, banned])
+    assert len(verdict.matches) == MAX_MATCHES and verdict.matches[0] is banned and verdict.refused
+    assert [m.distance for m in verdict.matches[1:4]] == [0, 0, 0]
 
 
 def test_min_distance_compares_every_hash_and_ignores_malformed_ones():
@@ -90,9 +108,12 @@ def test_a_scan_merges_its_list_keeps_the_others_and_holds_instead_of_refusing()
 
 def test_held_images_are_left_out_of_every_kind_of_search_body():
     knn = visible_only({"knn": {"field": "v", "query_vector": [1], "k": 3, "filter": {"term": {"a": 1}}}})
-    assert knn["knn"]["filter"] == {"bool": {"filter": [{"term": {"a": 1}}], "must_not": [HELD]}}
+    assert knn["knn"]["filter"] == {"bool": {"must": [{"term": {"a": 1}}], "must_not": [HELD]}}
     assert "query" not in knn, "a kNN search gains no query (that would make it hybrid)"
-    assert visible_only({"query": {"match": {"t": "x"}}})["query"]["bool"]["must_not"] == [HELD]
+    keyword = visible_only({"query": {"match": {"t": "x"}}})["query"]["bool"]
+    assert keyword == {"must": [{"match": {"t": "x"}}], "must_not": [HELD]}, "still scored: BM25 ranks by it"
+    collapsed = one_per_group({"query": {"match": {"t": "x"}}})["query"]["bool"]
+    assert collapsed["must"] == [{"match": {"t": "x"}}], "one image per group keeps the keyword ranking too"
     assert visible_only({"size": 0, "aggs": {}})["query"] == {"bool": {"must_not": [HELD]}}
     assert is_hidden({"watchlist_status": "held"}) and not is_hidden({"watchlist_status": "released"})
     assert not is_hidden(None)

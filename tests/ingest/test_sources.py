@@ -131,5 +131,6 @@ def test_items_know_their_name_and_place_whatever_the_source():
     assert Item("/p/a-b.jpg").file_name == "a-b.jpg" and Item("/p/a-b.jpg").label == "/p/a-b.jpg"
     assert Item(None, name="up.png").file_name == "up.png"
     assert Item(None, origin="api", line=3).label == "api:3" and Item(None).file_name is None
-    assert [e.name for e in build_enrichers(Settings(ocr="off"))] == ["colors", "phash"]  # no text encoder: no category
-    assert [e.name for e in build_enrichers(Settings(ocr="on"))] == ["colors", "phash", "ocr"]
+    pixels = ["colors", "phash", "phash_trimmed"]
+    assert [e.name for e in build_enrichers(Settings(ocr="off"))] == pixels  # no text encoder: no category
+    assert [e.name for e in build_enrichers(Settings(ocr="on"))] == [*pixels, "ocr"]

@@ -213,3 +213,35 @@ def test_records_files_and_video_frames_are_checked_at_the_same_door(es, tiny_se
     flagged_times = sorted(doc["video_time"] for doc in from_video.values() if doc.get("watchlist_status"))
     assert flagged_times and max(flagged_times) < 3.0, "the frames showing the reference, and only those"
     assert any(doc["video_time"] >= 3.0 and not doc.get("watchlist_status") for doc in from_video.values())
+
+
+def test_a_prompt_catches_exactly_the_images_its_text_reaches(es, tiny_settings, families):
+    """The threshold is set between the stored images' own cosines to the prompt, so the images it must
+    catch are known beforehand (computed here with numpy from the stored vectors)."""
+    import numpy as np
+
+    from es_search.encoders import build_text_encoder
+
+    run_ingest(tiny_settings, [families["unrelated"][0].parent])
+    encoder = build_text_encoder(tiny_settings, es)
+    prompt = encoder.encode_texts(["a red circle"])[0]
+    prompt = prompt / np.linalg.norm(prompt)
+    es.indices.refresh(index=tiny_settings.index_alias)
+    hits = es.search(index=tiny_settings.index_alias, size=100, source_includes=["image_embedding"],
+                     source_exclude_vectors=False)["hits"]["hits"]
+    cosines = {h["_id"]: float(np.dot(v := np.asarray(h["_source"]["image_embedding"]), prompt) / np.linalg.norm(v))
+               for h in hits}
+    threshold = float(np.median(list(cosines.values())))
+    expected = {doc_id for doc_id, cosine in cosines.items() if cosine >= threshold}
+    assert 0 < len(expected) < len(cosines)
+    store = WatchlistStore(es, tiny_settings.index_alias)
+    try:
+        store.save(build_watchlist("words", policy="flag", similarity=0.9, phash_distance=12,
+                                   prompts=[("a red circle", threshold)], encode=encoder.encode_texts), create=True)
+        scan_collection(es, tiny_settings, "words")
+        flagged = {d for d, doc in _docs(es, tiny_settings.index_alias).items() if doc.get("watchlist_status")}
+        assert flagged == expected
+        match = _docs(es, tiny_settings.index_alias)[sorted(expected)[0]]["watchlist_matches"][0]
+        assert match["prompt"] == "a red circle" and match["similarity"] >= round(threshold, 4) - 1e-4
+    finally:
+        es.indices.delete(index=watchlists_index(tiny_settings.index_alias), ignore_unavailable=True)
