@@ -245,3 +245,24 @@ def test_a_prompt_catches_exactly_the_images_its_text_reaches(es, tiny_settings,
         assert match["prompt"] == "a red circle" and match["similarity"] >= round(threshold, 4) - 1e-4
     finally:
         es.indices.delete(index=watchlists_index(tiny_settings.index_alias), ignore_unavailable=True)
+
+
+def test_an_interrupted_scan_goes_on_where_it_stopped(es, tiny_settings, families, watch, monkeypatch):
+    import es_search.watchlists.scan as scan
+
+    _ingest_everything(tiny_settings, families)
+    watch("resumed", "flag")
+    monkeypatch.setattr(scan, "PAGE", 10)
+
+    def stop_after_the_first_page(images: int, progress) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scan_collection(es, tiny_settings, "resumed", on_page=stop_after_the_first_page)
+    seen: list[int] = []
+    progress = scan_collection(es, tiny_settings, "resumed", on_page=lambda images, p: seen.append(images))
+    total = len(_copies(families)) + UNRELATED
+    assert sum(seen) == total - 10, "the first page is not read again"
+    assert progress.checked == total and progress.matched == len(_copies(families))
+    flagged = {d for d, doc in _docs(es, tiny_settings.index_alias).items() if doc.get("watchlist_status")}
+    assert flagged == set(_copies(families))
