@@ -21,6 +21,7 @@ from es_search.watchlists.store import WatchlistStore, watchlists_index
 from ingest.report import read_report
 from ingest.runner import run_ingest
 from ingest.sources.folder import FolderSource
+from ingest.thumbnails import thumbnail_relpath
 from ingest.watchlist_refs import add_references
 from tests.support.watchlist_families import VARIANTS, write_watchlist_families
 
@@ -103,6 +104,9 @@ def test_refuse_indexes_no_copy_and_reports_each_with_the_list(es, tiny_settings
     assert len(entries) == len(copies)
     assert all(e["reason"] == "watchlist_match" and "watchlist banned" in e["message"] for e in entries)
     assert {sha(p) for p in families["unrelated"]} <= set(_docs(es, tiny_settings.index_alias))
+    thumbnails = tiny_settings.thumbnails_dir
+    assert not any((thumbnails / thumbnail_relpath(copy)).exists() for copy in copies), "none left behind"
+    assert all((thumbnails / thumbnail_relpath(sha(p))).exists() for p in families["unrelated"])
 
 
 def test_a_held_image_is_in_no_search_until_released(es, tiny_settings, families, watch):
