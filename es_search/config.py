@@ -238,6 +238,9 @@ class Settings(BaseSettings):
     # searches and pages need a read key only when require_read_key is set. A worker remembers a key's stored
     # document this long, so a revoked key is refused by every worker at most this many seconds later.
     require_read_key: bool = False
+    # An image page shows "Recommended next" from the visitor's last views, kept in their browser only (no
+    # server-side tracking): off unless the operator turns it on.
+    recommend_next: bool = False
     # /api/health tells anonymous visitors only whether it works; its details (cluster, versions, models)
     # need an API key, unless a private deployment opens them to everyone.
     health_details: bool = False

@@ -124,6 +124,8 @@ HELP: dict[str, tuple[str, str]] = {
     "remote_originals": ("Remote images", "How the web app serves originals kept at a URL or in S3: proxied, by a "
                          "presigned redirect, or not at all."),
     "presigned_expiry": ("Remote images", "Seconds a presigned link is valid."),
+    "recommend_next": ("Search and web", "Image pages show \"Recommended next\": images like the visitor's last "
+                                         "views, which stay in the browser's local storage (GET /api/recommend)."),
     "require_read_key": ("Keys and operations", "Searches and pages need a read key too (writes always need a "
                          "write key)."),
     "health_details": ("Keys and operations", "`/api/health` gives its details (cluster, versions, models) to "

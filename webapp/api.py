@@ -3,10 +3,12 @@ contract model and every answer serialised through its response model; errors ar
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, url_for
 
+from es_search.errors import QueryError
 from es_search.search.contract import duplicates_model, filters_model, filters_of, people_model, search_model
-from es_search.search.parsing import parse_query
+from es_search.search.parsing import parse_body, parse_query
+from es_search.search.recommend import feedback_of, recommend_model
 from es_search.search.request import SearchRequest, request_from
 from webapp import schemas
 from webapp.auth import has_valid_key
@@ -70,6 +72,40 @@ def similar(image_id: str):
     params = request_params(request)
     params["similar"] = [image_id]
     return _results(_query(params))
+
+
+@api.get("/recommend")
+@documented("Images to show next, from what a visitor viewed (and liked, and disliked)",
+            response=schemas.SearchResultBody, params="recommend", errors=(400, 503))
+def recommend():
+    """Images like those viewed (`viewed`, repeatable, the most recent first), and `liked`, unlike those
+    `disliked`; none of them is in the answer. The paging, filters and similarity floor of a search apply,
+    and its cutoff says where the good matches end. An id the index does not hold is passed over."""
+    parsed = parse_query(recommend_model(app_settings(), field_registry()), request_params(request))
+    return _recommended(parsed)
+
+
+@api.post("/recommend")
+@documented("Images to show next, from weighted views, likes and dislikes given as JSON",
+            response=schemas.SearchResultBody, body="recommend_body", errors=(400, 503))
+def recommend_json():
+    """As GET /api/recommend, with each id alone or as {"id", "weight"} (its own weight instead of the one its
+    place gives it), and `half_life`: after this many places back a view or like counts half as much."""
+    if not request.is_json:
+        raise QueryError("the body must be JSON: {\"viewed\": [\"<id>\", ...], \"liked\": [...], ...}")
+    parsed = parse_body(recommend_model(app_settings(), field_registry(), text=False), request.get_data())
+    return _recommended(parsed)
+
+
+def _recommended(parsed):
+    result = search_service().recommend(feedback_of(parsed), request_from(parsed, field_registry()))
+    body = result_to_json(result, app_settings())
+    # The next page is this recommendation's (its history left out again), not a search's; a POST is sent
+    # again with `page`.
+    body.pop("next", None)
+    if result.has_next and request.method == "GET":
+        body["next"] = url_for("api.recommend", **{**request.args.to_dict(flat=False), "page": [str(result.page + 1)]})
+    return jsonify(schemas.serialise(schemas.SearchResultBody, body))
 
 
 @api.get("/images/<doc_id:image_id>")

@@ -102,6 +102,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "date": {"en": "Date", "zh": "日期"},
     "one_per_group_label": {"en": "One image per near-duplicate group", "zh": "每组近似重复只显示一张"},
     "api_docs": {"en": "JSON API (OpenAPI)", "zh": "JSON 接口（OpenAPI）"},
+    "recommended_next": {"en": "Recommended next", "zh": "接下来推荐"},
     "review": {"en": "Review", "zh": "审核"},
     "review_title": {"en": "Watchlist review", "zh": "监控名单审核"},
     "review_intro": {"en": "Images a watchlist flagged or holds, beside the reference they matched. A held image is "

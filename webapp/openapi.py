@@ -20,6 +20,7 @@ from es_search.config import Settings
 from es_search.fields import FieldRegistry
 from es_search.ids import ID_PATTERN, MAX_ID_CHARS
 from es_search.search import contract
+from es_search.search.recommend import recommend_model
 from es_search.search.studies import STUDY_UID_PATTERN
 from es_search.watchlists.lists import NAME_PATTERN as WATCHLIST_NAME
 from webapp import schemas, write_schemas
@@ -77,6 +78,8 @@ def _models(settings: Settings, registry: FieldRegistry) -> dict:
             "person_name": write_schemas.PersonNameBody,
             "person_merge": write_schemas.PersonMergeBody,
             "person_split": write_schemas.PersonSplitBody,
+            "recommend": recommend_model(settings, registry),
+            "recommend_body": recommend_model(settings, registry, text=False),
             "watchlist": write_schemas.WatchlistBody,
             "review": write_schemas.ReviewParams}
 

@@ -137,6 +137,7 @@ def image(image_id: str):
                            case_fields=kept,
                            colors=safe_colors(source.get("dominant_colors")), similar_hits=similar_hits, why=why,
                            query_link=search_link(replace(query, filters=filters)) if why else None,
+                           recommend_next=settings.recommend_next,
                            request_=SearchRequest(similar_to=image_id, filters=cases))
 
 

@@ -239,6 +239,8 @@ class PersonSplitBody(JsonBody):
 # --------------------------------------------------------------------------- watchlists (webapp/watchlist_api.py)
 
 # JSON's 2.0 is a whole number and 1 a number too (the contract's own readers); a query string's are text.
+# An absent value is None by default, not by type, as the contract's own fields do: `| None` beside these
+# would keep their bounds out of the JSON schema.
 WholeNumber = Annotated[int, whole_number(text=False)]
 WholeNumberText = Annotated[int, whole_number(text=True)]
 Cosine = Annotated[float, number(text=False)]
@@ -246,7 +248,7 @@ Cosine = Annotated[float, number(text=False)]
 
 class WatchlistPromptBody(JsonBody):
     text: str = Field(min_length=1, max_length=300, description="An unwanted category in words (any language).")
-    threshold: Cosine | None = Field(None, gt=0.0, le=1.0, description="The least cosine similarity between an "
+    threshold: Cosine = Field(None, gt=0.0, le=1.0, description="The least cosine similarity between an "
                                                                      "image and the text; default "
                                                                      "IMGSEARCH_WATCHLIST_PROMPT_THRESHOLD.")
 
@@ -255,9 +257,9 @@ class WatchlistBody(JsonBody):
     policy: Literal["flag", "hold", "refuse"] = Field(description="What a match does: flag (indexed and marked), "
                                                                   "hold (hidden from every search until reviewed) or "
                                                                   "refuse (not indexed; 422 watchlist_match).")
-    similarity: Cosine | None = Field(None, ge=0.5, le=1.0, description="Least cosine similarity to a reference "
+    similarity: Cosine = Field(None, ge=0.5, le=1.0, description="Least cosine similarity to a reference "
                                                                        "image; default IMGSEARCH_WATCHLIST_SIMILARITY.")
-    phash_distance: WholeNumber | None = Field(None, ge=0, le=32, description="Most perceptual-hash bits from a reference "
+    phash_distance: WholeNumber = Field(None, ge=0, le=32, description="Most perceptual-hash bits from a reference "
                                                                       "image; default "
                                                                       "IMGSEARCH_WATCHLIST_PHASH_DISTANCE.")
     description: str = Field("", max_length=1000)

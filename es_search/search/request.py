@@ -49,6 +49,7 @@ class SearchRequest:
     words: str | None = None  # matched in the keyword fields only (an image search: the text it read)
     box: Box | None = None  # search by this region of the query image (an upload, or similar_to's image)
     group: str | None = None  # "video": the hits folded by video, with time ranges (search/appearances.py)
+    exclude: tuple[str, ...] = ()  # ids left out of the answer besides similar and unlike (what was seen)
 
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """Query-string pairs for a link to this search (e.g. `page=` another page)."""

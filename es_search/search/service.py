@@ -41,11 +41,13 @@ from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion, w
 from es_search.search.parts import CANCELLED, QueryPart, combine_parts
 from es_search.search.query_image import QueryImages
 from es_search.search.ranking import Cutoff, CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
+from es_search.search.recommend import Feedback, image_weights
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
 from es_search.visibility import is_hidden, visible_only
 
 EncoderFactory = Callable[[Settings], object]
+NOTHING_TO_BE_LIKE = "none of the viewed or liked images is indexed (or dislikes cancel them): nothing to recommend"
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
 PARTIAL_RETRIES = 2  # searches asked again when shards failed (a node lost mid-search); then the partial answer
 
@@ -188,12 +190,25 @@ class SearchService:
             return self._empty(request, window, kind, started, CANCELLED)
         encoded = time.perf_counter()
         exclude = tuple(dict.fromkeys(([request.similar_to] if request.similar_to else []) +
-                                      [p.value for p in request.parts if p.kind == "image" and p.negative]))
+                                      [p.value for p in request.parts if p.kind == "image" and p.negative] +
+                                      list(request.exclude)))
         result = self._vector_search(request, window, kind, vector, parts, exclude, started)
         result.query_image = decoded
         if any(part.kind == "text" for part, _ in parts) or upload is not None:
             result.encode_ms = (encoded - started) * 1000
         return result
+
+    def recommend(self, feedback: Feedback, request: SearchRequest) -> SearchResult:
+        """Images like those a visitor viewed and liked, unlike those disliked, none of them included
+        (es_search/search/recommend.py); `request` brings the paging, filters and similarity floor. An id the
+        index no longer holds (a visitor's old history) is passed over."""
+        weights = image_weights(feedback)
+        indexed = self.stored_vectors(list(weights), required=False)
+        parts = tuple(QueryPart("image", image, weight) for image, weight in weights.items() if image in indexed)
+        request = replace(request, text=None, similar_to=None, vector=None, parts=parts, exclude=feedback.seen())
+        if not any(part.weight > 0 for part in parts):
+            return self._empty(request, self._window(request), "compound", time.perf_counter(), NOTHING_TO_BE_LIKE)
+        return self.search(request)
 
     def _by_video(self, request: SearchRequest, image: bytes | None, started: float) -> SearchResult:
         """group=video: the best hits, as deep as the result window, folded by video (search/appearances.py);

@@ -612,3 +612,23 @@ def test_relative_paths_take_the_deepest_root_and_never_a_name_prefix(tmp_path):
     assert relative_to_roots(str(outer / ".." / "secret" / "d.jpg"), [outer]) == "d.jpg"
     assert shown_paths([str(outer / "x.jpg")], [outer], "full") == [str(outer / "x.jpg")]
     assert shown_paths([str(outer / "x.jpg")], [outer], "hidden") is None
+
+
+def test_recommendations_leave_the_history_out_and_page_as_themselves(client, gallery):
+    viewed = [gallery.id_of("blue_sky.png"), gallery.id_of("orange_sunset.jpg")]
+    data = client.get("/api/recommend", query_string={"viewed": viewed, "size": 50}).json
+    assert data["query"]["kind"] == "compound"
+    ids = [hit["id"] for hit in data["hits"]]
+    assert len(ids) == len(PHOTOS) - 2 and not set(ids) & set(viewed)
+    first = client.get("/api/recommend", query_string={"viewed": viewed, "size": 2}).json
+    assert first["next"].startswith("/api/recommend?") and "page=2" in first["next"]
+    second = client.get(first["next"]).json
+    assert [h["id"] for h in first["hits"] + second["hits"]] == ids[:4]
+    # The same as JSON, with weights: a like and a dislike change the order, never the history's absence.
+    posted = client.post("/api/recommend", json={"viewed": [{"id": viewed[0], "weight": 1.0}],
+                                                 "liked": [viewed[1]], "disliked": [ids[0]], "size": 50}).json
+    assert not {h["id"] for h in posted["hits"]} & {*viewed, ids[0]}
+    assert_json_error(client.get("/api/recommend"), 400, "viewed")
+    assert_json_error(client.post("/api/recommend", json={"disliked": [viewed[0]]}), 400, "viewed or liked")
+    gone = client.get("/api/recommend", query_string={"viewed": ["not-indexed-1"]}).json
+    assert gone["hits"] == [] and "nothing to recommend" in gone["notice"]

@@ -234,3 +234,28 @@ def test_words_in_images_are_highlighted_and_a_dragged_region_searches_by_that_p
     assert by_region and by_region != scored_cards(page)
     assert errors == []
     context.close()
+
+
+def test_recommended_next_comes_from_the_views_this_browser_kept(browser, gallery):
+    first, second = gallery.id_of("blue_sky.png"), gallery.id_of("orange_sunset.jpg")
+    with serving(create_app(gallery.settings.with_overrides(recommend_next=True))) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/api/recommend" in r.url else None)
+        page.goto(f"{url}/image/{first}")
+        page.wait_for_selector("#recommended:not([hidden]) .card")
+        page.goto(f"{url}/image/{second}")
+        page.wait_for_selector("#recommended:not([hidden]) .card")
+        shown = page.eval_on_selector_all("#recommended .card", "cards => cards.map(c => c.dataset.id)")
+        assert shown and not {first, second} & set(shown), "what was viewed is not recommended"
+        assert f"viewed={second}&viewed={first}" in asked[-1], "the newest view first"
+        kept = page.evaluate("() => JSON.parse(window.localStorage.getItem('imgsearch-viewed'))")
+        assert kept[:2] == [second, first]
+        assert not errors
+    without = browser.new_context().new_page()
+    with serving(create_app(gallery.settings)) as url:
+        without.goto(f"{url}/image/{first}")
+        assert without.locator("#recommended").count() == 0, "off unless the operator turns it on"

@@ -247,4 +247,43 @@ document.addEventListener("DOMContentLoaded", function () {
     });
     load();
   }
+
+  // "Recommended next" (IMGSEARCH_RECOMMEND_NEXT): the last images viewed in this browser, kept in its local
+  // storage only, the newest first; the server is told them for this one request and keeps nothing.
+  var recommended = document.getElementById("recommended");
+  if (recommended) {
+    var current = recommended.getAttribute("data-current");
+    var history = [];
+    try { history = JSON.parse(window.localStorage.getItem("imgsearch-viewed") || "[]"); } catch (ignored) { history = []; }
+    if (!Array.isArray(history)) { history = []; }
+    history = [current].concat(history.filter(function (id) { return typeof id === "string" && id !== current; }));
+    history = history.slice(0, 16);
+    try { window.localStorage.setItem("imgsearch-viewed", JSON.stringify(history)); } catch (ignored) { /* full or off */ }
+    var query = history.map(function (id) { return "viewed=" + encodeURIComponent(id); }).join("&");
+    fetch(recommended.getAttribute("data-api") + "?size=6&" + query)
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) {
+        if (!answer || !answer.hits.length) { return; }
+        var list = recommended.querySelector("ul");
+        answer.hits.forEach(function (hit) {
+          var card = document.createElement("li");
+          card.className = "card";
+          card.setAttribute("data-id", hit.id);
+          var link = document.createElement("a");
+          link.className = "thumb";
+          link.href = hit.links.page;
+          if (hit.links.thumbnail) {
+            var picture = document.createElement("img");
+            picture.src = hit.links.thumbnail;
+            picture.alt = (hit.image && hit.image.title) || hit.id;
+            picture.loading = "lazy";
+            link.appendChild(picture);
+          }
+          card.appendChild(link);
+          list.appendChild(card);
+        });
+        recommended.hidden = false;
+      })
+      .catch(function () { /* recommendations are a nicety: none is shown */ });
+  }
 });
