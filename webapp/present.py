@@ -40,8 +40,12 @@ def image_links(image_id: str, source: dict, filters: SearchFilters | None = Non
 
 
 def shown_source(source: dict, settings) -> dict:
-    """An image document as visitors may see it: its paths as `settings.show_paths` says."""
-    return public_source(source, settings.image_roots, settings.show_paths)
+    """An image document as visitors may see it: its paths as `settings.show_paths` says, and without what a
+    watchlist matched (reference names and scores are for reviewers: GET /api/review); its status and lists
+    stay, as they filter."""
+    shown = public_source(source, settings.image_roots, settings.show_paths)
+    shown.pop("watchlist_matches", None)
+    return shown
 
 
 def result_to_json(result: SearchResult, settings) -> dict:

@@ -34,8 +34,8 @@ class PerceptualHashEnricher(Enricher):
 
 
 class TrimmedHashEnricher(Enricher):
-    """The hash inside a plain frame; nothing for the many pictures without one (a cheap look at the border
-    of a small copy decides, before any full-size work)."""
+    """The hash inside a plain frame; nothing for the many pictures without one (a look at the outer ring of
+    a copy about 256 pixels wide decides)."""
 
     name = "phash_trimmed"
     needs = "image"

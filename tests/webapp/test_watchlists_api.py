@@ -89,6 +89,7 @@ def test_a_held_image_is_answered_to_its_writer_then_hidden_until_released(clien
     written = client.post("/api/images", json={"image_base64": _b64(copy), "id": "held-copy"})
     assert written.status_code == 201
     assert written.get_json()["image"]["watchlist_status"] == "held"
+    assert "watchlist_matches" not in written.get_json()["image"], "what matched is for the review queue"
     anonymous = app.test_client()
     assert anonymous.get("/api/images/held-copy").status_code == 404
     assert anonymous.get("/image/held-copy").status_code == 404
