@@ -20,7 +20,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Literal
 
 from elasticsearch import Elasticsearch
@@ -29,6 +28,7 @@ from elasticsearch import exceptions as es_exceptions
 from es_search.config import Settings
 from es_search.elastic_errors import translate
 from es_search.errors import ApiKeyNotFound, QueryError
+from es_search.values import now_text
 
 Scope = Literal["read", "write"]
 SCOPES: tuple[Scope, ...] = ("read", "write")
@@ -101,7 +101,7 @@ def create_key(es: Elasticsearch, settings: Settings, *, name: str, scope: str =
         raise QueryError(f"an active key named {name!r} exists; revoke it or choose another name")
     key_id = secrets.token_hex(8)
     key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-    document = {"name": name, "scope": scope, "hash": hash_key(key), "created": _now()}
+    document = {"name": name, "scope": scope, "hash": hash_key(key), "created": now_text()}
     _call(settings, lambda: es.create(index=keys_index(settings), id=key_id, document=document, refresh="wait_for"))
     return key
 
@@ -119,7 +119,7 @@ def revoke_key(es: Elasticsearch, settings: Settings, id_or_name: str) -> list[A
     found = [k for k in list_keys(es, settings) if k.active and id_or_name in (k.id, k.name)]
     if not found:
         raise ApiKeyNotFound(f"no active API key has the id or name {id_or_name!r}")
-    revoked = _now()
+    revoked = now_text()
     for key in found:
         _call(settings, lambda key=key: es.update(index=keys_index(settings), id=key.id, doc={"revoked": revoked},
                                                   refresh="wait_for"))
@@ -188,10 +188,6 @@ def _ensure_keys_index(es: Elasticsearch, settings: Settings) -> None:
 
 def _key_of(key_id: str, source: dict) -> ApiKey:
     return ApiKey(key_id, source["name"], source["scope"], source["created"], source.get("revoked"))
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _call(settings: Settings, fn):

@@ -105,6 +105,11 @@ def stored(value):
     return value
 
 
+def now_text() -> str:
+    """This moment in UTC, ISO 8601 to the millisecond: when a stored thing was made or changed."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
 def utc_text(moment: datetime) -> str:
     """An aware moment in UTC, ISO 8601; in epoch milliseconds when UTC falls outside years 1 to 9999."""
     try:

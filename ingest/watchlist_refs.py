@@ -18,7 +18,8 @@ from PIL import Image, ImageOps
 
 from es_search.config import Settings
 from es_search.errors import FileFailure
-from es_search.watchlists.store import REFERENCE_VECTOR, WatchlistStore, now_utc
+from es_search.values import now_text
+from es_search.watchlists.store import REFERENCE_VECTOR, WatchlistStore
 from ingest.encode import encode_batch
 from ingest.enrichers.phash import perceptual_hash
 from ingest.fetch import FetchFailed, fetch_ahead
@@ -112,7 +113,7 @@ def _write(store: WatchlistStore, name: str, batch: Sequence[PreparedImage], lab
     images = [oriented for prepared in batch for oriented in (prepared.image, ImageOps.mirror(prepared.image))]
     vectors = encode_batch(encoder, images)
     docs = []
-    added_at = now_utc()
+    added_at = now_text()
     for number, prepared in enumerate(batch):
         pair = vectors[2 * number:2 * number + 2]
         sha = prepared.facts.sha256

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from es_search.errors import WatchlistExists, WatchlistNotFound
+from es_search.values import now_text
 from es_search.watchlists.lists import Watchlist, check_name
 
 REFERENCE_VECTOR = "vector"
@@ -45,10 +45,6 @@ PAGE = 500
 
 def watchlists_index(alias: str) -> str:
     return f"{alias}-watchlists"
-
-
-def now_utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def reference_doc_id(name: str, reference: str, orientation: str) -> str:
@@ -94,7 +90,7 @@ class WatchlistStore:
             raise WatchlistExists(f"a watchlist named {watchlist.name!r} exists already")
         if not create and existing is None:
             raise WatchlistNotFound(f"no watchlist is named {watchlist.name!r}")
-        watchlist = replace(watchlist, created_at=existing.created_at if existing else now_utc())
+        watchlist = replace(watchlist, created_at=existing.created_at if existing else now_text())
         self.es.index(index=self.index, id=f"list:{watchlist.name}", document=watchlist.to_source(), refresh=True)
         return watchlist
 
@@ -132,15 +128,6 @@ class WatchlistStore:
         except NotFoundError:
             return {}
         return {b["key"]: b["doc_count"] for b in response["aggregations"]["lists"]["buckets"]}
-
-    def references(self, name: str, page: int = 1, size: int = 50) -> tuple[int, list[dict]]:
-        """A page of a list's reference images (newest first) and how many there are."""
-        self.get(name)
-        query = {"bool": {"filter": [{"term": {"list": name}}, {"term": {"orientation": "as_is"}}]}}
-        response = self.es.search(index=self.index, query=query, size=size, from_=(page - 1) * size,
-                                  sort=[{"added_at": "desc"}, {"reference": "asc"}],
-                                  source_excludes=[REFERENCE_VECTOR, "phashes"])
-        return response["hits"]["total"]["value"], [hit["_source"] for hit in response["hits"]["hits"]]
 
     def reference(self, name: str, reference: str) -> dict:
         try:
