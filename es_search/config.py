@@ -241,6 +241,9 @@ class Settings(BaseSettings):
     # An image page shows "Recommended next" from the visitor's last views, kept in their browser only (no
     # server-side tracking): off unless the operator turns it on.
     recommend_next: bool = False
+    # Dates and values of understood fields in a query's text become filters (es_search/search/understanding.py);
+    # a request's `literal=true` reads its words as typed.
+    understand_queries: bool = True
     # /api/health tells anonymous visitors only whether it works; its details (cluster, versions, models)
     # need an API key, unless a private deployment opens them to everyone.
     health_details: bool = False

@@ -126,6 +126,9 @@ HELP: dict[str, tuple[str, str]] = {
     "presigned_expiry": ("Remote images", "Seconds a presigned link is valid."),
     "recommend_next": ("Search and web", "Image pages show \"Recommended next\": images like the visitor's last "
                                          "views, which stay in the browser's local storage (GET /api/recommend)."),
+    "understand_queries": ("Search and web", "Dates (\"July 2023\", \"去年\") and values of understood fields (a "
+                           "brand, a tag, a person) in a query's text become filters, shown as removable chips; "
+                           "`literal=true` reads a query as typed."),
     "require_read_key": ("Keys and operations", "Searches and pages need a read key too (writes always need a "
                          "write key)."),
     "health_details": ("Keys and operations", "`/api/health` gives its details (cluster, versions, models) to "

@@ -11,7 +11,9 @@ text not at all), `facet`, `show` (on the image page), `label` ({"en": ..., "zh"
 `param` (the request parameter, default the name), `from_param`/`to_param` (range bounds, default
 `<param>_from`/`<param>_to`), `min`/`max` (range values), `case` ("upper": values are upper-cased),
 `fallback` (a range on documents lacking the field uses this one), `facet_size`, `search` (BM25 boost in
-hybrid mode), `display` ("bytes") and `mapping` (what the Elasticsearch mapping needs beyond the type).
+hybrid mode), `display` ("bytes"), `mapping` (what the Elasticsearch mapping needs beyond the type), `boost`
+(ranking signals, es_search/boosts.py) and `understand` (a keyword facet whose values a query's words may name,
+es_search/search/understanding.py; the default for a user's keyword facets).
 Built-in fields may also be of the system types (dense_vector, alias, object, nested: an image's faces),
 which never filter.
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from es_search.boosts import BadSignal, Signal, signals_of_entry
 from es_search.errors import ConfigError
 
 BUILTIN_FIELDS_PATH = Path(__file__).resolve().parent.parent / "mappings" / "fields.json"
@@ -40,9 +43,10 @@ LANGUAGES = ("en", "zh")
 RESERVED_PARAMS = frozenset({
     "q", "similar", "vec", "mode", "words", "page", "size", "min_similarity", "facets", "lang", "image", "image_base64",
     "like", "unlike", "not", "sort", "explain", "id", "filter", "json", "hybrid", "text", "collapse",
+    "boost", "literal", "as_text", "group", "box", "exclude",
 })
 _KEYS = {"name", "type", "filter", "facet", "show", "label", "param", "from_param", "to_param", "min", "max",
-         "case", "fallback", "facet_size", "search", "display", "mapping", "path"}
+         "case", "fallback", "facet_size", "search", "display", "mapping", "path", "boost", "understand"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class FieldSpec:
     mapping: Mapping = field(default_factory=dict)
     path: str | None = None  # for aliases: the field it names
     builtin: bool = True
+    boost: tuple[Signal, ...] = ()  # ranking signals this field declares (es_search/boosts.py)
+    understand: bool = False  # a query's words naming one of its values filter by it (search/understanding.py)
 
     def label_in(self, lang: str) -> str:
         return self.label.get(lang) or self.label.get("en") or self.name
@@ -131,6 +137,14 @@ class FieldRegistry:
     def user_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(spec for spec in self.fields if not spec.builtin)
 
+    def signals(self) -> tuple[Signal, ...]:
+        """The ranking signals the registry declares (each field's `boost`), in field order."""
+        return tuple(signal for spec in self.fields for signal in spec.boost)
+
+    def understood(self) -> tuple[FieldSpec, ...]:
+        """The facet fields whose values a query's words may name (`understand`)."""
+        return tuple(spec for spec in self.fields if spec.understand)
+
     def sortable(self) -> list[str]:
         """Fields a search may order its good matches by: the user's fields and the shown built-ins that hold
         one number, date, keyword or boolean."""
@@ -191,6 +205,14 @@ def spec_from_entry(entry: Mapping, *, builtin: bool, source: str) -> FieldSpec:
     param = entry.get("param") or name
     if kind == "alias" and not isinstance(entry.get("path"), str):
         raise ConfigError(f"{where}: an alias needs `path`, the field it names")
+    try:
+        boost = tuple(signals_of_entry(name, kind, entry["boost"])) if "boost" in entry else ()
+    except BadSignal as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    # By default a user's keyword facets (brand, collection) are understood in queries; built-ins say so.
+    understand = entry.get("understand", facet and kind == "keyword" and not builtin)
+    if understand not in (True, False) or (understand and not (facet and kind == "keyword")):
+        raise ConfigError(f"{where}: understand is true or false, and only a keyword facet can be understood")
     return FieldSpec(
         name=name, type=kind, label=dict(label) or {"en": name}, filter=filter_kind if kind != "alias" else None,
         facet=facet, show=bool(entry.get("show", False)), param=param if filter_kind else None,
@@ -198,7 +220,7 @@ def spec_from_entry(entry: Mapping, *, builtin: bool, source: str) -> FieldSpec:
         to_param=(entry.get("to_param") or f"{param}_to") if filter_kind == "range" else None,
         min=entry.get("min"), max=entry.get("max"), case=entry.get("case"), fallback=entry.get("fallback"),
         facet_size=int(entry.get("facet_size", 10)), search=entry.get("search"), display=entry.get("display"),
-        mapping=mapping, path=entry.get("path"), builtin=builtin,
+        mapping=mapping, path=entry.get("path"), builtin=builtin, boost=boost, understand=understand,
     )
 
 

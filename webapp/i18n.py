@@ -50,6 +50,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "less_like_this": {"en": "Less like this", "zh": "少来点这样的"},
     "sort_label": {"en": "Order the good matches by:", "zh": "好的匹配按以下方式排序："},
     "sort_relevance": {"en": "relevance", "zh": "相关度"},
+    "sort_boosted": {"en": "best match with boosts", "zh": "最佳匹配（含加权）"},
+    "understood": {"en": "Understood in your words", "zh": "从您的输入中识别出"},
+    "understood_remove": {"en": "Read these words as words", "zh": "按原文搜索这些词"},
+    "search_literally": {"en": "Search my words literally", "zh": "按字面搜索我的输入"},
+    "understand_again": {"en": "Understand dates and names in my words", "zh": "识别输入中的日期和名称"},
     "sort_date": {"en": "date", "zh": "日期"},
     "sort_size": {"en": "size", "zh": "尺寸"},
     "no_good_match": {"en": "Nothing here is a good match for this query: no image stands out from the rest. "

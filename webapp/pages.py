@@ -31,6 +31,7 @@ from webapp.present import (
     search_link,
     shown_source,
     study_to_json,
+    understood_chips,
 )
 from webapp.remote_originals import original_response, redirect_origin, remote_original
 
@@ -79,6 +80,7 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
             for i, hit in enumerate(result.hits)]
     image_ids = [part.value for part in search_request.query_parts() if part.kind == "image"]
     chips = query_chips(search_request, search_service().sources(image_ids) if image_ids else {})
+    understood = understood_chips(search_request, result.understood, field_registry(), g.lang)
     similar_source = None
     if result.kind == "similar":
         try:
@@ -88,6 +90,9 @@ def _render_results(search_request: SearchRequest, image: bytes | None = None):
     return render_template("search.html", result=result, hits=hits, request_=search_request,
                            facets=(result.facets or {}).get("facets"), matching=(result.facets or {}).get("matching"),
                            similar_source=similar_source, preview=preview, notice=None, chips=chips,
+                           understood=understood,
+                           literal_link=search_link(replace(search_request, literal=not search_request.literal,
+                                                            as_text=(), page=1)),
                            link=lambda **changes: search_link(search_request, **changes),
                            clear_link=search_link(replace(search_request, filters=SearchFilters(), page=1,
                                                           min_similarity=None)))
@@ -123,12 +128,13 @@ def image(image_id: str):
     kept = [registry.by_param(param) for param in cases.terms if not filters.selected(param)]
     similar = service.similar(image_id, size=SIMILAR_ON_IMAGE_PAGE, filters=cases)
     query = parse_search_request(request_params(request), settings, registry)
-    why = service.explain_image(query, image_id) if query.query_parts() else None
+    searched, _ = service.understand(query)  # the words the search that led here ranked by (its dates are filters)
+    why = service.explain_image(searched, image_id) if searched.query_parts() else None
     similar_hits = [dict(hit.to_dict(), image=shown_source(hit.source, settings), rank=i + 1,
                          links=image_links(hit.id, hit.source, cases))
                     for i, hit in enumerate(similar.hits)]
     faces = _faces_shown(source.get("faces") or [])
-    words = query.keywords()  # what the keyword leg of the search that led here matched
+    words = searched.keywords()  # what the keyword leg of the search that led here matched
     text_boxes = [dict(line, matched=bool(words) and line_matches(line.get("text", ""), words))
                   for line in source.get("ocr_lines") or [] if isinstance(line, dict) and len(line.get("box", ())) == 4]
     return render_template("image.html", image_id=image_id, source=shown_source(source, settings),

@@ -104,6 +104,25 @@ def feedback_links(request: SearchRequest, image_id: str) -> dict:
     return links
 
 
+def understood_chips(request: SearchRequest, pieces, registry, lang: str) -> list[dict]:
+    """What was understood in the query's words, as the gallery shows it: the filter's name and value, and a
+    link to the same search with those words read as words (the chip's ×)."""
+    chips = []
+    for piece in pieces:
+        spec = registry.by_param(piece.param)
+        name = spec.label_in(lang) if spec is not None else piece.param
+        if piece.kind == "date":
+            shown = " – ".join([piece.start.isoformat() if piece.start else "…",
+                                piece.end.isoformat() if piece.end else "…"])
+            shown = piece.start.isoformat() if piece.start and piece.start == piece.end else shown
+        else:
+            shown = piece.value
+        rest = replace(request, as_text=(*request.as_text, piece.text), page=1)
+        chips.append({"kind": piece.kind, "param": piece.param, "text": piece.text, "label": f"{name}: {shown}",
+                      "remove": search_link(rest)})
+    return chips
+
+
 def query_chips(request: SearchRequest, documents: dict[str, dict]) -> list[dict]:
     """The query's parts as the gallery shows them: label, sign, weight, thumbnail (image parts) and a link to
     the same search without the part (None where what remains would have no positive part)."""

@@ -47,6 +47,19 @@ class ExplainedPart(QueryPartBody):
     cosine: float | None = Field(description="The hit's cosine similarity to this part alone.")
 
 
+class SignalPart(_Strict):
+    signal: str = Field(description="The ranking signal, in the form `boost=` takes.")
+    value: object = Field(description="The document's value of the field (null when it has none).")
+    factor: float = Field(description="What this signal multiplies the score by (1: no effect).")
+
+
+class BoostExplained(_Strict):
+    relevance: float = Field(description="The relevance boosted: (1 + cosine) / 2, or the fused score in hybrid "
+                                         "mode.")
+    score: float = Field(description="relevance × every factor: what orders the good matches.")
+    signals: list[SignalPart]
+
+
 class Explain(_Strict):
     parts: list[ExplainedPart]
     vector_rank: int | None = Field(description="1-based place in the vector (kNN) ranking.")
@@ -55,6 +68,8 @@ class Explain(_Strict):
     matched: dict[str, list[str]] | None = Field(None, description="Hybrid mode: fragments of the fields the "
                                                                    "keywords matched, by field; HTML-escaped, "
                                                                    "matches in <em>.")
+    boost: BoostExplained | None = Field(None, description="A good match under ranking signals: each signal's "
+                                                           "part of its score.")
 
 
 class Cutoff(_Strict):
@@ -77,6 +92,17 @@ class Hit(_Strict):
     snippet: str | None = Field(None, description="Hybrid and text modes: the best fragment where the keywords "
                                                   "matched (the text inside the image first), HTML-escaped, the "
                                                   "matched words in <em>.")
+    boosted_score: float | None = Field(None, description="A good match under ranking signals: its score "
+                                                          "(relevance × the signals' factors), which orders them.")
+
+
+class UnderstoodPiece(_Strict):
+    text: str = Field(description="The words of q, as typed (give them to `as_text` to read them as words).")
+    kind: Literal["date", "value"]
+    param: str = Field(description="The filter they set.")
+    value: str | None = Field(None, description="kind value: the field's value.")
+    from_: date | None = Field(None, alias="from", description="kind date: the first day (null: open).")
+    to: date | None = Field(None, description="kind date: the last day (null: open).")
 
 
 class QueryEcho(_Strict):
@@ -90,9 +116,13 @@ class QueryEcho(_Strict):
                                                  "image search the text read in its image (page on with words= "
                                                  "and the vector token).")
     parts: list[QueryPartBody] = Field(description="Every part of the query, the main one first.")
-    sort: str = Field(description="relevance, date, size, or a registry field (descending with a leading -).")
+    sort: str = Field(description="relevance, boosted, date, size, or a registry field (descending with a leading "
+                                  "-).")
     min_similarity: float | None
-    filters: dict = Field(description="The active filters by parameter: a list of values, or {from, to}.")
+    filters: dict = Field(description="The filters given, by parameter: a list of values, or {from, to} (those "
+                                      "understood in q are in `understood`).")
+    understood: list[UnderstoodPiece] = Field(description="Pieces of q read as filters: a date, a value of an "
+                                                          "understood field. Empty with literal=true.")
 
 
 class FacetEntry(_Strict):

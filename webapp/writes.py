@@ -175,7 +175,9 @@ def name_person(person_id: str):
     """Give a person a name; `person=<name>` then finds their images. A name another person has is 409:
     merge the two instead."""
     body = _person_body(write_schemas.PersonNameBody)
-    return jsonify(serialise(schemas.PersonBody, search_service().people().rename(person_id, body.name).to_dict()))
+    renamed = search_service().people().rename(person_id, body.name).to_dict()
+    search_service().forget_field_values()  # the new name is understood in queries at once (this worker)
+    return jsonify(serialise(schemas.PersonBody, renamed))
 
 
 @writes.post("/people/<person_id>/merge")

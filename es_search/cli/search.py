@@ -27,8 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--unlike", action="append", default=[], metavar="ID",
                         help="away from this indexed image, which is left out (repeatable, weighted as --like)")
     parser.add_argument("--sort", metavar="ORDER",
-                        help="order the good matches by relevance (default), date, size, or a field of the registry "
+                        help="order the good matches by relevance, boosted (relevance times the ranking signals; "
+                             "the default where there are any), date, size, or a field of the registry "
                              "(difficulty; -price for descending)")
+    parser.add_argument("--boost", action="append", default=[], metavar="SIGNAL",
+                        help="a ranking signal (repeatable): in_stock:true^1.2, price:reciprocal^2, sales:log^0.5, "
+                             "taken_at:30d (recency, a half-life)")
+    parser.add_argument("--literal", action="store_true",
+                        help="search the words as typed: no dates or field values taken from them as filters")
     parser.add_argument("--explain", action="store_true", help="show each hit's cosine to every part of the query")
     parser.add_argument("--hybrid", action="store_true", help="fuse keyword (BM25) and vector rankings (texts)")
     parser.add_argument("--words-first", action="store_true",
@@ -93,7 +99,7 @@ def params_from_args(args: argparse.Namespace, registry: FieldRegistry) -> dict[
             raise QueryError(f"--filter takes NAME=VALUE with a filterable field; got {item!r} (known: {known})")
         param = name.strip() if registry.by_param(name.strip()) else spec.param
         params.setdefault(param, []).append(value)
-    for name, values in (("not", args.not_), ("like", args.like), ("unlike", args.unlike)):
+    for name, values in (("not", args.not_), ("like", args.like), ("unlike", args.unlike), ("boost", args.boost)):
         if values:
             params[name] = list(values)
     for name in ("min_similarity", "page", "size", "sort"):
@@ -110,6 +116,8 @@ def params_from_args(args: argparse.Namespace, registry: FieldRegistry) -> dict[
         params["facets"] = ["true"]
     if args.explain:
         params["explain"] = ["true"]
+    if args.literal:
+        params["literal"] = ["true"]
     return params
 
 
@@ -144,6 +152,9 @@ def format_table(data: dict) -> str:
     query = data["query"]
     header = f"{query['kind']} search ({query['mode']})" if query["kind"] != "browse" else "newest images"
     lines = [f"{header}, page {data['page']}, {len(data['hits'])} results in {data['took_ms']:.0f} ms"]
+    for piece in query.get("understood") or []:
+        meaning = piece.get("value") or f"{piece.get('from') or '…'}..{piece.get('to') or '…'}"
+        lines.append(f"  understood {piece['text']!r} as {piece['param']}={meaning} (--literal reads it as words)")
     if not data["hits"]:
         lines.append("  no images match")
     cutoff = data.get("cutoff") or {}
@@ -161,6 +172,10 @@ def format_table(data: dict) -> str:
             sign = "-" if part["weight"] < 0 else "+"
             cosine = "" if part["cosine"] is None else f"{part['cosine']:.4f}"
             lines.append(f"{'':>6}{sign}{abs(part['weight']):g} {part['kind']} {part['value'][:40]!r}: cosine {cosine}")
+        boosted = (hit.get("explain") or {}).get("boost")
+        if boosted:
+            factors = ", ".join(f"{s['signal']} ×{s['factor']:.4g}" for s in boosted["signals"])
+            lines.append(f"{'':>6}boosted {boosted['relevance']:.4f} → {boosted['score']:.4f}: {factors}")
     if cutoff.get("no_good_match") and data["hits"]:
         lines.append("no good match: nothing stands out from the rest; these are only the closest images")
     if data["has_next"]:

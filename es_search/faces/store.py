@@ -189,6 +189,13 @@ class PeopleStore:
         docs = self.es.mget(index=self.names_index, ids=ids)["docs"]
         return {d["_id"]: d["_source"]["name"] for d in docs if d.get("found")}
 
+    def all_names(self, limit: int = 1000) -> list[str]:
+        """The names people were given (at most `limit`): what a query's words may name."""
+        if not self.es.indices.exists(index=self.names_index):
+            return []
+        hits = self.es.search(index=self.names_index, size=limit, source=["name"])["hits"]["hits"]
+        return [hit["_source"]["name"] for hit in hits if hit.get("_source", {}).get("name")]
+
     def resolve(self, values: Iterable[str]) -> tuple[str, ...]:
         """Person ids for `person=` values: an id stays itself, a name becomes its person's id (names are
         unique, matched without regard to case); an unknown name stays as it is, and so matches nothing."""

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
+from es_search.boosts import MAX_SIGNALS, SIGNAL_FORMS, BadSignal, parse_signal
 from es_search.fields import FieldRegistry, FieldSpec
 from es_search.ids import ID_PATTERN, MAX_ID_CHARS
 from es_search.search.filters import MAX_FILTER_VALUES, MAX_VALUE_CHARS, RANGE_SEPARATOR, checked_filter_value
@@ -27,7 +28,7 @@ from es_search.search.parts import MAX_PARTS, MAX_WEIGHT, PART_LIMITS
 from es_search.values import BOOLEAN_WORDS, DATE_PHRASE, INTEGER_TEXT, NUMBER_TEXT, TRUE_WORDS, TYPE_RANGES
 
 SEARCH_MODES = ("semantic", "hybrid", "text")
-SORTS = ("relevance", "date", "size")  # how the good matches are ordered (es_search.search.ranking)
+SORTS = ("relevance", "boosted", "date", "size")  # how the good matches are ordered (es_search.search.ranking)
 
 
 def sorts_for(registry: FieldRegistry) -> tuple[str, ...]:
@@ -38,6 +39,7 @@ MAX_TEXT_CHARS = 1000
 MAX_PAGE = 10_000
 VECTOR_FORMAT = "vector-token"  # a query vector as `query.vector` of an image search gives it
 BOX_FORMAT = "relative-box"  # x,y,w,h relative to an image (es_search/search/regions.py)
+SIGNAL_FORMAT = "ranking-signal"  # es_search/boosts.py's text form: in_stock:true^1.2, price:log^0.5, taken_at:30d
 IMAGE_FORMAT = "base64-image"  # an image file's bytes in base64 (a data: URL works too)
 RANGE_FORMATS = {"integer": "integer-range", "long": "integer-range", "float": "number-range",
                  "double": "number-range", "date": "date-range"}
@@ -183,6 +185,19 @@ def _filter_fields(registry: FieldRegistry, text: bool) -> dict:
     return fields
 
 
+def signals_of(parsed: BaseModel, registry: FieldRegistry) -> tuple:
+    """The ranking signals a validated model gives (`boost`); a bad one is a QueryError naming it."""
+    from es_search.errors import QueryError
+
+    signals = []
+    for text in getattr(parsed, "boost", None) or ():
+        try:
+            signals.append(parse_signal(text, lambda name: getattr(registry.get(name), "type", None)))
+        except BadSignal as exc:
+            raise QueryError(f"boost: {exc}") from None
+    return tuple(signals)
+
+
 def filters_of(parsed: BaseModel, registry: FieldRegistry):
     """The SearchFilters a validated model holds; a range given both ways is narrowed by both."""
     from es_search.search.filters import SearchFilters, ordered
@@ -236,10 +251,17 @@ def _paging_fields(settings, registry: FieldRegistry, text: bool) -> dict:
             "Leave out images whose cosine similarity to the query is below this (in hybrid mode it applies to "
             "the vector ranking only)."))),
         "facets": _bool_field(text, False, "Also return facet counts and the number of images passing the filters."),
-        "sort": (Literal[sorts_for(registry)], Field("relevance", description=(  # type: ignore[valid-type]
-            "How the good matches (above the cutoff) are ordered: relevance, date (newest first), size (most "
-            "pixels first), or a field of the registry, ascending (`difficulty`) or descending (`-price`); "
-            "documents without the value go last. More results follow in relevance order."))),
+        "sort": (Literal[sorts_for(registry)], Field(None, description=(  # type: ignore[valid-type]
+            "How the good matches (above the cutoff) are ordered: relevance, boosted (relevance times the "
+            "ranking signals: the registry's and `boost`), date (newest first), size (most pixels first), or a "
+            "field of the registry, ascending (`difficulty`) or descending (`-price`), ties in boosted order; "
+            "documents without the value go last. More results follow in relevance order. Default: boosted "
+            "when there are signals, else relevance."))),
+        "boost": (list[Annotated[str, Field(max_length=200), WithJsonSchema(
+            {"type": "string", "format": SIGNAL_FORMAT, "maxLength": 200})]], Field(
+            None, max_length=MAX_SIGNALS, description=(
+                f"A ranking signal for this search (repeatable, at most {MAX_SIGNALS}): {SIGNAL_FORMS}. One for "
+                "the same field (and value) as the registry's replaces it."))),
         "explain": _bool_field(text, False, "Explain every hit: its cosine to each part, its vector rank, and in "
                                             "hybrid mode its keyword rank and the matched fields."),
         "box": (Annotated[str, WithJsonSchema({"type": "string", "format": BOX_FORMAT})], Field(None, max_length=100,
@@ -253,7 +275,7 @@ def _paging_fields(settings, registry: FieldRegistry, text: bool) -> dict:
     }
 
 
-def _query_fields() -> dict:
+def _query_fields(text: bool) -> dict:
     return {
         "q": _text_list("q", f"What to look for, in any language (at most {MAX_TEXT_CHARS} characters). The first "
                              "is the main query; more are further parts."),
@@ -270,6 +292,13 @@ def _query_fields() -> dict:
             "their own, beside a main query; in semantic mode they make it hybrid. Alone, they search as q does "
             "in text mode. An image search fills it with the text it read in the query image, so its further "
             "pages keep it."))),
+        "literal": _bool_field(text, False, (
+            "Search the words of q as typed: no dates and no values of understood fields (a brand, a person) "
+            "are taken from it as filters. By default they are, and the answer's `understood` lists "
+            "each.")),
+        "as_text": (list[Annotated[str, Field(max_length=MAX_TEXT_CHARS)]], Field(None, max_length=8, description=(
+            "A piece of q to read as words though it could be understood (a removed chip), as the answer's "
+            "`understood[].text` gives it; repeatable."))),
         "not_": _text_list("not", "Away from this text (a negative part)."),
         "like": _id_list("like", "Towards this indexed image (its id)."),
         "unlike": _id_list("unlike", "Away from this indexed image (its id); it is left out of the results."),
@@ -288,7 +317,7 @@ def paging_model(settings, registry: FieldRegistry, text: bool = True) -> type[B
 def search_model(settings, registry: FieldRegistry, text: bool = True) -> type[BaseModel]:
     """GET /api/search: q, similar, vec and the further parts (none of them: browse the newest), mode, paging."""
     return create_model("SearchParams" if text else "SearchBody", __base__=QueryParams if text else JsonBody,
-                        **_query_fields(), **_paging_fields(settings, registry, text), **_filter_fields(registry, text))
+                        **_query_fields(text), **_paging_fields(settings, registry, text), **_filter_fields(registry, text))
 
 
 @lru_cache(maxsize=64)

@@ -10,15 +10,19 @@ one CLIP text and ~0.9 for a photo of the same scene. The rule, over the best `w
    result after them (ties go to the deeper drop, so an even slope keeps every candidate).
 
 In hybrid mode the same drop-finding runs on the fused scores (`hybrid_cutoff`).
-`sort` then orders the good matches (relevance, date or size); more results follow in relevance order.
-Pure: no Elasticsearch, no model.
+`sort` then orders the good matches (relevance; boosted: relevance times the ranking signals of
+es_search/boosts.py; date, size or a field, ties in boosted order); more results follow in relevance order,
+so a signal never pulls in a result from below the cutoff. Pure: no Elasticsearch, no model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from statistics import median
+
+from es_search.boosts import Boosted, Signal, boost
 
 
 @dataclass(frozen=True)
@@ -105,13 +109,24 @@ def field_key(name: str, descending: bool = False):
     return key
 
 
-def order_good_first(ranked_ids: Sequence[str], good_ids: set[str], sources: dict[str, dict], sort: str
-                     ) -> list[str]:
-    """The final order: the good matches (in relevance order, or sorted by `sort`), then the rest in
-    relevance order. `sorted` is stable, so ties stay in relevance order."""
+def boosted_scores(good_ids: Sequence[str], scores: dict[str, float], sources: dict[str, dict],
+                   signals: Sequence[Signal], now: datetime, *, cosines: bool) -> dict[str, Boosted]:
+    """Each good match's score under the signals. The relevance multiplied is positive: a cosine is taken as
+    Elasticsearch scores it, (1 + cosine) / 2; a fused (hybrid) score as it is."""
+    return {doc_id: boost((1.0 + scores[doc_id]) / 2.0 if cosines else scores[doc_id], sources.get(doc_id, {}),
+                          signals, now) for doc_id in good_ids}
+
+
+def order_good_first(ranked_ids: Sequence[str], good_ids: set[str], sources: dict[str, dict], sort: str,
+                     boosted: dict[str, float] | None = None) -> list[str]:
+    """The final order: the good matches (in relevance order, by their `boosted` scores when given, then
+    sorted by `sort` unless it is relevance or boosted), then the rest in relevance order. `sorted` is
+    stable, so ties keep the order before them."""
     good = [doc_id for doc_id in ranked_ids if doc_id in good_ids]
     rest = [doc_id for doc_id in ranked_ids if doc_id not in good_ids]
-    if sort != "relevance":
+    if boosted:
+        good = sorted(good, key=lambda doc_id: -boosted.get(doc_id, 0.0))
+    if sort not in ("relevance", "boosted"):
         key = sort_key(sort)
         good = sorted(good, key=lambda doc_id: key(sources.get(doc_id, {})))
     return good + rest

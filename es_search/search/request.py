@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from es_search.boosts import Signal
 from es_search.errors import QueryError
 from es_search.fields import FieldRegistry, load_registry
 from es_search.ids import BadId, check_doc_id
-from es_search.search.contract import MAX_TEXT_CHARS, filters_of, search_model
+from es_search.search.contract import MAX_TEXT_CHARS, filters_of, search_model, signals_of
 from es_search.search.filters import SearchFilters
 from es_search.search.parsing import parse_query
 from es_search.search.parts import QueryPart, parse_parts, split_weight, with_weight
@@ -50,6 +51,10 @@ class SearchRequest:
     box: Box | None = None  # search by this region of the query image (an upload, or similar_to's image)
     group: str | None = None  # "video": the hits folded by video, with time ranges (search/appearances.py)
     exclude: tuple[str, ...] = ()  # ids left out of the answer besides similar and unlike (what was seen)
+    boosts: tuple[Signal, ...] = ()  # this request's ranking signals (es_search/boosts.py), beside the registry's
+    default_sort: str = "relevance"  # the sort when none is given (boosted where there are signals): links omit it
+    literal: bool = False  # the main text as typed: no dates or field values understood (search/understanding.py)
+    as_text: tuple[str, ...] = ()  # pieces of the main text read as words though they could be understood
 
     def to_params(self, **changes) -> list[tuple[str, str]]:
         """Query-string pairs for a link to this search (e.g. `page=` another page)."""
@@ -59,13 +64,15 @@ class SearchRequest:
         values = {"words": self.words, "box": self.box.to_param() if self.box else None,
                   "mode": self.mode if self.mode != "semantic" else None,
                   "min_similarity": None if self.min_similarity is None else f"{self.min_similarity:g}",
-                  "sort": self.sort if self.sort != "relevance" else None,
+                  "sort": self.sort if self.sort != self.default_sort else None,
+                  "literal": "true" if self.literal else None,
                   "explain": "true" if self.explain else None,
                   "collapse": "true" if self.one_per_group else None, "group": self.group,
                   "size": str(self.size), "page": str(self.page)}
         values.update({k: (None if v is None else str(v)) for k, v in changes.items()})
         pairs = [(k, v) for k, v in values.items() if v not in (None, "") and not (k == "page" and v == "1")]
-        return main + [part.to_param() for part in self.parts] + pairs + self.filters.to_params()
+        extra = [("boost", signal.to_text()) for signal in self.boosts] + [("as_text", piece) for piece in self.as_text]
+        return main + [part.to_param() for part in self.parts] + pairs + extra + self.filters.to_params()
 
     def main_part(self) -> QueryPart | None:
         """The main query (q, similar or vec) as a part; a vector's value is its token."""
@@ -149,13 +156,17 @@ def request_from(parsed, registry: FieldRegistry, *, collapse_default: bool = Fa
     weight = main.weight if main is not None else similar_weight
     further = tuple(p for p in parts if p is not main)
     collapse = getattr(parsed, "collapse", None)
+    boosts = signals_of(parsed, registry)
+    default_sort = "boosted" if boosts or registry.signals() else "relevance"
     return SearchRequest(
         one_per_group=collapse_default if collapse is None else collapse,
         text=main.value if main is first_text and main is not None else None, similar_to=similar,
         vector=_vector_of(main) if main is first_vector and main is not None else None,
         weight=weight, parts=further, filters=filters_of(parsed, registry), page=parsed.page, size=parsed.size,
         mode=getattr(parsed, "mode", "semantic"), min_similarity=parsed.min_similarity, with_facets=parsed.facets,
-        sort=parsed.sort, explain=parsed.explain, words=getattr(parsed, "words", None),
+        sort=parsed.sort or default_sort, default_sort=default_sort, boosts=boosts, explain=parsed.explain,
+        words=getattr(parsed, "words", None), literal=bool(getattr(parsed, "literal", False)),
+        as_text=tuple(getattr(parsed, "as_text", None) or ()),
         box=parse_box(parsed.box) if getattr(parsed, "box", None) else None,
         group=getattr(parsed, "group", None),
     )

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from es_search.boosts import Boosted
 from es_search.search.parts import QueryPart
 from es_search.search.ranking import Cutoff
 from es_search.search.request import SearchRequest, encode_vector
+from es_search.search.understanding import Piece
 
 
 @dataclass
@@ -20,6 +22,7 @@ class SearchHit:
     good_match: bool | None = None  # above the query's cutoff (es_search.search.ranking); None when browsing
     explain: dict | None = None  # why it is here, when asked (es_search.search.explain)
     snippet: str | None = None  # where its words matched the keyword leg: HTML-escaped, matches in <em>
+    boost: Boosted | None = None  # a good match's score under the ranking signals (es_search/boosts.py)
 
     def to_dict(self) -> dict:
         data = {"id": self.id, "score": _rounded(self.score), "similarity": _rounded(self.similarity),
@@ -28,6 +31,8 @@ class SearchHit:
             data["explain"] = self.explain
         if self.snippet is not None:
             data["snippet"] = self.snippet
+        if self.boost is not None:
+            data["boosted_score"] = _rounded(self.boost.score)
         return data
 
 
@@ -52,6 +57,7 @@ class SearchResult:
     parts: list[QueryPart] = field(default_factory=list)  # every part, an upload first as a vector part
     notice: str | None = None  # why a page is empty though the search was right (past the last page...)
     groups: list | None = None  # group=video: the page's VideoGroups (search/appearances.py), one per hit
+    understood: tuple[Piece, ...] = ()  # the pieces of the text read as filters (search/understanding.py), in text order
 
     @property
     def offset(self) -> int:
@@ -68,7 +74,8 @@ class SearchResult:
         query = {"kind": self.kind, "mode": self.mode, "text": self.request.text,
                  "similar": self.request.similar_to, "vector": self.vector_token, "words": self.request.words,
                  "parts": [part.to_dict() for part in self.parts], "sort": self.request.sort,
-                 "min_similarity": self.request.min_similarity, "filters": self.request.filters.to_dict()}
+                 "min_similarity": self.request.min_similarity, "filters": self.request.filters.to_dict(),
+                 "understood": [piece.to_dict() for piece in self.understood]}
         timings = {"encode_ms": self.encode_ms, "search_ms": self.search_ms}
         data = {"query": query, "page": self.page, "size": self.size, "has_next": self.has_next,
                 "max_page": self.max_page, "took_ms": round(self.took_ms, 2),

@@ -14,11 +14,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exceptions
 
+from es_search.boosts import Signal, merged
 from es_search.config import Settings
 from es_search.decode import decode_upload
 from es_search.elastic_errors import missing_index_message, search_error, translate
@@ -40,15 +42,26 @@ from es_search.search.filters import SearchFilters, build_facets_search, parse_f
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion, words_first_fusion
 from es_search.search.parts import CANCELLED, QueryPart, combine_parts
 from es_search.search.query_image import QueryImages
-from es_search.search.ranking import Cutoff, CutoffRule, find_cutoff, hybrid_cutoff, order_good_first
+from es_search.search.ranking import (
+    Cutoff,
+    CutoffRule,
+    boosted_scores,
+    find_cutoff,
+    hybrid_cutoff,
+    order_good_first,
+)
 from es_search.search.recommend import Feedback, image_weights
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
+from es_search.search.understanding import DATE_PARAM, Piece, read_query, words_of
 from es_search.visibility import is_hidden, visible_only
 
 EncoderFactory = Callable[[Settings], object]
 NOTHING_TO_BE_LIKE = "none of the viewed or liked images is indexed (or dislikes cancel them): nothing to recommend"
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
+VALUES_TTL_S = 60.0  # how long the understood fields' values are trusted (a new brand is understood within this)
+MAX_UNDERSTOOD_VALUES = 1000  # per field: the most common ones
+TITLE_CANDIDATES = 20  # titles holding a query's words compared with it whole
 PARTIAL_RETRIES = 2  # searches asked again when shards failed (a node lost mid-search); then the partial answer
 
 
@@ -89,6 +102,7 @@ class SearchService:
         self.query_images = QueryImages(settings, image_bytes)
         self._lock = threading.Lock()
         self._text_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._field_values: tuple[float, dict[str, list[str]]] | None = None
 
     # ------------------------------------------------------------------ encoders
 
@@ -152,7 +166,80 @@ class SearchService:
 
     def search(self, request: SearchRequest, image: bytes | None = None) -> SearchResult:
         """Run one search: the query's parts (an uploaded image, texts, indexed images, vectors) summed into
-        one vector, or (none of them) browse."""
+        one vector, or (none of them) browse. Dates and names in the main text are filters first
+        (`understand`); the answer's request is the one asked, with what was understood beside it."""
+        understood_request, pieces = self.understand(request)
+        result = self._search(understood_request, image)
+        if pieces:
+            result.request = replace(result.request, text=request.text, words=request.words, filters=request.filters)
+            result.understood = pieces
+        return result
+
+    def understand(self, request: SearchRequest) -> tuple[SearchRequest, tuple[Piece, ...]]:
+        """The request with the dates and field values of its main text as filters, and those pieces
+        (es_search/search/understanding.py); as it is with `literal`, or when nothing is understood. A filter
+        the request already sets is not taken from its words."""
+        if request.literal or not request.text or not self.settings.understand_queries:
+            return request, ()
+        given = frozenset(request.filters.terms) | frozenset(request.filters.ranges)
+        date_spec = self.registry.by_param(DATE_PARAM)
+        skip = given | (frozenset() if date_spec is not None and date_spec.type == "date" else {DATE_PARAM})
+        reading = read_query(request.text, today=datetime.now(UTC).date(), values=self.field_values(),
+                             is_title=self.in_titles, as_text=request.as_text, skip=frozenset(skip))
+        if not reading.pieces:
+            return request, ()
+        terms, ranges = dict(request.filters.terms), dict(request.filters.ranges)
+        for piece in reading.pieces:
+            if piece.kind == "date":
+                ranges[piece.param] = (piece.start, piece.end)
+            else:
+                terms[piece.param] = tuple(dict.fromkeys((*terms.get(piece.param, ()), piece.value)))
+        return replace(request, text=reading.text or None, filters=SearchFilters(terms=terms, ranges=ranges)), \
+            reading.pieces
+
+    def field_values(self) -> dict[str, list[str]]:
+        """The values of the understood fields (by filter parameter), as the visible images hold them (people:
+        their names); read again after VALUES_TTL_S."""
+        with self._lock:
+            cached = self._field_values
+        if cached is not None and time.monotonic() - cached[0] < VALUES_TTL_S:
+            return cached[1]
+        specs = [spec for spec in self.registry.understood() if spec.name != "people"]
+        values: dict[str, list[str]] = {}
+        if specs:
+            body = {"size": 0, "aggs": {spec.param: {"terms": {"field": spec.name, "size": MAX_UNDERSTOOD_VALUES}}
+                                        for spec in specs}}
+            aggregations = self._msearch([body])[0].get("aggregations", {})
+            values = {spec.param: [str(bucket["key"]) for bucket in aggregations.get(spec.param, {}).get("buckets", [])]
+                      for spec in specs}
+        people = self.registry.get("people")
+        if people is not None and people.understand:
+            values[people.param] = self._call(lambda: self.people().all_names(MAX_UNDERSTOOD_VALUES))
+        with self._lock:
+            self._field_values = (time.monotonic(), values)
+        return values
+
+    def forget_field_values(self) -> None:
+        """Read the understood fields' values again at the next search (a person was just named)."""
+        with self._lock:
+            self._field_values = None
+
+    def in_titles(self, phrase: str, whole: bool = False) -> bool:
+        """Whether some visible image's title (or caption, or file name) holds `phrase`'s words in this order;
+        with `whole`, is nothing else (compared as words, without regard to case and punctuation)."""
+        fields = [spec.name for spec in self.registry if spec.type == "text" and spec.search and spec.name != "ocr_text"]
+        if not fields:
+            return False
+        body = {"size": TITLE_CANDIDATES if whole else 0, "_source": fields, "track_total_hits": 1,
+                "query": {"multi_match": {"query": phrase, "type": "phrase", "fields": fields}}}
+        hits = self._msearch([body])[0]["hits"]
+        if not whole:
+            return hits["total"]["value"] > 0
+        wanted = words_of(phrase)
+        return any(words_of(str(value)) == wanted for hit in hits["hits"]
+                   for value in hit.get("_source", {}).values() if isinstance(value, str))
+
+    def _search(self, request: SearchRequest, image: bytes | None = None) -> SearchResult:
         started = time.perf_counter()
         request = replace(request, filters=self.with_person_ids(request.filters))
         if request.group == "video":
@@ -217,12 +304,12 @@ class SearchService:
 
         self._window(request)  # the size rule
         step = self.settings.max_page_size
-        first = deep = self.search(replace(request, group=None, page=1, size=step), image=image)
+        first = deep = self._search(replace(request, group=None, page=1, size=step), image=image)
         hits = list(first.hits)
         follow = first.request if first.kind != "image" else replace(
             first.request, vector=tuple(float(x) for x in first.query_vector))
         while deep.has_next and len(hits) < self.settings.max_result_window:
-            deep = self.search(replace(follow, group=None, page=deep.page + 1, size=step, with_facets=False))
+            deep = self._search(replace(follow, group=None, page=deep.page + 1, size=step, with_facets=False))
             hits += deep.hits
         groups = group_by_video(hits, gap=self.video_gap(), source=lambda hit: hit.source, hit_id=lambda hit: hit.id)
         offset = (request.page - 1) * request.size
@@ -304,14 +391,19 @@ class SearchService:
         scores = dict(ranked)
         if hybrid and request.sort != "relevance":
             sources = self._sources(sorted(good))  # the fused good matches may come from the keywords alone
-        order = order_good_first([doc_id for doc_id, _ in ranked], good, sources, request.sort)
+        signals = self.signals(request)
+        boosted = boosted_scores(sorted(good), scores, sources, signals, datetime.now(UTC),
+                                 cosines=not hybrid) if signals else {}
+        order = order_good_first([doc_id for doc_id, _ in ranked], good, sources, request.sort,
+                                 {doc_id: b.score for doc_id, b in boosted.items()})
         page_ids = order[window.offset:window.offset + window.size]
         missing = [doc_id for doc_id in page_ids if doc_id not in sources]
         if missing:
             sources = dict(sources, **self._sources(missing))
         highlights = {h["_id"]: h.get("highlight", {}) for h in responses[1]["hits"]["hits"]} if hybrid else {}
         hits = [SearchHit(id=doc_id, score=scores[doc_id], similarity=similarity.get(doc_id),
-                          source=sources[doc_id], good_match=doc_id in good, snippet=snippet(highlights.get(doc_id)))
+                          source=sources[doc_id], good_match=doc_id in good, snippet=snippet(highlights.get(doc_id)),
+                          boost=boosted.get(doc_id))
                 for doc_id in page_ids if doc_id in sources]
         if request.explain:
             highlights = highlights if hybrid else None
@@ -323,11 +415,18 @@ class SearchService:
                             query_vector=vector, search_ms=(finished - search_started) * 1000, cutoff=cutoff,
                             parts=[part for part, _ in parts])
 
+    def signals(self, request: SearchRequest) -> tuple[Signal, ...]:
+        """The ranking signals of a search: the registry's, then the request's (replacing one for the same
+        field and value); none when it asks for relevance alone."""
+        return () if request.sort == "relevance" else merged(self.registry.signals(), request.boosts)
+
     def _explain(self, hits: list[SearchHit], parts, vector_ranking: list[str], keyword_ranking, highlights) -> None:
         stored = self.stored_vectors([hit.id for hit in hits], required=False)
         for hit in hits:
             hit.explain = explain_hit(hit.id, stored.get(hit.id), parts, vector_ranking=vector_ranking,
                                       keyword_ranking=keyword_ranking, highlights=highlights)
+            if hit.boost is not None:
+                hit.explain["boost"] = hit.boost.to_dict()
 
     def explain_image(self, request: SearchRequest, image_id: str) -> dict:
         """Why one image answers a query (its page, reached from a result): its cosine to the whole query

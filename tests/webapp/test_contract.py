@@ -71,6 +71,8 @@ def contract_app(es, base_settings, tiny_models, tmp_path_factory):
         "integer-range": _ranges(st.integers(0, 10_000)),
         "number-range": _ranges(st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3f}")),
         "date-range": _ranges(st.dates().map(lambda day: day.isoformat())),
+        "ranking-signal": st.sampled_from(["width:log^0.5", "taken_at:30d", "byte_size:reciprocal^2", "format:PNG^2",
+                                           "has_text:true^1.3", "height:linear^0.001"]),
         # A region large enough to search by in the smallest image of the gallery.
         "relative-box": st.tuples(st.floats(0, 0.5), st.floats(0, 0.5), st.floats(0.3, 0.5), st.floats(0.3, 0.5)).map(
             lambda box: ",".join(f"{v:.3f}" for v in box)),

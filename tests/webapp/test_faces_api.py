@@ -132,6 +132,10 @@ def test_people_are_listed_named_merged_split_and_removed_with_a_write_key(app, 
     assert client.patch(f"/api/people/{obama}", json={"name": "Barack"}).get_json()["name"] == "Barack"
     assert client.patch(f"/api/people/{first}", json={"name": "barack"}).status_code == 409
     assert len(client.get("/api/search?person=Barack").get_json()["hits"]) == 3
+    understood = client.get("/api/search?q=barack+at+a+desk").get_json()
+    assert understood["query"]["understood"] == [{"text": "barack", "kind": "value", "param": "person",
+                                                  "value": "Barack"}], "a name is understood once it is given"
+    assert len(understood["hits"]) == 3
     facets = client.get("/api/facets").get_json()["facets"]
     assert {(v["value"], v["count"]) for v in facets["person"]} == {(obama, 3), (first, 1), (second, 1)}
     assert {(v["value"], v["count"]) for v in facets["people_count"]} == {("1", 5)}
