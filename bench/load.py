@@ -5,6 +5,12 @@ load average before and after, and the issue's targets judged on what was measur
 
     python bench/load.py                              # 100k documents, app started here, 60 s, 5 % writes
     python bench/load.py --url http://127.0.0.1:8000 --writes 0 --seconds 15
+    python bench/load.py --docs 20000 --clients 6 --flood 8     # the same run without, then with, a flood
+
+`--flood N` adds N connections that upload a 1024×768 image from one address as fast as they are answered,
+and makes the run twice, back to back: without them, then with them. Each client names its own address in
+X-Forwarded-For (the app started here trusts one proxy hop, IMGSEARCH_PROXY_HOPS=1), so the rate of
+expensive requests per address (webapp/overload.py) sees the flood as one client and the others apart.
 
 Without --url the app is started as bench/search.py starts it, on --docs documents of its corpus (an alias of
 our own), with the full-size random text model and CLIP ViT-B/32 (random weights cost what trained ones do).
@@ -150,6 +156,14 @@ def parse_answer(answer: bytes) -> dict:
         return {}
 
 
+def client_address(index: int) -> str:
+    """Each client's own address, as a proxy in front of the app would pass it on (X-Forwarded-For)."""
+    return f"10.0.{index // 250}.{index % 250 + 1}"
+
+
+FLOOD_ADDRESS = "10.66.0.1"
+
+
 def run_client(index: int, url: str, workload: Workload, weights: dict[str, float], end: float,
                records: list[Record], written: list[str], timeout: float) -> None:
     rng = random.Random(index)
@@ -158,6 +172,7 @@ def run_client(index: int, url: str, workload: Workload, weights: dict[str, floa
     while time.perf_counter() < end:
         kind = rng.choices(kinds, chances)[0]
         method, path, body, headers = workload.request(kind, rng)
+        headers = {**headers, "X-Forwarded-For": client_address(index)}
         started = time.perf_counter()
         try:
             status, answer = send(connection, method, path, body, headers)
@@ -173,9 +188,26 @@ def run_client(index: int, url: str, workload: Workload, weights: dict[str, floa
     connection.close()
 
 
+def run_flood(url: str, image: bytes, end: float, records: list[Record], timeout: float) -> None:
+    """One of the flood's connections: the same 1024×768 upload from one address, again as soon as answered."""
+    connection = connect(url, timeout)
+    headers = {"Content-Type": "application/json", "X-Forwarded-For": FLOOD_ADDRESS}
+    while time.perf_counter() < end:
+        started = time.perf_counter()
+        try:
+            status, _ = send(connection, "POST", f"/api/search/image?size={PAGE}", image, headers)
+            error = None
+        except (OSError, http.client.HTTPException) as exc:
+            status, error = 0, type(exc).__name__
+            connection.close()
+        records.append(Record("flood", started, (time.perf_counter() - started) * 1000, status, error))
+    connection.close()
+
+
 def drive(url: str, workload: Workload, weights: dict[str, float], clients: int, warmup: float, seconds: float,
-          timeout: float) -> dict:
-    """Run the clients for warmup + seconds; the figures count requests started after the warm-up."""
+          timeout: float, flood: int = 0) -> dict:
+    """Run the clients (and `flood` flooding connections) for warmup + seconds; the figures count requests
+    started after the warm-up."""
     records: list[Record] = []
     written: list[str] = []
     start = time.perf_counter()
@@ -184,6 +216,9 @@ def drive(url: str, workload: Workload, weights: dict[str, float], clients: int,
     threads = [threading.Thread(target=run_client, daemon=True,
                                 args=(i, url, workload, weights, end, records, written, timeout))
                for i in range(clients)]
+    flood_image = json.dumps({"image_base64": base64.b64encode(make_jpeg(424242, (1024, 768))).decode()}).encode()
+    threads += [threading.Thread(target=run_flood, daemon=True, args=(url, flood_image, end, records, timeout))
+                for _ in range(flood)]
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, measure_from - time.perf_counter()))
@@ -234,6 +269,17 @@ def judge(kinds: dict, overall: dict) -> dict:
             "all_met": no_5xx and bool(text_p99) if text_p99 is not None else None}
 
 
+def judge_flood(calm: dict, flooded: dict) -> dict:
+    """The flood targets: the normal clients' text p99 within 2× of the calm run's, the flood refused with
+    429s (or 503s with Retry-After), the normal clients never a 5xx."""
+    calm_p99, flooded_p99 = calm.get("text", {}).get("p99_ms"), flooded["kinds"].get("text", {}).get("p99_ms")
+    ratio = round(flooded_p99 / calm_p99, 2) if calm_p99 and flooded_p99 else None
+    flood_status = flooded["flood"]["status"]
+    return {"text_p99_ratio": ratio, "text_p99_within_2x": ratio is not None and ratio <= 2.0,
+            "flood_got_429": flood_status.get("4xx", 0) > 0,
+            "normal_zero_5xx": flooded["overall"]["status"].get("5xx", 0) == 0 and not flooded["overall"]["errors"]}
+
+
 # --------------------------------------------------------------------------- the app and its data
 
 
@@ -279,8 +325,9 @@ def start_app(settings: Settings, es, args) -> tuple[object, dict]:
         log(f"loading {args.docs} image documents into alias {args.alias}")
         mixture = Mixture(dims=DIMS, n=args.docs, seed=21)
         load_api_documents(es, app_settings, mixture, mixture.centres())
+    # The clients name their own addresses (X-Forwarded-For), as a proxy in front of the app would.
     env = {"IMGSEARCH_INDEX_ALIAS": args.alias, "IMGSEARCH_TEXT_MODEL": str(text_model),
-           "IMGSEARCH_IMAGE_MODEL": str(image_model), "IMGSEARCH_TEXT_BACKEND": "local"}
+           "IMGSEARCH_IMAGE_MODEL": str(image_model), "IMGSEARCH_TEXT_BACKEND": "local", "IMGSEARCH_PROXY_HOPS": "1"}
     server = start_web(env, workers=args.workers)
     return server, {"started_here": True, "workers": args.workers,
                     "server": f"gunicorn, {settings.web_threads} thread(s) per worker", "text_model": "random DistilBERT 6x768 + Dense 512",
@@ -342,6 +389,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--writes", type=float, default=5, help="percent of requests that are writes (0: none)")
     parser.add_argument("--no-wait-refresh", action="store_true", help="writes with ?refresh=false")
     parser.add_argument("--timeout", type=float, default=60, help="seconds a client waits for an answer")
+    parser.add_argument("--flood", type=int, default=0, metavar="N",
+                        help="also N connections uploading 1024×768 images from one address as fast as they can: "
+                             "the run is made twice, without them and with them, back to back")
     return parser.parse_args(argv)
 
 
@@ -373,6 +423,19 @@ def main(argv=None) -> int:
         records, written = run.pop("records"), run.pop("written")
         kinds = {kind: summarise([r for r in records if r.kind == kind], run["window_s"]) for kind in weights}
         overall = summarise(records, run["window_s"])
+        if args.flood:
+            log(f"again, with {args.flood} connections flooding image uploads")
+            flooded = drive(url, workload, weights, args.clients, args.warmup, args.seconds, args.timeout,
+                            flood=args.flood)
+            flood_records, more_written = flooded.pop("records"), flooded.pop("written")
+            written += more_written
+            normal = [r for r in flood_records if r.kind != "flood"]
+            flooded["kinds"] = {kind: summarise([r for r in normal if r.kind == kind], flooded["window_s"])
+                                for kind in weights}
+            flooded["flood"] = summarise([r for r in flood_records if r.kind == "flood"], flooded["window_s"])
+            flooded["overall"] = summarise(normal, flooded["window_s"])
+            run["with_flood"] = flooded
+            run["flood_judged"] = judge_flood(kinds, flooded)
         if written:
             run["written_then_deleted"] = [len(written), delete_written(url, written, key)]
     finally:

@@ -35,6 +35,7 @@ from es_search.config_types import (
     IndexName,
     KnnBound,
     Labels,
+    Names,
     Oversample,
     Port,
     Seconds,
@@ -193,6 +194,9 @@ class Settings(BaseSettings):
     # the worker's models; a write waiting for its refresh or a long image encode no longer holds up the
     # short text searches queued behind it (docs/benchmarks.md, "Load").
     web_threads: int = Field(4, ge=1, le=64)
+    # Reverse proxies in front of the app that add X-Forwarded-For (nginx, a load balancer): the client's
+    # address (request logs, the rate of expensive requests) is then the one they saw. 0: the socket's peer.
+    proxy_hops: int = Field(0, ge=0, le=5)
     max_upload_bytes: AtLeastOne = 20 * 1024 * 1024
     image_roots: Annotated[Folders, NoDecode] = ()
     # How image pages show a file's path: relative to its image root, in full, or not at all.
@@ -252,6 +256,35 @@ class Settings(BaseSettings):
     # `batch_size` at a time.
     write_bulk_max_bytes: AtLeastOne = 100 * 1024 * 1024
     write_bulk_max_items: AtLeastOne = 1000
+    # What the write API may fetch (es_search/remote/allow_list.py): image URLs on these hosts (`*.example.com`
+    # for its subdomains, `*` for any) and S3 objects in these buckets; nothing by default. Records files and
+    # `imgsearch ingest` may name any location.
+    write_url_hosts: Annotated[Names, NoDecode] = ()
+    write_s3_buckets: Annotated[Names, NoDecode] = ()
+    # Overload (es_search/limits.py): per worker, at most `model_concurrency` image encodes at once and
+    # `model_queue` waiting, each waiting at most `model_wait_seconds` (past either: 503 with Retry-After).
+    # Expensive requests (image searches, compound queries with an image, writes, bulk) per client and worker:
+    # an address without a key `expensive_rate` a second in bursts of `expensive_burst`; an API key (an
+    # application adding images all day) `key_expensive_rate` in bursts of `key_expensive_burst`; past it a 429.
+    # A rate of 0 turns that limit off.
+    model_concurrency: AtLeastOne = 2
+    model_queue: int = Field(4, ge=0, le=1000)
+    model_wait_seconds: float = Field(3.0, gt=0, le=300)
+    expensive_rate: float = Field(2.0, ge=0, le=10_000)
+    expensive_burst: AtLeastOne = 10
+    key_expensive_rate: float = Field(20.0, ge=0, le=10_000)
+    key_expensive_burst: AtLeastOne = 100
+    # Backups (es_search/snapshots.py): Elasticsearch snapshots in one repository. A shared-filesystem one at
+    # `snapshot_location` (as the cluster's nodes see it; the local node's own `path.repo` folder when unset), or
+    # an S3 one in `snapshot_s3_bucket` where the cluster has the repository-s3 module. Thumbnails are files,
+    # not documents: each snapshot copies the new ones into `snapshot_thumbnails_dir` (DATA_DIR/backups when unset).
+    snapshot_repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")] = "imgsearch-backups"
+    snapshot_location: str | None = None
+    snapshot_s3_bucket: str | None = None
+    snapshot_thumbnails_dir: Folder | None = None
+    # Audit log (es_search/audit.py): one JSON line per write, key change and restore; a file path, `index`
+    # (the `<alias>-audit` index) or `off`. DATA_DIR/audit.log when unset.
+    audit_log: str | None = None
 
     # Near-duplicates (es_search/duplicates/): one group when cosine ≥ similarity AND phash bits differ ≤
     # distance; each image asks for its `neighbours` nearest, `batch` images per _msearch request.

@@ -136,6 +136,37 @@ HELP: dict[str, tuple[str, str]] = {
     "api_key_cache_seconds": ("Keys and operations", "How long a worker trusts a key it has checked (a revoked "
                               "key is refused within this)."),
     "write_bulk_max_bytes": ("Keys and operations", "The largest bulk write request."),
+    "write_url_hosts": ("Keys and operations", "Hosts whose image URLs the write API may fetch, comma-separated "
+                        "(`*.example.com` for subdomains, `*` for any); none by default (records files may name "
+                        "any)."),
+    "write_s3_buckets": ("Keys and operations", "S3 buckets whose objects the write API may fetch, "
+                         "comma-separated; none by default."),
+    "proxy_hops": ("Keys and operations", "Reverse proxies in front of the app that add X-Forwarded-For: the "
+                   "client's address is the one they saw (0: the connection's)."),
+    "model_concurrency": ("Keys and operations", "Image encodes one web worker runs at once (uploads, writes)."),
+    "model_queue": ("Keys and operations", "Requests one web worker lets wait for the image model; past them a "
+                    "503 with Retry-After."),
+    "model_wait_seconds": ("Keys and operations", "How long a request waits for the image model before a 503 "
+                           "with Retry-After."),
+    "expensive_rate": ("Keys and operations", "Expensive requests (image searches, compound queries with an "
+                       "image, writes, bulk) a second per address without a key, per web worker; past it a 429 "
+                       "with Retry-After; 0: no limit."),
+    "expensive_burst": ("Keys and operations", "How many expensive requests an address may make at once before "
+                        "its rate applies."),
+    "key_expensive_rate": ("Keys and operations", "Expensive requests a second per API key, per web worker; past "
+                           "it a 429 with Retry-After; 0: no limit."),
+    "key_expensive_burst": ("Keys and operations", "How many expensive requests a key may make at once before "
+                            "its rate applies."),
+    "snapshot_repository": ("Keys and operations", "The snapshot repository's name in Elasticsearch "
+                            "(`imgsearch snapshot`)."),
+    "snapshot_location": ("Keys and operations", "A shared-filesystem repository's folder, as the cluster's nodes "
+                          "see it (inside their `path.repo`); unset: the local node's own snapshots folder."),
+    "snapshot_s3_bucket": ("Keys and operations", "Snapshots to this S3 bucket instead (the cluster needs the "
+                           "repository-s3 module); the alias is the base path."),
+    "snapshot_thumbnails_dir": ("Keys and operations", "Where snapshots keep their thumbnails (files, not "
+                                "documents); unset: DATA_DIR/backups."),
+    "audit_log": ("Keys and operations", "The audit log of writes, key changes and restores: a file (unset: "
+                  "DATA_DIR/audit.log), `index` (`<alias>-audit`) or `off`."),
     "write_bulk_max_items": ("Keys and operations", "The most operations in one bulk write request."),
     "duplicate_similarity": ("Near-duplicates", "The least cosine similarity of two near-duplicates."),
     "duplicate_phash_distance": ("Near-duplicates", "The most perceptual-hash bits two near-duplicates differ in."),

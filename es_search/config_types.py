@@ -106,6 +106,7 @@ Folder = Annotated[Path, AfterValidator(_expand_home)]
 Folders = Annotated[tuple[Path, ...], BeforeValidator(_path_list),
                     AfterValidator(lambda paths: tuple(path.expanduser() for path in paths))]
 Labels = Annotated[tuple[str, ...], BeforeValidator(_comma_list), AfterValidator(_not_empty)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]  # a comma-separated list, maybe empty
 ExistingFile = Annotated[Path | None, AfterValidator(_existing_file)]
 ExistingFileName = Annotated[str | None, AfterValidator(_existing_file_name)]
 HttpUrls = Annotated[str | None, AfterValidator(_http_urls)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from es_search.audit import audited
 from es_search.config import Settings
 from es_search.errors import QueryError
 from es_search.watchlists.lists import POLICIES
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--prompt", action="append", default=[], metavar="TEXT[=THRESHOLD]",
                         help="an unwanted category in words, with its own threshold (default "
                              "IMGSEARCH_WATCHLIST_PROMPT_THRESHOLD); repeatable")
-    create.set_defaults(func=_create)
+    create.set_defaults(func=audited("watchlist_create", lambda args: [args.name])(_create))
 
     add = actions.add_parser("add", help="add reference images: folders or files, a records file, or s3://bucket/prefix/")
     add.add_argument("name")
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--image-column", default="image", metavar="NAME")
     add.add_argument("--no-progress", action="store_true")
     add.add_argument("--json", action="store_true")
-    add.set_defaults(func=_add)
+    add.set_defaults(func=audited("watchlist_add", lambda args: [args.name])(_add))
 
     listing = actions.add_parser("list", help="the watchlists, their policies, thresholds, prompts and sizes")
     listing.add_argument("--json", action="store_true")
@@ -54,27 +55,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     prompt.add_argument("text")
     prompt.add_argument("--threshold", type=float, metavar="COS")
     prompt.add_argument("--remove", action="store_true")
-    prompt.set_defaults(func=_prompt)
+    prompt.set_defaults(func=audited("watchlist_prompt", lambda args: [args.name])(_prompt))
 
     remove = actions.add_parser("remove", help="take reference images (by their sha256) off a watchlist")
     remove.add_argument("name")
     remove.add_argument("references", nargs="+", metavar="SHA256")
-    remove.set_defaults(func=_remove)
+    remove.set_defaults(func=audited("watchlist_remove", lambda args: [args.name, *args.references])(_remove))
 
     delete = actions.add_parser("delete", help="delete a watchlist and its reference images")
     delete.add_argument("name")
     delete.add_argument("--yes", action="store_true", help="really delete")
-    delete.set_defaults(func=_delete)
+    delete.set_defaults(func=audited("watchlist_delete", lambda args: [args.name])(_delete))
 
     scan = actions.add_parser("scan", help="check the images indexed already against a watchlist (resumable)")
     scan.add_argument("name")
     scan.add_argument("--restart", action="store_true", help="start again from the first image")
     scan.add_argument("--no-progress", action="store_true")
-    scan.set_defaults(func=_scan)
+    scan.set_defaults(func=audited("watchlist_scan", lambda args: [args.name])(_scan))
 
     release = actions.add_parser("release", help="show a flagged or held image again (reviewed)")
     release.add_argument("ids", nargs="+", metavar="ID")
-    release.set_defaults(func=_release)
+    release.set_defaults(func=audited("watchlist_release", lambda args: args.ids)(_release))
 
 
 def _client(settings: Settings):

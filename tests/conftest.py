@@ -35,7 +35,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    return load_settings()
+    # No rate of expensive requests: a test makes them as fast as it can, one client; the limits have their own
+    # tests (tests/es_search/test_limits.py, tests/webapp/test_overload.py).
+    return load_settings().with_overrides(expensive_rate=0.0, key_expensive_rate=0.0)
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,10 @@ from werkzeug.routing import BaseConverter
 from es_search.config import Settings, load_settings
 from es_search.faces.engine import faces_available
 from es_search.fields import registry_for
+from es_search.limits import retry_after_header
 from es_search.remote.reader import RemoteReader
 from es_search.search.request import SearchRequest
-from webapp import auth, i18n, metrics, request_log
+from webapp import auth, i18n, metrics, overload, request_log
 from webapp.errors import describe_error
 
 # The whole request body may be base64 JSON (4 characters per 3 bytes) or multipart with form fields.
@@ -30,6 +31,10 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["imgsearch_settings"] = settings
+    if settings.proxy_hops:  # the address a trusted proxy saw, not the proxy's (a rate per address needs it)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)
     # Read (and checked) at start: a bad schema file stops the app here, not at the first search.
     registry = service.registry if service is not None else registry_for(settings)
     app.extensions["field_registry"] = registry
@@ -49,6 +54,7 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     request_log.install(app)
     metrics.install(app)
     auth.install(app)
+    overload.install(app)  # after the key check: a refused key costs no token
     app.register_blueprint(pages)
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(probes)
@@ -154,6 +160,8 @@ def _handle_error(exc: BaseException):
         headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
     if report.status == 401:  # a 401 names the scheme that would be accepted (webapp/auth.py)
         headers["WWW-Authenticate"] = auth.SCHEME
+    if getattr(exc, "retry_after", None) is not None:  # 429 and an overloaded 503: when to come back
+        headers["Retry-After"] = retry_after_header(exc.retry_after)
     if request.path.startswith("/api/") or request.path == "/api":
         return jsonify(report.to_dict()), report.status, headers
     html = render_template("error.html", report=report)

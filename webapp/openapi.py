@@ -24,6 +24,7 @@ from es_search.search.recommend import recommend_model
 from es_search.search.studies import STUDY_UID_PATTERN
 from es_search.watchlists.lists import NAME_PATTERN as WATCHLIST_NAME
 from webapp import schemas, write_schemas
+from webapp.overload import IMAGE_ENDPOINTS, MUTATING
 
 ERROR_REASONS = {
     400: "Bad input; the message names the parameter.",
@@ -35,8 +36,11 @@ ERROR_REASONS = {
     413: "The body or an image in it is larger than the limit.",
     422: "The image was understood but not indexed: it matches a watchlist whose policy is refuse (code "
          "watchlist_match, the message names the list), or the model could not encode it (encode_failed).",
-    503: "Elasticsearch, the index or a model is unavailable, or the index refuses writes "
-         "(code index_read_only: a write block is set on it).",
+    429: "Too many expensive requests (image searches, uploads, writes) from this client (code rate_limited): "
+         "come back after the Retry-After header's seconds.",
+    503: "Elasticsearch, the index or a model is unavailable, the index refuses writes (code index_read_only: a "
+         "write block is set on it), or too many requests wait for the image model (code overloaded, with "
+         "Retry-After).",
 }
 REF = "#/components/schemas/{model}"
 ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_CHARS}
@@ -118,7 +122,7 @@ def _error(status: int) -> dict:
     return answer
 
 
-def _responses(meta: dict, components: dict, secured: bool, has_body: bool) -> dict:
+def _responses(meta: dict, components: dict, secured: bool, has_body: bool, limited: bool = False) -> dict:
     ok: dict = {"description": "OK"}
     if meta["response"] is not None:
         components[meta["response"].__name__] = _schema(meta["response"], components, mode="serialization")
@@ -128,7 +132,8 @@ def _responses(meta: dict, components: dict, secured: bool, has_body: bool) -> d
     answers = {"200": ok}
     if meta["created"]:
         answers["201"] = {**ok, "description": "Created"}
-    statuses = set(meta["errors"]) | ({401, 403} if secured else set()) | ({413} if has_body else set())
+    statuses = set(meta["errors"]) | ({401, 403} if secured else set()) | ({413} if has_body else set()) | (
+        {429, 503} if limited else set())
     for status in sorted(statuses):
         answers[str(status)] = _error(status)
     return answers
@@ -156,6 +161,12 @@ def _body(kind: str, models: dict, components: dict, registry: FieldRegistry) ->
     return {"required": True, "content": content}
 
 
+def may_be_limited(endpoint: str, methods) -> bool:
+    """Whether a route's requests can be expensive ones (webapp/overload.py): 429 past a client's rate."""
+    return (endpoint in IMAGE_ENDPOINTS or endpoint in ("api.search_compound", "api.similar")
+            or (endpoint.startswith("writes.") and bool(set(methods) & MUTATING)))
+
+
 def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dict:
     """The description of every documented /api route."""
     models = _models(settings, registry)
@@ -168,7 +179,8 @@ def openapi_spec(app: Flask, settings: Settings, registry: FieldRegistry) -> dic
         secured = rule.endpoint.startswith("writes.") or settings.require_read_key
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         operation: dict = {"summary": meta["summary"], "description": meta["description"],
-                           "responses": _responses(meta, components, secured, bool(meta["body"])),
+                           "responses": _responses(meta, components, secured, bool(meta["body"]),
+                                                   limited=may_be_limited(rule.endpoint, rule.methods)),
                            "security": [{SCHEME: []}] if secured else []}
         parameters = [{"name": name, "in": "path", "required": True, "description": PATH_PARAMETERS[name][0],
                        "schema": PATH_PARAMETERS[name][1]} for name in rule.arguments]

@@ -24,6 +24,7 @@ from flask import Request
 
 from es_search.errors import QueryError, UploadRejected, WriteRejected
 from es_search.fields import FieldRegistry
+from es_search.remote.allow_list import write_location_problem
 from ingest.records import RecordColumns
 from ingest.write_fields import check_fields, check_write_id
 from ingest.write_ops import ACTIONS, ImageInput, WriteOp, WriteOutcome, failed
@@ -37,7 +38,8 @@ LINE_OVERHEAD = 64 * 1024
 def image_op_from_request(request: Request, settings, registry: FieldRegistry) -> WriteOp:
     """POST /api/images's operation; WriteRejected / UploadRejected (4xx) for anything unusable."""
     if request.is_json:
-        return image_op_from_json("index", parse_write(image_write_model(settings, registry), request.get_data()))
+        return image_op_from_json("index", parse_write(image_write_model(settings, registry), request.get_data()),
+                                  settings=settings)
     data = uploaded_file(request, settings.max_upload_bytes)
     settable = RecordColumns.from_registry(registry).settable
     fields: dict[str, object] = {}
@@ -60,13 +62,18 @@ def image_op_from_request(request: Request, settings, registry: FieldRegistry) -
     return WriteOp("index", parsed.id, parsed.fields or {}, ImageInput(data=data, name=name))
 
 
-def image_op_from_json(action: str, parsed, meta_id: str | None = None) -> WriteOp:
-    """An index/create operation from a parsed ImageWriteBody (a bulk source line with the action's `_id`)."""
+def image_op_from_json(action: str, parsed, meta_id: str | None = None, *, settings) -> WriteOp:
+    """An index/create operation from a parsed ImageWriteBody (a bulk source line with the action's `_id`); a
+    `url` outside the allow-lists is WriteRejected (403 location_not_allowed)."""
     doc_id = meta_id
     if parsed.id is not None:
         if meta_id is not None and parsed.id != meta_id:
             raise WriteRejected("bad_id", f"two ids: {meta_id!r} in the action line, {parsed.id!r} in the source")
         doc_id = parsed.id
+    if parsed.image_base64 is None:
+        problem = write_location_problem(parsed.url.strip(), settings.write_url_hosts, settings.write_s3_buckets)
+        if problem:
+            raise WriteRejected("location_not_allowed", problem, status=403)
     image = ImageInput(data=parsed.image_base64) if parsed.image_base64 is not None else \
         ImageInput(location=parsed.url.strip())
     return WriteOp(action, doc_id, parsed.fields or {}, image)
@@ -134,7 +141,8 @@ def _bulk_op(action: str, raw_id: object, source: object, settings, registry: Fi
     try:
         doc_id = check_write_id(raw_id) if raw_id is not None else None
         if action in ("index", "create"):
-            return image_op_from_json(action, parse_write(image_write_model(settings, registry), source), doc_id)
+            return image_op_from_json(action, parse_write(image_write_model(settings, registry), source), doc_id,
+                                      settings=settings)
         if doc_id is None:
             raise WriteRejected("bad_id", f"{action} needs an _id")
         if action == "delete":

@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
+from es_search.audit import record
 from es_search.errors import ImageNotFound, QueryError
 from es_search.search.parsing import parse_query
 from ingest.image_write import ImageWriter
@@ -55,7 +56,8 @@ def _refresh() -> str:
 
 
 def _one(op: WriteOp) -> WriteOutcome:
-    outcome = _writer().apply([op], _refresh())[0]
+    with search_service().model_gate.slot():  # a 503 before anything is written when the model is too busy
+        outcome = _writer().apply([op], _refresh())[0]
     if not outcome.ok:
         raise outcome.to_error()
     return outcome
@@ -71,6 +73,20 @@ def _document(outcome: WriteOutcome) -> dict:
     return serialise(write_schemas.WrittenImageBody, body)
 
 
+@writes.after_request
+def audit_write(response):
+    """Every change through this API, as one line of the audit log (es_search/audit.py): reads are left out."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        error = (response.get_json(silent=True) or {}).get("error") if response.status_code >= 400 else None
+        ids = getattr(g, "audit_ids", None) or [str(v) for v in (request.view_args or {}).values()]
+        record(app_settings(), (request.endpoint or request.path).removeprefix("writes."), es=search_service().es,
+               actor=getattr(g, "api_key_name", None) or "anonymous", ids=ids,
+               outcome="ok" if response.status_code < 400 else (error or {}).get("code", "error"),
+               status=response.status_code, request_id=getattr(g, "request_id", None),
+               details=getattr(g, "audit_details", None))
+    return response
+
+
 @writes.post("/images")
 @documented("Add an image: decoded, enriched, encoded and indexed; answers the stored document",
             response=write_schemas.WrittenImageBody, params="refresh", body="image_write",
@@ -82,6 +98,7 @@ def add_image():
     only the fields were written)."""
     op = image_op_from_request(request, app_settings(), field_registry())
     outcome = _one(op)
+    g.audit_ids = [outcome.doc_id]
     return jsonify(_document(outcome)), 201 if outcome.result == "created" else 200
 
 
@@ -123,7 +140,10 @@ def bulk():
     parsed = list(bulk_ops(lines, settings, field_registry(), settings.write_bulk_max_items))
     if not parsed:
         raise QueryError("the bulk body holds no operation: send NDJSON action lines (and their source lines)")
-    outcomes = _apply_in_batches(parsed, refresh, settings.batch_size)
+    with search_service().model_gate.slot():  # one turn for the whole body: all of it is written, or none
+        outcomes = _apply_in_batches(parsed, refresh, settings.batch_size)
+    g.audit_ids = [outcome.doc_id for outcome in outcomes if outcome.doc_id]
+    g.audit_details = {"failed": sum(1 for outcome in outcomes if not outcome.ok)}
     return jsonify(serialise(write_schemas.BulkBody, {
         "took": round((time.monotonic() - started) * 1000), "errors": any(not outcome.ok for outcome in outcomes),
         "items": [outcome.to_item() for outcome in outcomes]}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from es_search.audit import audited
 from es_search.cli.output import print_json
 from es_search.config import Settings
 
@@ -46,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--name", required=True, help="who or what uses the key (unique among active keys)")
     create.add_argument("--scope", choices=("write", "read"), required=True,
                         help="write: the write API and searches; read: searches only")
-    create.set_defaults(func=create_command)
+    create.set_defaults(func=audited("apikey_create", lambda args: [args.name])(create_command))
     keys.add_parser("list", help="every key: id, name, scope, created, revoked").set_defaults(func=list_command)
     revoke = keys.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key", metavar="ID_OR_NAME")
-    revoke.set_defaults(func=revoke_command)
+    revoke.set_defaults(func=audited("apikey_revoke", lambda args: [args.key])(revoke_command))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from es_search.audit import audited
 from es_search.cli.output import print_json
 from es_search.config import Settings
 
@@ -37,26 +38,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     name = people.add_parser("name", help="name a person (an empty NAME takes the name away)")
     name.add_argument("person", metavar="ID")
     name.add_argument("name", metavar="NAME")
-    name.set_defaults(func=name_command)
+    name.set_defaults(func=audited("people_name", lambda args: [args.person])(name_command))
 
     merge = people.add_parser("merge", help="every face of ID becomes INTO's")
     merge.add_argument("person", metavar="ID")
     merge.add_argument("into", metavar="INTO")
-    merge.set_defaults(func=merge_command)
+    merge.set_defaults(func=audited("people_merge", lambda args: [args.person, args.into])(merge_command))
 
     split = people.add_parser("split", help="the faces of ID in these images become a new person")
     split.add_argument("person", metavar="ID")
     split.add_argument("images", metavar="IMAGE", nargs="+", help="image ids")
-    split.set_defaults(func=split_command)
+    split.set_defaults(func=audited("people_split", lambda args: [args.person, *args.images])(split_command))
 
     remove = people.add_parser("remove", help="take every face of this person off its images")
     remove.add_argument("person", metavar="ID")
-    remove.set_defaults(func=remove_command)
+    remove.set_defaults(func=audited("people_remove", lambda args: [args.person])(remove_command))
 
     remove_all = people.add_parser("remove-all", help="take every face and person off the index")
     remove_all.add_argument("--yes", action="store_true", help="really: nothing can bring the faces back "
                                                                "but a new ingest with faces on")
-    remove_all.set_defaults(func=remove_all_command)
+    remove_all.set_defaults(func=audited("people_remove_all", lambda args: [])(remove_all_command))
 
 
 def _store(settings: Settings):

@@ -30,6 +30,7 @@ CORE_COMMAND_MODULES = (
     "es_search.cli.model",
     "es_search.cli.config",
     "es_search.cli.apikey",
+    "es_search.cli.snapshot",
 )
 COMMAND_ENTRY_POINTS = "imgsearch.commands"
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader closed the pipe

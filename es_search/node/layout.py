@@ -38,6 +38,8 @@ class NodeLayout:
     http_port: int
     transport_port: int
     folder: Path  # absolute: the server is started from elsewhere and must find the same files
+    # The snapshot repositories' root (`path.repo`): the node's own folder's, or one the cluster's nodes share.
+    repo_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -103,15 +105,17 @@ def cluster_dir(settings: Settings) -> Path:
 
 def node_layout(settings: Settings) -> NodeLayout:
     """The single local node the settings describe."""
+    folder = node_dir(settings).resolve()
     return NodeLayout(name=NODE_NAME, host=settings.es_host, http_port=settings.es_port,
-                      transport_port=settings.es_transport_port, folder=node_dir(settings).resolve())
+                      transport_port=settings.es_transport_port, folder=folder, repo_dir=folder / "snapshots")
 
 
 def cluster_node_layout(settings: Settings, index: int) -> NodeLayout:
     """Node `index` of a local cluster: its own name, the configured ports plus `index`, its own folder."""
     return NodeLayout(name=f"{NODE_NAME}-{index}", host=settings.es_host, http_port=settings.es_port + index,
                       transport_port=settings.es_transport_port + index,
-                      folder=(cluster_dir(settings) / f"node-{index}").resolve())
+                      folder=(cluster_dir(settings) / f"node-{index}").resolve(),
+                      repo_dir=(cluster_dir(settings) / "snapshots").resolve())
 
 
 def node_layouts(settings: Settings) -> list[NodeLayout]:
@@ -149,6 +153,7 @@ def render_elasticsearch_yml(layout: NodeLayout, cluster_name: str = CLUSTER_NAM
         "transport.port": layout.transport_port,
         **discovery,
         **security_settings(security),
+        **({"path.repo": [str(layout.repo_dir)]} if layout.repo_dir else {}),
         "cluster.routing.allocation.disk.threshold_enabled": "false",
         "action.destructive_requires_name": "true",
     }
@@ -171,6 +176,6 @@ def write_node_config(layout: NodeLayout, es_home: Path, heap: str, peers: Seque
         shutil.copyfile(es_home / "config" / name, conf / name)
     (conf / "elasticsearch.yml").write_text(render_elasticsearch_yml(layout, peers=peers, security=security))
     (conf / "jvm.options.d" / "heap.options").write_text(render_heap_options(heap))
-    for folder in (layout.data_dir, layout.logs_dir, layout.tmp_dir):
+    for folder in (layout.data_dir, layout.logs_dir, layout.tmp_dir, *([layout.repo_dir] if layout.repo_dir else [])):
         folder.mkdir(parents=True, exist_ok=True)
     return conf

@@ -193,6 +193,8 @@ def start(settings: Settings, log: Log = print) -> dict:
             add_superuser(es_home, layout.config_dir, settings.es_username, settings.es_password,
                           _server_env(java, layout))
         prefixes.append(run_as_prefix(settings.es_run_user, layout.folder))
+        if layout.repo_dir and not layout.repo_dir.is_relative_to(layout.folder):
+            run_as_prefix(settings.es_run_user, layout.repo_dir)  # a shared repository: the node user's too
     where = layouts[0].folder if len(layouts) == 1 else layouts[0].folder.parent
     nodes = "" if len(layouts) == 1 else f", {len(down)} of {len(layouts)} nodes,"
     log(f"starting Elasticsearch {ES_VERSION} on Java {java.major}{nodes} at {url} (data in {where}) ...")

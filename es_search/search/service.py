@@ -26,6 +26,7 @@ from es_search.decode import decode_upload
 from es_search.elastic_errors import missing_index_message, search_error, translate
 from es_search.errors import ImageNotFound, QueryError
 from es_search.fields import HIDDEN_FIELDS, VECTOR_FIELD, FieldRegistry, registry_for
+from es_search.limits import ModelGate
 from es_search.search.bodies import (
     PageWindow,
     build_bm25_search,
@@ -103,6 +104,8 @@ class SearchService:
         self._lock = threading.Lock()
         self._text_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._field_values: tuple[float, dict[str, list[str]]] | None = None
+        # Image encodes at once in this process (uploads here, writes through the app's writer): es_search/limits.py
+        self.model_gate = ModelGate(settings.model_concurrency, settings.model_queue, settings.model_wait_seconds)
 
     # ------------------------------------------------------------------ encoders
 
@@ -159,7 +162,8 @@ class SearchService:
         The bytes were checked where they arrived (es_search/uploads.py)."""
         decoder = self._image_decoder or decode_upload
         image = decoder(data, self.settings)
-        vector = np.asarray(self.image_encoder.encode_images([image])[0], dtype=np.float32)
+        with self.model_gate.slot():  # Overloaded (503) when too many wait for the model
+            vector = np.asarray(self.image_encoder.encode_images([image])[0], dtype=np.float32)
         return vector, image
 
     # ------------------------------------------------------------------ searching

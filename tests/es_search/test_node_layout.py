@@ -60,6 +60,12 @@ def test_cluster_nodes_find_each_other_on_loopback_and_bootstrap_together(tmp_pa
     assert config["path.data"] == str(tmp_path / "node-1" / "data")
 
 
+def test_snapshots_have_a_folder_the_node_allows(tmp_path):
+    layout = _layout(tmp_path, repo_dir=tmp_path / "shared snapshots")
+    assert yaml.safe_load(render_elasticsearch_yml(layout))["path.repo"] == [str(tmp_path / "shared snapshots")]
+    assert "path.repo" not in yaml.safe_load(render_elasticsearch_yml(_layout(tmp_path)))
+
+
 def test_a_cluster_of_the_settings_gives_each_node_its_ports_and_folder(tmp_path):
     settings = load_settings(env={"IMGSEARCH_ES_NODES": "3"}).with_overrides(
         data_dir=tmp_path, es_port=9250, es_transport_port=9350)
@@ -67,6 +73,7 @@ def test_a_cluster_of_the_settings_gives_each_node_its_ports_and_folder(tmp_path
     assert [(n.name, n.http_port, n.transport_port) for n in layouts] == [
         ("local-dev-0", 9250, 9350), ("local-dev-1", 9251, 9351), ("local-dev-2", 9252, 9352)]
     assert [n.folder for n in layouts] == [cluster_dir(settings).resolve() / f"node-{i}" for i in range(3)]
+    assert {n.repo_dir for n in layouts} == {cluster_dir(settings).resolve() / "snapshots"}, "one repository for all"
     assert len({n.folder for n in layouts} | {node_layout(settings).folder}) == 4  # the single node is apart
     assert settings.node_urls == ["http://127.0.0.1:9250", "http://127.0.0.1:9251", "http://127.0.0.1:9252"]
     assert node_layouts(settings.with_overrides(es_nodes=1)) == [node_layout(settings)]
@@ -92,6 +99,7 @@ def test_layout_of_the_settings_is_absolute_and_holds_the_pid_under_logs(tmp_pat
     assert layout.folder == node_dir(settings).resolve()
     assert (layout.http_port, layout.transport_port, layout.url) == (9250, 9350, "http://127.0.0.1:9250")
     assert layout.pid_file == layout.folder / "logs" / "node.pid"
+    assert layout.repo_dir == layout.folder / "snapshots"
 
 
 def test_node_dir_is_under_the_data_dir_when_the_node_user_can_reach_it():

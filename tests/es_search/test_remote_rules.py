@@ -134,3 +134,16 @@ def test_retry_after_header_forms():
     earlier = (now - timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert parse_retry_after(earlier, now=now) == 0.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None and parse_retry_after("") is None
+
+
+def test_the_write_apis_allow_lists():
+    from es_search.remote.allow_list import host_allowed, write_location_problem
+
+    assert host_allowed("images.example.com", ["*.example.com"]) and not host_allowed("example.com", ["*.example.com"])
+    assert host_allowed("CDN.Shop.org.", ["cdn.shop.org"]) and host_allowed("anything.net", ["*"])
+    assert not host_allowed("evil-example.com", ["*.example.com"]) and not host_allowed("a.org", [])
+    assert write_location_problem("https://cdn.shop.org/a.jpg", ["cdn.shop.org"], []) is None
+    assert "IMGSEARCH_WRITE_URL_HOSTS (none now)" in write_location_problem("https://a.org/x.jpg", [], [])
+    assert write_location_problem("s3://photos/a.jpg", [], ["photos"]) is None
+    assert "'other'" in write_location_problem("s3://other/a.jpg", [], ["photos"])
+    assert write_location_problem("/etc/passwd", [], []) is None, "not remote: the body's own rules refuse it"

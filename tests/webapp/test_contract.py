@@ -61,7 +61,7 @@ def contract_app(es, base_settings, tiny_models, tmp_path_factory):
     images = ScriptedHTTPServer().__enter__()
     urls = [images.add(f"/img/{n}.jpg", Route(body=_image(n), content_type="image/jpeg")) for n in range(8)]
     app_settings = gallery.settings.with_overrides(allow_private_addresses=True, max_upload_bytes=2_000_000,
-                                                   fetch_backoff=0.01)
+                                                   fetch_backoff=0.01, write_url_hosts=("127.0.0.1",))
     key = create_key(es, app_settings, name=f"contract-{uuid.uuid4().hex[:6]}", scope="write")
     formats = {
         "vector-token": _vector_tokens(tiny_models.dims),

@@ -23,7 +23,7 @@ def registry():
 
 
 def ops(text: str, registry, max_items: int = 100) -> list:
-    return list(bulk_ops(bulk_lines(io.BytesIO(text.encode()), 4000), Settings(max_upload_bytes=MAX_BYTES), registry,
+    return list(bulk_ops(bulk_lines(io.BytesIO(text.encode()), 4000), Settings(max_upload_bytes=MAX_BYTES, write_url_hosts=("example.org",)), registry,
                          max_items))
 
 

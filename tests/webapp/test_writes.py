@@ -31,7 +31,9 @@ def shop(es, base_settings, tiny_models, tmp_path_factory):
     folder = tmp_path_factory.mktemp("writes")
     settings = base_settings.with_overrides(
         index_alias=f"test-writes-{uuid.uuid4().hex[:12]}", data_dir=folder / "data", fields_file=write_schema(folder),
-        image_model=str(tiny_models.image), text_model=str(tiny_models.text), max_upload_bytes=MAX_UPLOAD)
+        image_model=str(tiny_models.image), text_model=str(tiny_models.text), max_upload_bytes=MAX_UPLOAD,
+        # Any host and bucket: the address guard is what these tests hold to (the allow-lists have their own).
+        write_url_hosts=("*",), write_s3_buckets=("*",))
     yield settings
     delete_index(es, settings.index_alias)
     es.indices.delete(index=keys_index(settings), ignore_unavailable=True)
@@ -254,3 +256,50 @@ def test_a_write_block_answers_503_naming_the_block(client, es, shop, block):
     # deleted, not its documents one by one), naming the block; once lifted, the delete goes through.
     assert (deleted.status_code, deleted.json["error"]["code"]) == (503, "index_read_only")
     assert client.delete("/api/images/blocked").status_code == 200
+
+
+def test_every_write_is_one_line_of_the_audit_log_without_the_key(client, app, shop, write_key):
+    from es_search.audit import read_entries
+
+    before = len(read_entries(shop))
+    added = client.post("/api/images", json={"image_base64": b64(jpeg(150, size=(64, 48))), "id": "audited-1"})
+    assert client.delete("/api/images/audited-1").status_code == 200
+    missing = client.delete("/api/images/never-there")
+    items = [{"index": {"_id": "audited-2"}}, {"image_base64": b64(jpeg(151, size=(64, 48)))},
+             {"index": {"_id": "audited-3"}}, {"image_base64": "not an image at all"}]
+    bulk = client.post("/api/images/_bulk", content_type="application/x-ndjson",
+                       data="".join(json.dumps(line) + "\n" for line in items))
+    anonymous = app.test_client().delete("/api/images/audited-2")
+    client.get("/api/watchlists")  # a read: not audited
+    lines = read_entries(shop)[before:]
+    assert [(e["action"], e["ids"], e["outcome"], e["status"]) for e in lines] == [
+        ("add_image", ["audited-1"], "ok", added.status_code), ("delete_image", ["audited-1"], "ok", 200),
+        ("delete_image", ["never-there"], "not_found", missing.status_code),
+        ("bulk", ["audited-2", "audited-3"], "ok", 200),
+        ("delete_image", ["audited-2"], "unauthenticated", anonymous.status_code)]
+    assert [e["actor"] for e in lines] == ["writes-tests"] * 4 + ["anonymous"]
+    assert lines[3]["details"] == {"failed": 1} and bulk.json["errors"] is True
+    assert lines[0]["request_id"] == added.headers["X-Request-ID"] and lines[0]["collection"] == shop.index_alias
+    assert write_key not in (shop.data_dir / "audit.log").read_text(), "never the key"
+
+
+def test_the_write_api_fetches_only_from_listed_hosts_and_buckets(shop, http_server, s3_server, write_key):
+    data = jpeg(170, size=(64, 48))
+    listed = http_server.add("/listed/cap.jpg", Route(body=data, content_type="image/jpeg"))
+    bucket = s3_server.create_bucket()
+    key = s3_server.put(bucket, "cap.jpg", data)
+    settings = shop.with_overrides(**s3_server.settings_overrides(), **QUICK_FETCH, write_url_hosts=("127.0.0.1",),
+                                   write_s3_buckets=("some-other-bucket",))
+    client = create_app(settings).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"ApiKey {write_key}"
+    assert client.post("/api/images", json={"url": listed, "id": "listed-cap"}).status_code == 201
+    for location in (listed.replace("127.0.0.1", "localhost"), key):
+        refused = client.post("/api/images", json={"url": location})
+        assert (refused.status_code, refused.json["error"]["code"]) == (403, "location_not_allowed"), location
+        assert "IMGSEARCH_WRITE_" in refused.json["error"]["message"]
+    bulk = client.post("/api/images/_bulk", content_type="application/x-ndjson", data=json.dumps(
+        {"index": {}}) + "\n" + json.dumps({"url": key}) + "\n")
+    assert bulk.json["items"][0]["index"]["error"]["type"] == "location_not_allowed", "in a bulk, that item alone"
+    nothing = create_app(shop.with_overrides(write_url_hosts=(), write_s3_buckets=())).test_client()
+    nothing.environ_base["HTTP_AUTHORIZATION"] = f"ApiKey {write_key}"
+    assert nothing.post("/api/images", json={"url": listed}).status_code == 403, "by default: nothing"
