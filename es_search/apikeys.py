@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +47,8 @@ KEYS_MAPPING = {
         "hash": {"type": "keyword", "index": False, "doc_values": False},
         "created": {"type": "date"},
         "revoked": {"type": "date"},
+        # A scoped key's filter, {"department": ["radiology"]} as JSON text: read with the key, never searched.
+        "filter": {"type": "keyword", "index": False, "doc_values": False},
     },
 }
 
@@ -58,6 +62,9 @@ class ApiKey:
     scope: Scope
     created: str
     revoked: str | None = None
+    # The images this key sees and writes: filter parameter → values (a document must hold one, for each);
+    # empty: every image (es_search/visibility.py applies it).
+    filter: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -69,7 +76,7 @@ class ApiKey:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "scope": self.scope, "created": self.created,
-                "revoked": self.revoked}
+                "revoked": self.revoked, "filter": {param: list(values) for param, values in self.filter}}
 
 
 def keys_index(settings: Settings) -> str:
@@ -89,8 +96,11 @@ def parse_key(key: str) -> str | None:
     return match.group(1) if match else None
 
 
-def create_key(es: Elasticsearch, settings: Settings, *, name: str, scope: str = "write") -> str:
-    """Store a new key's hash under `name` and return the key: the only time it exists in the clear."""
+def create_key(es: Elasticsearch, settings: Settings, *, name: str, scope: str = "write",
+               filter: Mapping[str, Sequence[str]] | None = None) -> str:
+    """Store a new key's hash under `name` and return the key: the only time it exists in the clear. A
+    `filter` ({"department": ["radiology"]}, filter parameters of keyword fields, checked by the caller against
+    the registry) scopes it to those images."""
     name = name.strip()
     if not name or len(name) > 100:
         raise QueryError("a key needs a name of 1 to 100 characters")
@@ -102,6 +112,8 @@ def create_key(es: Elasticsearch, settings: Settings, *, name: str, scope: str =
     key_id = secrets.token_hex(8)
     key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     document = {"name": name, "scope": scope, "hash": hash_key(key), "created": now_text()}
+    if filter:
+        document["filter"] = json.dumps({param: list(values) for param, values in filter.items()}, sort_keys=True)
     _call(settings, lambda: es.create(index=keys_index(settings), id=key_id, document=document, refresh="wait_for"))
     return key
 
@@ -175,6 +187,9 @@ class KeyChecker:
 def _ensure_keys_index(es: Elasticsearch, settings: Settings) -> None:
     index = keys_index(settings)
     if _call(settings, lambda: es.indices.exists(index=index)):
+        # An index made before scoped keys: its strict mapping learns the new field (additive, in place).
+        _call(settings, lambda: es.indices.put_mapping(index=index,
+                                                       properties={"filter": KEYS_MAPPING["properties"]["filter"]}))
         return
     try:
         es.indices.create(index=index, mappings=KEYS_MAPPING,
@@ -187,7 +202,9 @@ def _ensure_keys_index(es: Elasticsearch, settings: Settings) -> None:
 
 
 def _key_of(key_id: str, source: dict) -> ApiKey:
-    return ApiKey(key_id, source["name"], source["scope"], source["created"], source.get("revoked"))
+    given = json.loads(source["filter"]) if source.get("filter") else {}
+    scope_filter = tuple(sorted((param, tuple(values)) for param, values in given.items()))
+    return ApiKey(key_id, source["name"], source["scope"], source["created"], source.get("revoked"), scope_filter)
 
 
 def _call(settings: Settings, fn):
@@ -199,3 +216,33 @@ def _call(settings: Settings, fn):
 
 def _translated(settings: Settings, exc: Exception):
     return translate(exc, url=settings.node_url, missing=f"no API key index {keys_index(settings)!r}")
+
+
+def key_filter(pairs: Sequence[str], registry) -> dict[str, tuple[str, ...]]:
+    """A key's filter from `param=value` pairs (repeatable; a parameter given twice takes both values): terms
+    parameters of keyword fields of the registry, values converted as a filter's are. QueryError otherwise."""
+    from es_search.values import ValueProblem, convert_value
+
+    scope: dict[str, tuple[str, ...]] = {}
+    for pair in pairs:
+        param, sep, raw = pair.partition("=")
+        spec = registry.by_param(param.strip())
+        if not sep or spec is None or spec.filter != "terms" or spec.type != "keyword" or not raw.strip():
+            raise QueryError(f"a key's filter is PARAM=VALUE with a keyword field's filter parameter "
+                             f"(department=radiology), got {pair!r}")
+        try:
+            value = str(convert_value(spec, raw.strip()))
+        except ValueProblem as exc:
+            raise QueryError(f"{param}: {exc}") from None
+        scope[spec.param] = tuple(dict.fromkeys((*scope.get(spec.param, ()), value)))
+    return scope
+
+
+def scope_fields(key: ApiKey, registry) -> dict[str, tuple[str, ...]]:
+    """The key's filter by field name (what es_search.visibility.scope_to takes); a parameter the registry no
+    longer has keeps its name, and so matches nothing: a scope never widens."""
+    fields = {}
+    for param, values in key.filter:
+        spec = registry.by_param(param)
+        fields[spec.name if spec is not None else param] = values
+    return fields

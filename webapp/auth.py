@@ -4,7 +4,9 @@
 - every other page and /api endpoint: a read key when IMGSEARCH_REQUIRE_READ_KEY is true, else nothing;
 - the operator's endpoints (/metrics, /livez, /readyz) and static files: nothing, ever.
 
-A write key passes a read check. The key comes as `Authorization: ApiKey <key>`. A missing or malformed
+A write key passes a read check. A key with a filter (`imgsearch apikey create --filter department=radiology`)
+limits everything its requests read and write to the images inside it (es_search/visibility.py): the
+scope is entered here and left when the request ends. The key comes as `Authorization: ApiKey <key>`. A missing or malformed
 header, or an unknown or revoked key, is a 401 with a `WWW-Authenticate: ApiKey` challenge (app.py adds
 it to every 401); a valid key of too small a scope is a 403. The header and the key are never logged, and
 no answer repeats them.
@@ -16,8 +18,9 @@ import threading
 
 from flask import Flask, current_app, g, request
 
-from es_search.apikeys import KeyChecker
+from es_search.apikeys import KeyChecker, scope_fields
 from es_search.errors import Forbidden, Unauthenticated
+from es_search.visibility import end_scope, scope_to
 
 WRITE_BLUEPRINT = "writes"
 OPEN_BLUEPRINTS = frozenset({"probes", "metrics"})
@@ -60,6 +63,7 @@ def install(app: Flask) -> None:
 
     app.extensions["key_checker"] = checker
     app.before_request(check_request_key)
+    app.teardown_request(leave_scope)
 
 
 def has_valid_key() -> bool:
@@ -79,11 +83,40 @@ def has_valid_key() -> bool:
 def check_request_key() -> None:
     settings = current_app.extensions["imgsearch_settings"]
     scope = needed_scope(request.blueprint, request.endpoint, settings.require_read_key)
+    header = request.headers.get("Authorization")
     if scope is None:
+        if header and request.blueprint not in OPEN_BLUEPRINTS and request.endpoint not in OPEN_ENDPOINTS:
+            _limit_to_key(header)  # a scoped key sees its part even where no key is needed
         return
-    key = current_app.extensions["key_checker"]().check(presented_key(request.headers.get("Authorization")))
+    key = current_app.extensions["key_checker"]().check(presented_key(header))
     if key is None or not key.active:
         raise Unauthenticated("the API key is not known, or it was revoked")
     if not key.allows(scope):
         raise Forbidden(f"the API key {key.name!r} has the {key.scope} scope; this endpoint needs a {scope} key")
     g.api_key_name = key.name  # for the request log: the key's name, never the key
+    _enter_scope(key)
+
+
+def _limit_to_key(header: str) -> None:
+    """On an open endpoint: a valid scoped key still limits what the request sees; any other header is
+    ignored, as no key was needed."""
+    try:
+        key = current_app.extensions["key_checker"]().check(presented_key(header))
+    except Unauthenticated:
+        return
+    if key is not None and key.active:
+        g.api_key_name = key.name
+        _enter_scope(key)
+
+
+def _enter_scope(key) -> None:
+    """The key's filter becomes what this request sees and writes (es_search/visibility.py), until it ends."""
+    g.key_filter = dict(key.filter)
+    if key.filter:
+        g.scope_token = scope_to(scope_fields(key, current_app.extensions["field_registry"]))
+
+
+def leave_scope(error=None) -> None:
+    token = g.pop("scope_token", None)
+    if token is not None:
+        end_scope(token)

@@ -16,6 +16,7 @@ from es_search.search.filters import SearchFilters
 from es_search.search.parsing import parse_query
 from es_search.search.request import SearchRequest, check_image_id, parse_search_request
 from es_search.search.studies import case_filters
+from es_search.visibility import current_scope
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.files import resolve_original, resolve_thumbnail, resolve_video
 from webapp.inputs import image_search_input, request_params
@@ -253,9 +254,10 @@ def _preview_bytes(data: bytes) -> str | None:
 
 @pages.get("/thumbnails/<path:relative>")
 def thumbnail(relative: str):
-    """A thumbnail, only from the thumbnails folder."""
+    """A thumbnail, only from the thumbnails folder; for a scoped key, only one a visible image has (its name is
+    the content hash, so a hash from elsewhere finds nothing)."""
     found = resolve_thumbnail(app_settings().thumbnails_dir, relative)
-    if found is None:
+    if found is None or (current_scope() and not search_service().shows_content(relative.rsplit("/", 1)[-1][:-4])):
         abort(404)
     return _send(*found)
 

@@ -15,11 +15,12 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 
 from es_search.audit import record
-from es_search.errors import ImageNotFound, QueryError
+from es_search.errors import Forbidden, ImageNotFound, QueryError, WriteRejected
 from es_search.search.parsing import parse_query
+from es_search.visibility import current_scope
 from ingest.image_write import ImageWriter
 from ingest.write_fields import check_write_id
-from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome
+from ingest.write_ops import IMAGE_ACTIONS, WriteOp, WriteOutcome, failed
 from webapp import schemas, write_schemas
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.inputs import request_params
@@ -29,6 +30,7 @@ from webapp.present import document_to_json
 from webapp.schemas import serialise
 from webapp.write_inputs import bulk_lines, bulk_ops, fields_from_patch, image_op_from_request, max_line_bytes
 from webapp.write_schemas import refresh_model
+from webapp.write_scope import SCOPED_ENDPOINTS, scoped_op
 
 writes = Blueprint("writes", __name__)
 _WRITER_LOCK = threading.Lock()
@@ -55,7 +57,40 @@ def _refresh() -> str:
     return refresh or "true"  # `?refresh` alone, as Elasticsearch reads it
 
 
+@writes.before_request
+def scoped_keys_write_images_only() -> None:
+    """People, watchlists and the review queue belong to the whole deployment: not to a key with a filter."""
+    if current_scope() and request.endpoint not in SCOPED_ENDPOINTS:
+        raise Forbidden("this API key is limited to a part of the images: it may write images, not this")
+
+
+def _stored(doc_id: str) -> dict | None:
+    """The document with this id as stored, whatever the request's scope (to judge a scoped write)."""
+    response = search_service().es.options(ignore_status=404).get(
+        index=app_settings().index_alias, id=doc_id, source_includes=list(current_scope() or ()))
+    return response.get("_source", {}) if response.get("found") else None
+
+
+def _scoped(op: WriteOp) -> WriteOp:
+    """`op` as the request's key may make it (webapp/write_scope.py); as it is for a key without a filter."""
+    scope = current_scope()
+    return scoped_op(op, scope, _stored) if scope else op
+
+
+def _scoped_or_failed(item):
+    """A bulk item judged alone: out of the key's scope, it fails and the rest go on."""
+    if isinstance(item, WriteOutcome):
+        return item
+    try:
+        return _scoped(item)
+    except ImageNotFound as exc:
+        return failed(item, "not_found", str(exc), 404)
+    except WriteRejected as exc:
+        return failed(item, exc.reason, str(exc), exc.http_status)
+
+
 def _one(op: WriteOp) -> WriteOutcome:
+    op = _scoped(op)
     with search_service().model_gate.slot():  # a 503 before anything is written when the model is too busy
         outcome = _writer().apply([op], _refresh())[0]
     if not outcome.ok:
@@ -137,7 +172,8 @@ def bulk():
     request.max_content_length = settings.write_bulk_max_bytes
     refresh = _refresh()
     lines = bulk_lines(request.stream, max_line_bytes(settings.max_upload_bytes))
-    parsed = list(bulk_ops(lines, settings, field_registry(), settings.write_bulk_max_items))
+    parsed = [_scoped_or_failed(item) for item in bulk_ops(lines, settings, field_registry(),
+                                                             settings.write_bulk_max_items)]
     if not parsed:
         raise QueryError("the bulk body holds no operation: send NDJSON action lines (and their source lines)")
     with search_service().model_gate.slot():  # one turn for the whole body: all of it is written, or none

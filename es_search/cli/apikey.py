@@ -15,11 +15,14 @@ from es_search.config import Settings
 
 
 def create_command(args: argparse.Namespace, settings: Settings) -> int:
-    from es_search.apikeys import create_key
+    from es_search.apikeys import create_key, key_filter
     from es_search.client import connected_client
+    from es_search.fields import registry_for
 
-    key = create_key(connected_client(settings), settings, name=args.name, scope=args.scope)
-    print(f"created {args.scope} key {args.name!r}; it is shown this once, store it now:", file=sys.stderr)
+    scope_filter = key_filter(args.filter, registry_for(settings))
+    key = create_key(connected_client(settings), settings, name=args.name, scope=args.scope, filter=scope_filter)
+    limited = "".join(f", only {param}={'|'.join(values)}" for param, values in scope_filter.items())
+    print(f"created {args.scope} key {args.name!r}{limited}; it is shown this once, store it now:", file=sys.stderr)
     print(key)
     return 0
 
@@ -47,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--name", required=True, help="who or what uses the key (unique among active keys)")
     create.add_argument("--scope", choices=("write", "read"), required=True,
                         help="write: the write API and searches; read: searches only")
+    create.add_argument("--filter", action="append", default=[], metavar="PARAM=VALUE",
+                        help="the only images the key sees and writes, e.g. department=radiology (repeatable: "
+                             "a parameter twice takes either value, two parameters must both hold)")
     create.set_defaults(func=audited("apikey_create", lambda args: [args.name])(create_command))
     keys.add_parser("list", help="every key: id, name, scope, created, revoked").set_defaults(func=list_command)
     revoke = keys.add_parser("revoke", help="revoke a key by id or name")

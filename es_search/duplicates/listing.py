@@ -10,7 +10,7 @@ from elasticsearch import Elasticsearch
 
 from es_search.errors import ImageNotFound, QueryError
 from es_search.fields import VECTOR_FIELD
-from es_search.visibility import HELD, without
+from es_search.visibility import hidden_clause, without
 
 MEMBER_SOURCE = ["paths", "relative_path", "file_name", "title", "width", "height", "byte_size", "format",
                  "taken_at", "file_modified_at", "indexed_at", "thumbnail", "phash", "duplicate_group",
@@ -62,7 +62,7 @@ def list_groups(es: Elasticsearch, index: str, *, page: int = 1, size: int = 20)
     MAX_DEPTH largest are listed: a page past them is empty (`has_next` says where they end)."""
     check_page(page, size)
     start = min((page - 1) * size, MAX_DEPTH)
-    response = es.search(index=index, query=without({"term": {"duplicate_representative": True}}, HELD),
+    response = es.search(index=index, query=without({"term": {"duplicate_representative": True}}, hidden_clause()),
                          sort=[{"duplicate_count": "desc"}, {"sha256": "asc"}], from_=start,
                          size=min(size, MAX_DEPTH - start), source=False, track_total_hits=True)
     ids = [hit["_id"] for hit in response["hits"]["hits"]]
@@ -81,7 +81,7 @@ def group_of(es: Elasticsearch, index: str, group_id: str) -> Group:
 def groups_by_id(es: Elasticsearch, index: str, group_ids: list[str]) -> list[Group]:
     if not group_ids:
         return []
-    response = es.search(index=index, query=without({"terms": {"duplicate_group": group_ids}}, HELD), size=MAX_MEMBERS,
+    response = es.search(index=index, query=without({"terms": {"duplicate_group": group_ids}}, hidden_clause()), size=MAX_MEMBERS,
                          source_includes=[*MEMBER_SOURCE, VECTOR_FIELD], source_exclude_vectors=False,
                          track_total_hits=False)
     by_group: dict[str, list[dict]] = {}

@@ -21,7 +21,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from es_search.errors import ImageNotFound, QueryError
 from es_search.faces.people import FaceMatch, assign_people, face_key, is_person_id, new_person_id, people_of, split_key
-from es_search.visibility import HELD, without
+from es_search.visibility import hidden_clause, without
 
 FACE_VECTOR = "faces.vector"
 NEIGHBOURS = 10  # faces asked for per new face
@@ -224,14 +224,14 @@ class PeopleStore:
         top = page * size
         total_agg = {"total": {"cardinality": {"field": "people"}}}
         if top > MAX_PEOPLE_DEPTH:  # past the deepest page listed: an empty page, as a search's
-            response = self.es.search(index=self.alias, size=0, aggs=total_agg, query=without(None, HELD))
+            response = self.es.search(index=self.alias, size=0, aggs=total_agg, query=without(None, hidden_clause()))
             return [], int(response["aggregations"]["total"]["value"])
         aggs = {"people": {"terms": {"field": "people", "size": top, "order": [{"_count": "desc"}, {"_key": "asc"}]},
                            "aggs": {"cover": {"top_hits": {"size": 1, "_source": ["faces.box", "faces.person",
                                                                                   "faces.score"]}}}},
                 **total_agg}
         # An image a watchlist holds is nobody's cover, and counts for nobody, until released.
-        response = self.es.search(index=self.alias, size=0, aggs=aggs, query=without(None, HELD))
+        response = self.es.search(index=self.alias, size=0, aggs=aggs, query=without(None, hidden_clause()))
         buckets = response["aggregations"]["people"]["buckets"][(page - 1) * size:top]
         names = self.names(b["key"] for b in buckets)
         people = [self._person(b["key"], names.get(b["key"]), b["doc_count"], b["cover"]["hits"]["hits"])
@@ -239,7 +239,7 @@ class PeopleStore:
         return people, int(response["aggregations"]["total"]["value"])
 
     def get(self, person: str) -> Person:
-        response = self.es.search(index=self.alias, query=without({"term": {"people": person}}, HELD), size=1,
+        response = self.es.search(index=self.alias, query=without({"term": {"people": person}}, hidden_clause()), size=1,
                                   source=["faces.box", "faces.person", "faces.score"], track_total_hits=True)
         total = response["hits"]["total"]["value"]
         if not total:

@@ -55,13 +55,14 @@ from es_search.search.recommend import Feedback, image_weights
 from es_search.search.request import SearchRequest, check_image_id, decode_vector, encode_vector
 from es_search.search.results import SearchHit, SearchResult
 from es_search.search.understanding import DATE_PARAM, Piece, read_query, words_of
-from es_search.visibility import is_hidden, visible_only
+from es_search.visibility import current_scope, in_scope, is_hidden, visibility_fields, visible_only
 
 EncoderFactory = Callable[[Settings], object]
 NOTHING_TO_BE_LIKE = "none of the viewed or liked images is indexed (or dislikes cancel them): nothing to recommend"
 TEXT_CACHE_SIZE = 512  # query texts whose vectors are kept (a vector is 2 KB)
 VALUES_TTL_S = 60.0  # how long the understood fields' values are trusted (a new brand is understood within this)
 MAX_UNDERSTOOD_VALUES = 1000  # per field: the most common ones
+MAX_VALUE_SCOPES = 64  # scopes whose understood values are cached at once
 TITLE_CANDIDATES = 20  # titles holding a query's words compared with it whole
 PARTIAL_RETRIES = 2  # searches asked again when shards failed (a node lost mid-search); then the partial answer
 
@@ -103,7 +104,8 @@ class SearchService:
         self.query_images = QueryImages(settings, image_bytes)
         self._lock = threading.Lock()
         self._text_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._field_values: tuple[float, dict[str, list[str]]] | None = None
+        # By scope (a scoped key's requests understand only the values of the images they see).
+        self._field_values: dict[tuple, tuple[float, dict[str, list[str]]]] = {}
         # Image encodes at once in this process (uploads here, writes through the app's writer): es_search/limits.py
         self.model_gate = ModelGate(settings.model_concurrency, settings.model_queue, settings.model_wait_seconds)
 
@@ -204,8 +206,10 @@ class SearchService:
     def field_values(self) -> dict[str, list[str]]:
         """The values of the understood fields (by filter parameter), as the visible images hold them (people:
         their names); read again after VALUES_TTL_S."""
+        scope = current_scope()
+        scope_key = tuple(sorted((scope or {}).items()))
         with self._lock:
-            cached = self._field_values
+            cached = self._field_values.get(scope_key)
         if cached is not None and time.monotonic() - cached[0] < VALUES_TTL_S:
             return cached[1]
         specs = [spec for spec in self.registry.understood() if spec.name != "people"]
@@ -217,16 +221,23 @@ class SearchService:
             values = {spec.param: [str(bucket["key"]) for bucket in aggregations.get(spec.param, {}).get("buckets", [])]
                       for spec in specs}
         people = self.registry.get("people")
-        if people is not None and people.understand:
+        if people is not None and people.understand and not scope:  # names are not scoped: a scoped key reads none
             values[people.param] = self._call(lambda: self.people().all_names(MAX_UNDERSTOOD_VALUES))
         with self._lock:
-            self._field_values = (time.monotonic(), values)
+            if len(self._field_values) >= MAX_VALUE_SCOPES:
+                self._field_values.clear()
+            self._field_values[scope_key] = (time.monotonic(), values)
         return values
+
+    def shows_content(self, sha256: str) -> bool:
+        """Whether some image this context sees has these bytes (a thumbnail is named by its content hash)."""
+        body = {"size": 0, "terminate_after": 1, "track_total_hits": 1, "query": {"term": {"sha256": sha256}}}
+        return self._msearch([body])[0]["hits"]["total"]["value"] > 0
 
     def forget_field_values(self) -> None:
         """Read the understood fields' values again at the next search (a person was just named)."""
         with self._lock:
-            self._field_values = None
+            self._field_values.clear()
 
     def in_titles(self, phrase: str, whole: bool = False) -> bool:
         """Whether some visible image's title (or caption, or file name) holds `phrase`'s words in this order;
@@ -512,7 +523,7 @@ class SearchService:
         else:
             check_image_id(image_id)
             source = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
-                                                    source_includes=["faces", "watchlist_status"],
+                                                    source_includes=["faces", *visibility_fields()],
                                                     source_exclude_vectors=False),
                                 image_id)["_source"]
             if is_hidden(source):
@@ -564,9 +575,10 @@ class SearchService:
         check_image_id(image_id)
         response = self._call(lambda: self.es.get(index=self.settings.index_alias, id=image_id,
                                                   source_excludes=list(HIDDEN_FIELDS)), image_id)
-        if not held_too and is_hidden(response["_source"]):
+        source = response["_source"]
+        if not in_scope(source) or (not held_too and is_hidden(source)):  # outside a key's scope: never there
             raise ImageNotFound(f"no indexed image has id {image_id}")
-        return response["_source"]
+        return source
 
     def stored_vector(self, image_id: str) -> np.ndarray:
         """The vector indexed for an image; ImageNotFound when there is none."""

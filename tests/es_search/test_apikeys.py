@@ -130,3 +130,25 @@ def test_the_command_prints_the_key_once_and_never_again(es, key_settings):
     again = imgsearch(key_settings, "revoke", "cli-app")
     assert again.returncode == EXIT_NOT_FOUND and "error: no active API key" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_a_key_may_carry_a_filter_checked_against_the_registry(es, key_settings, capsys, monkeypatch):
+    settings = key_settings
+    from es_search.apikeys import key_filter, list_keys, scope_fields
+    from es_search.cli import main as cli_main
+    from es_search.fields import load_registry
+
+    registry = load_registry()
+    assert key_filter(["department=radiology", "department=oncology", "modality=ct"], registry) == {
+        "department": ("radiology", "oncology"), "modality": ("ct",)}, "a parameter twice takes both values"
+    for bad in ("department", "width=300", "nothing=1", "department="):
+        with pytest.raises(QueryError):
+            key_filter([bad], registry)
+    monkeypatch.setenv("IMGSEARCH_INDEX_ALIAS", settings.index_alias)
+    assert cli_main(["apikey", "create", "--name", "radiology", "--scope", "read", "--filter",
+                     "department=radiology"]) == 0
+    assert "only department=radiology" in capsys.readouterr().err
+    key = next(k for k in list_keys(es, settings) if k.name == "radiology")
+    assert key.to_dict()["filter"] == {"department": ["radiology"]}
+    assert scope_fields(key, registry) == {"department": ("radiology",)}
+    assert cli_main(["apikey", "create", "--name", "bad", "--scope", "read", "--filter", "width=3"]) == 2
