@@ -97,10 +97,11 @@ def parse_key(key: str) -> str | None:
 
 
 def create_key(es: Elasticsearch, settings: Settings, *, name: str, scope: str = "write",
-               filter: Mapping[str, Sequence[str]] | None = None) -> str:
+               filter: Mapping[str, Sequence[str]] | None = None, key: str | None = None) -> str:
     """Store a new key's hash under `name` and return the key: the only time it exists in the clear. A
     `filter` ({"department": ["radiology"]}, filter parameters of keyword fields, checked by the caller against
-    the registry) scopes it to those images."""
+    the registry) scopes it to those images. `key`: one made for another collection, which this one shall
+    accept too (the same key for several collections: each stores its hash)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise QueryError("a key needs a name of 1 to 100 characters")
@@ -109,8 +110,11 @@ def create_key(es: Elasticsearch, settings: Settings, *, name: str, scope: str =
     _ensure_keys_index(es, settings)
     if any(k.active and k.name == name for k in list_keys(es, settings)):
         raise QueryError(f"an active key named {name!r} exists; revoke it or choose another name")
-    key_id = secrets.token_hex(8)
-    key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    if key is None:
+        key = f"{KEY_PREFIX}{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}"
+    key_id = parse_key(key)
+    if key_id is None:
+        raise QueryError("not a key of this project")
     document = {"name": name, "scope": scope, "hash": hash_key(key), "created": now_text()}
     if filter:
         document["filter"] = json.dumps({param: list(values) for param, values in filter.items()}, sort_keys=True)

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     shards: AtLeastOne = 1
     replicas: int = Field(0, ge=0)
     fields_file: ExistingFile = Field(None, validation_alias=_env("fields_file", ENV_PREFIX + "FIELDS"))
+    # Collections (es_search/collections.py): several in one deployment, declared in one file; `collection`
+    # names the one a command serves (`imgsearch --collection NAME ...`), unset: the deployment's own.
+    collections_file: ExistingFile = Field(None, validation_alias=_env("collections_file", ENV_PREFIX + "COLLECTIONS"))
+    collection: str | None = None
 
     # Models.
     image_model: str = DEFAULT_IMAGE_MODEL

@@ -45,6 +45,10 @@ HELP: dict[str, tuple[str, str]] = {
     "shards": ("Index", "Primary shards of a new index (a cluster: e.g. 3)."),
     "replicas": ("Index", "Replicas of a new index (a cluster: e.g. 1)."),
     "fields_file": ("Index", "A field schema file (JSON or YAML) adding business fields (docs/search.md)."),
+    "collections_file": ("Index", "A file (YAML or JSON) declaring the deployment's collections, each with its "
+                         "own alias, schema, image roots and settings (docs/operations.md)."),
+    "collection": ("Index", "The collection commands serve (`imgsearch --collection NAME`); unset: the "
+                   "deployment's own."),
     "image_model": ("Models", "The image model: a sentence-transformers name or a local folder."),
     "text_model": ("Models", "The text model, in the image model's space: a name or a local folder."),
     "image_backend": ("Models", "What runs the image model: PyTorch, or ONNX Runtime in fp32 or int8."),

@@ -265,12 +265,13 @@ def _names_a_field(registry: FieldRegistry, path: str | None) -> bool:
 # --------------------------------------------------------------------------- schema files
 
 
-def read_schema_file(path: Path) -> list:
-    """The field entries of a JSON or YAML schema file: a list, or an object with a `fields` list."""
+def read_schema_file(path: Path, key: str = "fields", what: str = "field schema") -> list:
+    """The entries of a JSON or YAML file: a list, or an object with a `key` list (a field schema's `fields`,
+    a collections file's `collections`)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read the field schema {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
     try:
         if Path(path).suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -279,11 +280,11 @@ def read_schema_file(path: Path) -> list:
         else:
             data = json.loads(text)
     except Exception as exc:  # JSON and YAML parsers raise their own error types
-        raise ConfigError(f"the field schema {path} is not valid {Path(path).suffix[1:].upper() or 'JSON'}: "
+        raise ConfigError(f"the {what} {path} is not valid {Path(path).suffix[1:].upper() or 'JSON'}: "
                           f"{exc}") from None
-    entries = data.get("fields") if isinstance(data, Mapping) else data
+    entries = data.get(key) if isinstance(data, Mapping) else data
     if not isinstance(entries, list):
-        raise ConfigError(f"the field schema {path} must be a list of fields, or an object with a `fields` list")
+        raise ConfigError(f"the {what} {path} must be a list, or an object with a `{key}` list")
     return entries
 
 

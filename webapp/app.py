@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from urllib.parse import urlencode
 
-from flask import Flask, g, jsonify, render_template, request, url_for
+from flask import Flask, current_app, g, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
+from es_search.collections import collection_settings, load_collections
 from es_search.config import Settings, load_settings
 from es_search.faces.engine import faces_available
 from es_search.fields import registry_for
@@ -22,8 +23,9 @@ from webapp.errors import describe_error
 BODY_OVERHEAD = 64 * 1024
 
 
-def create_app(settings: Settings | None = None, service=None) -> Flask:
-    """Build the app. Without `service`, one SearchService (and its models) is made on first use."""
+def create_app(settings: Settings | None = None, service=None, *, with_collections: bool = True) -> Flask:
+    """Build the app. Without `service`, one SearchService (and its models) is made on first use. With
+    collections declared (IMGSEARCH_COLLECTIONS), the app also serves each under /c/<name>/ (webapp/collections.py)."""
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + BODY_OVERHEAD
@@ -62,7 +64,15 @@ def create_app(settings: Settings | None = None, service=None) -> Flask:
     app.register_error_handler(Exception, _handle_error)
     app.before_request(_choose_language)
     app.after_request(_finish_response)
+    collections = load_collections(settings)
+    app.extensions["collections"] = sorted(collections)
+    if collections and with_collections:
+        from webapp.collections import CollectionDispatcher
+
+        app.wsgi_app = CollectionDispatcher(app.wsgi_app, collections, lambda name: create_app(
+            collection_settings(settings, name), with_collections=False).wsgi_app)
     app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, language_link=_language_link, fields=registry,
+                                 collection_links=_collection_links,
                                  field_label=_field_label, face_search=faces_available())
     app.context_processor(lambda: {"request_": SearchRequest()})  # pages without a search still show the bar
     return app
@@ -123,6 +133,19 @@ def _t(key: str, **values) -> str:
 
 def _field_label(spec) -> str:
     return spec.label_in(getattr(g, "lang", i18n.DEFAULT_LANGUAGE))
+
+
+def _collection_links() -> list[dict]:
+    """The collection switcher's links (none with one collection, or where reads need a key: a visitor who may
+    not read a collection should not learn its name)."""
+    settings = current_app.extensions["imgsearch_settings"]
+    names = current_app.extensions["collections"]
+    if not names or settings.require_read_key:
+        return []
+    current = settings.collection or "default"
+    root = request.script_root.removesuffix(f"/c/{current}") if current != "default" else request.script_root
+    return [{"name": name, "href": f"{root}/" if name == "default" else f"{root}/c/{name}/",
+             "current": name == current} for name in ["default", *names]]
 
 
 def _language_link(code: str) -> str:

@@ -51,6 +51,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sort_label": {"en": "Order the good matches by:", "zh": "好的匹配按以下方式排序："},
     "sort_relevance": {"en": "relevance", "zh": "相关度"},
     "sort_boosted": {"en": "best match with boosts", "zh": "最佳匹配（含加权）"},
+    "collections": {"en": "Collections", "zh": "图库"},
+    "collection_default": {"en": "Main", "zh": "主图库"},
     "understood": {"en": "Understood in your words", "zh": "从您的输入中识别出"},
     "understood_remove": {"en": "Read these words as words", "zh": "按原文搜索这些词"},
     "search_literally": {"en": "Search my words literally", "zh": "按字面搜索我的输入"},

@@ -17,12 +17,20 @@ from es_search.config import Settings
 def create_command(args: argparse.Namespace, settings: Settings) -> int:
     from es_search.apikeys import create_key, key_filter
     from es_search.client import connected_client
+    from es_search.collections import collection_settings, deployment_settings
     from es_search.fields import registry_for
 
     scope_filter = key_filter(args.filter, registry_for(settings))
+    others = [collection_settings(deployment_settings(settings), name)  # each checked before any key is made
+              for name in args.also_collection]
     key = create_key(connected_client(settings), settings, name=args.name, scope=args.scope, filter=scope_filter)
+    for other in others:  # the same key, accepted by each collection named
+        create_key(connected_client(other), other, name=args.name, scope=args.scope,
+                   filter=key_filter(args.filter, registry_for(other)), key=key)
     limited = "".join(f", only {param}={'|'.join(values)}" for param, values in scope_filter.items())
-    print(f"created {args.scope} key {args.name!r}{limited}; it is shown this once, store it now:", file=sys.stderr)
+    where = "".join(f", also for {name}" for name in args.also_collection)
+    print(f"created {args.scope} key {args.name!r}{limited}{where}; it is shown this once, store it now:",
+          file=sys.stderr)
     print(key)
     return 0
 
@@ -50,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--name", required=True, help="who or what uses the key (unique among active keys)")
     create.add_argument("--scope", choices=("write", "read"), required=True,
                         help="write: the write API and searches; read: searches only")
+    create.add_argument("--also-collection", action="append", default=[], metavar="NAME",
+                        help="the same key for this collection too (repeatable; the key's collection is "
+                             "--collection's)")
     create.add_argument("--filter", action="append", default=[], metavar="PARAM=VALUE",
                         help="the only images the key sees and writes, e.g. department=radiology (repeatable: "
                              "a parameter twice takes either value, two parameters must both hold)")

@@ -18,6 +18,7 @@ import os
 import sys
 from importlib.metadata import entry_points
 
+from es_search.collections import collection_settings
 from es_search.config import load_settings
 from es_search.errors import EXIT_INTERRUPTED, ImgsearchError
 
@@ -31,6 +32,7 @@ CORE_COMMAND_MODULES = (
     "es_search.cli.config",
     "es_search.cli.apikey",
     "es_search.cli.snapshot",
+    "es_search.cli.collection",
 )
 COMMAND_ENTRY_POINTS = "imgsearch.commands"
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader closed the pipe
@@ -39,6 +41,9 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose r
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree: the core's groups, then every installed `imgsearch.commands` entry point."""
     parser = argparse.ArgumentParser(prog="imgsearch", description="Image search on Elasticsearch.")
+    parser.add_argument("--collection", metavar="NAME",
+                        help="the collection to work on (IMGSEARCH_COLLECTIONS; default: IMGSEARCH_COLLECTION, else "
+                             "the deployment's own)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module_name in CORE_COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        settings = collection_settings(settings, args.collection or settings.collection)
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
