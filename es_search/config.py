@@ -260,6 +260,10 @@ class Settings(BaseSettings):
     # `batch_size` at a time.
     write_bulk_max_bytes: AtLeastOne = 100 * 1024 * 1024
     write_bulk_max_items: AtLeastOne = 1000
+    # The gallery's key session (webapp/key_session.py): the cookie's signing secret (unset: one made once in
+    # DATA_DIR/session-secret) and whether the cookie is sent over HTTPS only (set it behind TLS).
+    session_secret: SecretStr | None = None
+    session_cookie_secure: bool = False
     # What the write API may fetch (es_search/remote/allow_list.py): image URLs on these hosts (`*.example.com`
     # for its subdomains, `*` for any) and S3 objects in these buckets; nothing by default. Records files and
     # `imgsearch ingest` may name any location.

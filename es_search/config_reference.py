@@ -140,6 +140,10 @@ HELP: dict[str, tuple[str, str]] = {
     "api_key_cache_seconds": ("Keys and operations", "How long a worker trusts a key it has checked (a revoked "
                               "key is refused within this)."),
     "write_bulk_max_bytes": ("Keys and operations", "The largest bulk write request."),
+    "session_secret": ("Keys and operations", "The secret signing the gallery's key session cookie; unset: one "
+                       "made once in DATA_DIR/session-secret (set it when several machines serve the app)."),
+    "session_cookie_secure": ("Keys and operations", "The key session cookie is sent over HTTPS only (set it "
+                              "behind TLS)."),
     "write_url_hosts": ("Keys and operations", "Hosts whose image URLs the write API may fetch, comma-separated "
                         "(`*.example.com` for subdomains, `*` for any); none by default (records files may name "
                         "any)."),

@@ -16,7 +16,7 @@ from es_search.fields import registry_for
 from es_search.limits import retry_after_header
 from es_search.remote.reader import RemoteReader
 from es_search.search.request import SearchRequest
-from webapp import auth, i18n, metrics, overload, request_log
+from webapp import auth, i18n, key_session, metrics, overload, request_log
 from webapp.errors import describe_error
 
 # The whole request body may be base64 JSON (4 characters per 3 bytes) or multipart with form fields.
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, service=None, *, with_collectio
     request_log.install(app)
     metrics.install(app)
     auth.install(app)
+    key_session.install(app)
     overload.install(app)  # after the key check: a refused key costs no token
     app.register_blueprint(pages)
     app.register_blueprint(api, url_prefix="/api")
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None, service=None, *, with_collectio
         app.wsgi_app = CollectionDispatcher(app.wsgi_app, collections, lambda name: create_app(
             collection_settings(settings, name), with_collections=False).wsgi_app)
     app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, language_link=_language_link, fields=registry,
-                                 collection_links=_collection_links,
+                                 collection_links=_collection_links, key_entered=_key_entered,
+                                 keys_for_reading=lambda: current_app.extensions["imgsearch_settings"].require_read_key,
                                  field_label=_field_label, face_search=faces_available())
     app.context_processor(lambda: {"request_": SearchRequest()})  # pages without a search still show the bar
     return app
@@ -133,6 +135,10 @@ def _t(key: str, **values) -> str:
 
 def _field_label(spec) -> str:
     return spec.label_in(getattr(g, "lang", i18n.DEFAULT_LANGUAGE))
+
+
+def _key_entered() -> bool:
+    return bool(key_session.session_key())
 
 
 def _collection_links() -> list[dict]:

@@ -23,7 +23,7 @@ from es_search.errors import Forbidden, Unauthenticated
 from es_search.visibility import end_scope, scope_to
 
 WRITE_BLUEPRINT = "writes"
-OPEN_BLUEPRINTS = frozenset({"probes", "metrics"})
+OPEN_BLUEPRINTS = frozenset({"probes", "metrics", "key_session"})
 OPEN_ENDPOINTS = frozenset({"static"})
 SCHEME = "ApiKey"
 
@@ -83,7 +83,7 @@ def has_valid_key() -> bool:
 def check_request_key() -> None:
     settings = current_app.extensions["imgsearch_settings"]
     scope = needed_scope(request.blueprint, request.endpoint, settings.require_read_key)
-    header = request.headers.get("Authorization")
+    header = request.headers.get("Authorization") or session_header()
     if scope is None:
         if header and request.blueprint not in OPEN_BLUEPRINTS and request.endpoint not in OPEN_ENDPOINTS:
             _limit_to_key(header)  # a scoped key sees its part even where no key is needed
@@ -95,6 +95,14 @@ def check_request_key() -> None:
         raise Forbidden(f"the API key {key.name!r} has the {key.scope} scope; this endpoint needs a {scope} key")
     g.api_key_name = key.name  # for the request log: the key's name, never the key
     _enter_scope(key)
+
+
+def session_header() -> str | None:
+    """A key the visitor entered in the gallery (webapp/key_session.py), as the header would carry it."""
+    from webapp.key_session import session_key
+
+    key = session_key()
+    return f"{SCHEME} {key}" if key else None
 
 
 def _limit_to_key(header: str) -> None:

@@ -11,7 +11,7 @@ import hashlib
 from flask import Flask, current_app, request
 
 from es_search.limits import RateLimited, TokenBuckets
-from webapp.auth import WRITE_BLUEPRINT
+from webapp.auth import WRITE_BLUEPRINT, session_header
 
 IMAGE_ENDPOINTS = frozenset({"api.search_image", "pages.search_image", "api.search_faces", "pages.search_faces"})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -30,7 +30,7 @@ def is_expensive() -> bool:
 
 def client_of() -> str:
     """The client a rate belongs to: its key (hashed: the key itself is kept nowhere), else its address."""
-    header = request.headers.get("Authorization", "")
+    header = request.headers.get("Authorization") or session_header() or ""
     if header.strip():
         return "key:" + hashlib.sha256(header.strip().encode()).hexdigest()[:24]
     return "address:" + (request.remote_addr or "unknown")

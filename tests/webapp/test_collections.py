@@ -27,14 +27,15 @@ def test_a_collections_file_is_read_and_checked(base_settings, tmp_path):
     path = tmp_path / "collections.yaml"
     path.write_text(yaml.safe_dump({"collections": [
         {"name": "xray", "alias": "hospital-xray", "fields": "xray-fields.yaml", "image_roots": ["/srv/xray"],
-         "settings": {"faces": "off", "max_page_size": 50}},
+         "settings": {"faces": "off", "max_page_size": 50, "s3_access_key_id": "xray-reader",
+                      "s3_secret_access_key": "xray-secret"}},
         {"name": "products"}]}))
     settings = base_settings.with_overrides(collections_file=path)
     found = load_collections(settings)
     assert sorted(found) == ["products", "xray"] and found["products"].alias == "products"
     xray = collection_settings(settings, "xray")
-    assert (xray.index_alias, xray.fields_file, xray.max_page_size, xray.collection) == (
-        "hospital-xray", tmp_path / "xray-fields.yaml", 50, "xray")
+    assert (xray.index_alias, xray.fields_file, xray.max_page_size, xray.collection, xray.s3_access_key_id) == (
+        "hospital-xray", tmp_path / "xray-fields.yaml", 50, "xray", "xray-reader"), "its own storage credentials"
     assert [str(p) for p in xray.image_roots] == ["/srv/xray"]
     assert collection_settings(settings, "default") is settings and collection_settings(settings, None) is settings
     with pytest.raises(ConfigError, match="no collection .nope.; known: default, xray, products"):
