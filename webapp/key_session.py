@@ -51,10 +51,8 @@ def session_key() -> str | None:
 @key_session.post("/session")
 def start():
     """Check the key from the form and keep it for this browser; back to where the visitor was."""
-    from webapp.auth import presented_key
-
     key = (request.form.get("key") or "").strip()
-    checked = current_app.extensions["key_checker"]().check(presented_key(f"ApiKey {key}")) if key else None
+    checked = current_app.extensions["key_checker"]().check(key) if key else None
     if checked is None or not checked.active:
         session.pop(SESSION_KEY, None)
         raise Unauthenticated("the API key is not known, or it was revoked")
