@@ -6,10 +6,12 @@
 
 A write key passes a read check. A key with a filter (`imgsearch apikey create --filter department=radiology`)
 limits everything its requests read and write to the images inside it (es_search/visibility.py): the
-scope is entered here and left when the request ends. The key comes as `Authorization: ApiKey <key>`. A missing or malformed
-header, or an unknown or revoked key, is a 401 with a `WWW-Authenticate: ApiKey` challenge (app.py adds
-it to every 401); a valid key of too small a scope is a 403. The header and the key are never logged, and
-no answer repeats them.
+scope is entered here and left when the request ends.
+
+The key comes as `Authorization: ApiKey <key>`, or from the gallery's key session (webapp/key_session.py). A
+missing or malformed header, or an unknown or revoked key, is a 401 with a `WWW-Authenticate: ApiKey`
+challenge (app.py adds it to every 401); a valid key of too small a scope is a 403. The header and the key
+are never logged, and no answer repeats them.
 """
 
 from __future__ import annotations
@@ -119,7 +121,6 @@ def _limit_to_key(header: str) -> None:
 
 def _enter_scope(key) -> None:
     """The key's filter becomes what this request sees and writes (es_search/visibility.py), until it ends."""
-    g.key_filter = dict(key.filter)
     if key.filter:
         g.scope_token = scope_to(scope_fields(key, current_app.extensions["field_registry"]))
 

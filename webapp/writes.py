@@ -176,7 +176,7 @@ def bulk():
                                                              settings.write_bulk_max_items)]
     if not parsed:
         raise QueryError("the bulk body holds no operation: send NDJSON action lines (and their source lines)")
-    with search_service().model_gate.slot():  # one turn for the whole body: all of it is written, or none
+    with search_service().model_gate.slot():  # one turn for the whole body, taken before any item is written
         outcomes = _apply_in_batches(parsed, refresh, settings.batch_size)
     g.audit_ids = [outcome.doc_id for outcome in outcomes if outcome.doc_id]
     g.audit_details = {"failed": sum(1 for outcome in outcomes if not outcome.ok)}
