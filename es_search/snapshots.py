@@ -30,6 +30,7 @@ from elasticsearch import exceptions as es_exceptions
 
 from es_search.apikeys import keys_index
 from es_search.config import Settings
+from es_search.elastic_errors import root_reason
 from es_search.errors import ConfigError, ImgsearchError
 from es_search.index import indices_behind, new_index_name, swap_alias
 
@@ -84,7 +85,7 @@ class Snapshots:
         try:
             self.es.snapshot.create_repository(name=self.repository, repository=body)
         except es_exceptions.ApiError as exc:
-            raise SnapshotError(_repository_advice(body, _reason(exc))) from None
+            raise SnapshotError(_repository_advice(body, root_reason(exc.body))) from None
         return body
 
     def create(self, name: str | None = None) -> dict:
@@ -104,7 +105,7 @@ class Snapshots:
                 wait_for_completion=True, metadata={"alias": alias, "images_index": main[-1],
                                                     "made_by": "imgsearch snapshot create"})
         except es_exceptions.ApiError as exc:
-            raise SnapshotError(f"the snapshot {name!r} failed: {_reason(exc)}") from None
+            raise SnapshotError(f"the snapshot {name!r} failed: {root_reason(exc.body)}") from None
         snapshot = response["snapshot"]
         if snapshot.get("state") != "SUCCESS":
             raise SnapshotError(f"the snapshot {name!r} ended {snapshot.get('state')}: {snapshot.get('failures')}")
@@ -118,7 +119,7 @@ class Snapshots:
         try:
             found = self.es.snapshot.get(repository=self.repository, snapshot="_all")["snapshots"]
         except es_exceptions.ApiError as exc:
-            raise SnapshotError(f"the snapshots could not be listed: {_reason(exc)}") from None
+            raise SnapshotError(f"the snapshots could not be listed: {root_reason(exc.body)}") from None
         mine = [s for s in found if (s.get("metadata") or {}).get("alias") == self.settings.index_alias]
         return [{"snapshot": s["snapshot"], "state": s["state"], "started": s.get("start_time"),
                  "indices": s["indices"], "images_index": s["metadata"]["images_index"]} for s in mine]
@@ -152,7 +153,7 @@ class Snapshots:
         except es_exceptions.NotFoundError:
             found = []
         except es_exceptions.ApiError as exc:
-            raise SnapshotError(f"the snapshot {name!r} could not be read: {_reason(exc)}") from None
+            raise SnapshotError(f"the snapshot {name!r} could not be read: {root_reason(exc.body)}") from None
         if not found or (found[0].get("metadata") or {}).get("alias") != self.settings.index_alias:
             raise SnapshotNotFound(f"no snapshot {name!r} of {self.settings.index_alias!r} in the repository "
                                    f"{self.repository!r} (imgsearch snapshot list)")
@@ -165,7 +166,7 @@ class Snapshots:
                                                 include_global_state=False, include_aliases=False,
                                                 wait_for_completion=True, **rename)
         except es_exceptions.ApiError as exc:
-            raise SnapshotError(f"restoring {index} from {name!r} failed: {_reason(exc)}") from None
+            raise SnapshotError(f"restoring {index} from {name!r} failed: {root_reason(exc.body)}") from None
         shards = response["snapshot"]["shards"]
         if shards.get("failed"):
             raise SnapshotError(f"restoring {index} from {name!r}: {shards['failed']} shards failed")
@@ -228,15 +229,3 @@ def _repository_advice(body: dict, message: str) -> str:
         return (f"the cluster cannot make {body['type']} repositories (the repository-{body['type']} module is "
                 f"missing): {message}")
     return f"the snapshot repository could not be registered: {message}"
-
-
-def _reason(exc: es_exceptions.ApiError) -> str:
-    """Elasticsearch's reason, with the reasons it was caused by (where the useful words usually are)."""
-    info = exc.info if isinstance(exc.info, dict) else {}
-    error = info.get("error") if isinstance(info.get("error"), dict) else {}
-    reasons = []
-    while isinstance(error, dict) and error:
-        if error.get("reason"):
-            reasons.append(str(error["reason"]))
-        error = error.get("caused_by")
-    return ": ".join(reasons) or str(exc.message or exc)
