@@ -225,7 +225,7 @@ def _repository_advice(body: dict, message: str) -> str:
                 "must be under a folder in the path.repo of every node (the local node sets its own; restart it "
                 "with `imgsearch node stop && imgsearch node start` if it was started by an older version), or "
                 "set IMGSEARCH_SNAPSHOT_LOCATION to such a folder")
-    if "unknown" in message and "type" in message:
+    if "repository type" in message and ("does not exist" in message or "unknown" in message):
         return (f"the cluster cannot make {body['type']} repositories (the repository-{body['type']} module is "
                 f"missing): {message}")
     return f"the snapshot repository could not be registered: {message}"

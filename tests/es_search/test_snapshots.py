@@ -109,6 +109,9 @@ def test_what_cannot_be_done_is_said_plainly(es, deployment, base_settings):
     outside = settings.with_overrides(snapshot_location="/not/in/path-repo", snapshot_repository="test-outside")
     with pytest.raises(SnapshotError, match="path.repo"):
         snapshots_of(es, outside).ensure_repository()
+    s3 = settings.with_overrides(snapshot_s3_bucket="backups", snapshot_repository="test-s3")
+    with pytest.raises(SnapshotError, match="repository-s3 module is missing"):
+        snapshots_of(es, s3).ensure_repository()  # the test node has no repository-s3 module
     with pytest.raises(SnapshotError, match="not a snapshot name"):
         snapshots_of(es, settings).create("Upper Case")
 
