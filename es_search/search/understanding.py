@@ -52,8 +52,9 @@ _EN_DATE = (rf"(?:{_MONTH}\s+{_DAY},?\s+{_YEAR}|{_DAY}\s+(?:of\s+)?{_MONTH},?\s+
             rf"|{_YEAR}[-/.]\d{{1,2}}(?:[-/]\d{{1,2}})?|\d{{1,2}}/{_YEAR}|{_YEAR})")
 _EN_END = rf"(?:{_MONTH}(?:\s+{_DAY})?(?:,?\s+{_YEAR})?|{_YEAR})"
 _ZH_YEAR = rf"(?:{_YEAR}年|去年|今年|前年)"
-_ZH_MONTH = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月"
-_ZH_DATE = rf"(?:{_ZH_YEAR}(?:{_ZH_MONTH}(?:(?:\d{{1,2}}|[一二三四五六七八九十]{{1,3}})[日号])?)?)"
+_ZH_SMALL = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"  # a month's or a day's number, in digits or characters
+_ZH_MONTH = rf"{_ZH_SMALL}月"
+_ZH_DATE = rf"(?:{_ZH_YEAR}(?:{_ZH_MONTH}(?:{_ZH_SMALL}[日号])?)?)"
 _ZH_END = rf"(?:{_ZH_YEAR}?{_ZH_MONTH}|{_ZH_YEAR})"
 _ZH_SEASON = r"(?:春|夏|秋|冬)(?:天|季)"
 _ZH_RELATIVE = rf"(?:上个月|本月|这个月|上周|本周|这周|上星期|这星期|昨天|今天|前天|{_NUM}(?:天|周|个星期|个月|年)前)"
