@@ -6,10 +6,9 @@ and applications), else its address. The model's own bound (503 when too many wa
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask, current_app, request
 
+from es_search.apikeys import hash_key
 from es_search.limits import RateLimited, TokenBuckets
 from webapp.auth import WRITE_BLUEPRINT, session_header
 
@@ -32,7 +31,7 @@ def client_of() -> str:
     """The client a rate belongs to: its key (hashed: the key itself is kept nowhere), else its address."""
     header = request.headers.get("Authorization") or session_header() or ""
     if header.strip():
-        return "key:" + hashlib.sha256(header.strip().encode()).hexdigest()[:24]
+        return "key:" + hash_key(header.strip())[:24]
     return "address:" + (request.remote_addr or "unknown")
 
 

@@ -17,17 +17,10 @@ from es_search.errors import EXIT_USAGE
 
 def _all(settings: Settings):
     """(name, settings) of every collection, the deployment's own first, from the settings the command got."""
-    from es_search.collections import DEFAULT, collection_settings, load_collections
+    from es_search.collections import DEFAULT, collection_settings, deployment_settings, load_collections
 
-    base = _deployment(settings)
+    base = deployment_settings(settings)
     return [(DEFAULT, base)] + [(name, collection_settings(base, name)) for name in load_collections(base)]
-
-
-def _deployment(settings: Settings) -> Settings:
-    """The deployment's own settings, whichever collection the command was pointed at."""
-    from es_search.collections import deployment_settings
-
-    return deployment_settings(settings)
 
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,9 +39,9 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _named(settings: Settings, name: str) -> Settings:
-    from es_search.collections import collection_settings
+    from es_search.collections import collection_settings, deployment_settings
 
-    return collection_settings(_deployment(settings), name)
+    return collection_settings(deployment_settings(settings), name)
 
 
 def info_command(args: argparse.Namespace, settings: Settings) -> int:
