@@ -21,6 +21,11 @@ def thumbnail_relpath(sha256: str) -> str:
     return f"{sha256[:2]}/{sha256}.jpg"
 
 
+def content_of_thumbnail(relative: str) -> str:
+    """The content hash a thumbnail path names (`thumbnail_relpath` read back)."""
+    return relative.rsplit("/", 1)[-1].removesuffix(".jpg")
+
+
 def make_thumbnail(image: Image.Image, size: int) -> Image.Image:
     """A copy that fits in a `size` × `size` box, aspect kept (never upscaled)."""
     thumb = image.copy()

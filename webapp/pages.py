@@ -17,6 +17,7 @@ from es_search.search.parsing import parse_query
 from es_search.search.request import SearchRequest, check_image_id, parse_search_request
 from es_search.search.studies import case_filters
 from es_search.visibility import current_scope
+from ingest.thumbnails import content_of_thumbnail
 from webapp.context import app_settings, field_registry, remote_reader, search_service
 from webapp.files import resolve_original, resolve_thumbnail, resolve_video
 from webapp.inputs import image_search_input, request_params
@@ -257,7 +258,7 @@ def thumbnail(relative: str):
     """A thumbnail, only from the thumbnails folder; for a scoped key, only one a visible image has (its name is
     the content hash, so a hash from elsewhere finds nothing)."""
     found = resolve_thumbnail(app_settings().thumbnails_dir, relative)
-    if found is None or (current_scope() and not search_service().shows_content(relative.rsplit("/", 1)[-1][:-4])):
+    if found is None or (current_scope() and not search_service().shows_content(content_of_thumbnail(relative))):
         abort(404)
     return _send(*found)
 

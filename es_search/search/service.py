@@ -191,7 +191,7 @@ class SearchService:
         date_spec = self.registry.by_param(DATE_PARAM)
         skip = given | (frozenset() if date_spec is not None and date_spec.type == "date" else {DATE_PARAM})
         reading = read_query(request.text, today=datetime.now(UTC).date(), values=self.field_values(),
-                             is_title=self.in_titles, as_text=request.as_text, skip=frozenset(skip))
+                             is_title=self.in_titles, as_text=request.as_text, skip=skip)
         if not reading.pieces:
             return request, ()
         terms, ranges = dict(request.filters.terms), dict(request.filters.ranges)
