@@ -9,16 +9,16 @@ DIR ?=
 RECORDS ?=
 PRUNE ?=
 
-.PHONY: run test test-fast test-cluster setup setup-demo setup-ml setup-ocr setup-faces setup-video setup-dicom browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
+.PHONY: run test test-fast test-cluster setup setup-demo setup-ml setup-ocr setup-faces setup-video setup-dicom setup-gpu browser es-start es-stop es-status index ingest web bench bench-quick upload-model lint clean
 
 run: setup-demo setup-ocr setup-video setup-dicom es-start ## set up, start the local node, ingest the sample images, serve the gallery
 	$(CLI) demo
 	$(CLI) web --demo
 
-test: setup-ml setup-demo setup-ocr setup-faces setup-video setup-dicom browser es-start lint ## set up, check the layering and style, run the test suite against a real node
+test: setup-ml setup-demo setup-ocr setup-faces setup-video setup-dicom setup-gpu browser es-start lint ## set up, check the layering and style, run the test suite against a real node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: setup-ml setup-demo setup-ocr setup-faces setup-video setup-dicom browser lint ## only the tests that need no Elasticsearch node (no node is started)
+test-fast: setup-ml setup-demo setup-ocr setup-faces setup-video setup-dicom setup-gpu browser lint ## only the tests that need no Elasticsearch node (no node is started)
 	$(PY) -m pytest -m "not es and not browser and not cluster" -q $(PYTEST_ARGS)
 
 test-cluster: setup ## only the multi-node tests (a 3-node cluster of their own on free ports; also in `make test`)
@@ -40,6 +40,7 @@ setup-ocr: $(VENV)/.installed-ocr
 setup-faces: $(VENV)/.installed-faces
 setup-video: $(VENV)/.installed-video
 setup-dicom: $(VENV)/.installed-dicom
+setup-gpu: $(VENV)/.installed-gpu
 
 # rapidocr without its dependencies (setup.cfg's `ocr` extra says why); its wheel holds the PP-OCRv4 models.
 RAPIDOCR := rapidocr-onnxruntime==1.4.4

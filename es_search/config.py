@@ -66,6 +66,8 @@ TextRuntime = Literal["onnx", "torch"]
 ShowPaths = Literal["relative", "full", "hidden"]
 OcrMode = Literal["auto", "on", "off"]
 FacesMode = Literal["on", "off"]
+JpegDecoder = Literal["auto", "cpu", "device"]
+GpuPrecision = Literal["fp16", "fp32"]
 S3AddressingStyle = Literal["auto", "path", "virtual"]
 RemoteOriginals = Literal["proxy", "presigned", "off"]
 VECTOR_INDEX_TYPES = get_args(VectorIndexType)
@@ -143,6 +145,8 @@ class Settings(BaseSettings):
     image_backend: ImageBackend = "torch"
     text_backend: TextBackend = "local"
     device: DeviceName = "auto"
+    # The torch image model on a GPU runs in float16 (autocast) unless this is fp32 (es_search/encoders/local.py).
+    gpu_precision: GpuPrecision = "fp16"
     es_model_id: str = "sentence-transformers__clip-vit-b-32-multilingual-v1"
     text_max_length: AtLeastOne = 128
     # int8: the local text model quantised on CPU (faster; rankings move: docs/benchmarks.md). Not images.
@@ -156,6 +160,9 @@ class Settings(BaseSettings):
     # Ingest. Categories are written comma-separated, not as JSON (NoDecode).
     batch_size: AtLeastOne = 32
     decode_workers: AtLeastOne = 2
+    # Where the ingest decodes JPEG pixels (es_search/device_decode.py): auto decodes them on the GPU (nvJPEG)
+    # when the torch model runs on one and torchvision is installed (`make setup-gpu`), else with Pillow.
+    jpeg_decoder: JpegDecoder = "auto"
     bulk_chunk: AtLeastOne = 256
     max_image_pixels: AtLeastOne = 40_000_000
     thumbnail_size: AtLeastOne = 256
@@ -210,6 +217,10 @@ class Settings(BaseSettings):
     # 0.963 on one), for well under a millisecond more (docs/benchmarks.md, "HNSW settings").
     knn_candidates_factor: KnnBound = 4
     knn_min_candidates: KnnBound = 1500
+    # Fewer under a filter that narrows the images (facets, dates, a scoped key's part): below 60 % of the
+    # documents Elasticsearch walks the graph with ACORN, and there 1500 candidates made a 50 % filter's p99
+    # 117 ms at 1M against 9 ms for 750, at recall@10 0.96–1.0 (docs/benchmarks.md, "Filtered kNN").
+    knn_filtered_candidates: KnnBound = 750
     # Quantized vectors (int8_hnsw, bbq_hnsw): re-rank the best k × this many on the float vectors; 0: never.
     knn_rescore_oversample: Oversample = 4.0
     rrf_rank_constant: KnnBound = 60

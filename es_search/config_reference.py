@@ -55,6 +55,8 @@ HELP: dict[str, tuple[str, str]] = {
     "text_backend": ("Models", "Where texts are encoded: here, in Elasticsearch ML (`_infer`), or there when its "
                      "deployment is started (docs/ml.md)."),
     "device": ("Models", "Where models run: auto (CUDA when usable), cpu, cuda, cuda:N or mps."),
+    "gpu_precision": ("Models", "The torch image model on a CUDA GPU: fp16 (autocast: faster, cosines move by "
+                                "about 0.001) or fp32."),
     "es_model_id": ("Models", "The text model's id in Elasticsearch ML."),
     "text_max_length": ("Models", "Tokens of a search text the text model reads."),
     "text_quantize": ("Models", "int8: the local text model quantised on CPU (faster; rankings move a little)."),
@@ -63,6 +65,9 @@ HELP: dict[str, tuple[str, str]] = {
     "text_threads": ("Models", "ONNX Runtime threads for one text query."),
     "batch_size": ("Ingest", "Images per model call (ingest and the write API)."),
     "decode_workers": ("Ingest", "Decode threads (and hash threads for local files)."),
+    "jpeg_decoder": ("Ingest", "Where JPEG pixels are decoded: auto (on the GPU through torchvision's nvJPEG when "
+                               "the torch model runs on one), cpu (Pillow) or device (torchvision on the model's "
+                               "device, even a CPU). Pillow always reads the header and makes the checks."),
     "bulk_chunk": ("Ingest", "Documents per bulk request."),
     "max_image_pixels": ("Ingest", "The most pixels an image may declare; more is refused before decoding "
                          "(decompression bombs)."),
@@ -102,6 +107,9 @@ HELP: dict[str, tuple[str, str]] = {
                    "full, or not at all."),
     "knn_candidates_factor": ("Search and web", "kNN candidates per result wanted."),
     "knn_min_candidates": ("Search and web", "The fewest kNN candidates per segment."),
+    "knn_filtered_candidates": ("Search and web", "The fewest kNN candidates per segment when filters (or a "
+                                                  "scoped key) narrow the images: fewer, as a filtered walk of "
+                                                  "the graph costs more per candidate."),
     "knn_rescore_oversample": ("Search and web", "Re-rank the best k × this many quantised matches on the float "
                                "vectors (0: off)."),
     "rrf_rank_constant": ("Search and web", "Hybrid search's reciprocal rank fusion constant."),

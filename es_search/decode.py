@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from es_search.config import Settings
+from es_search.device_decode import DeviceDecodeFailed, DeviceJpegDecoder
 from es_search.encoders.transforms import UnsupportedMode, to_rgb
 from es_search.errors import FileFailure, UploadRejected
 
@@ -37,6 +38,10 @@ EXIF_IFD = 0x8769
 EXIF_DATETIME_ORIGINAL = 0x9003
 # Orientations 5–8 turn the picture a quarter, so width and height swap.
 QUARTER_TURNS = {5, 6, 7, 8}
+# What each EXIF orientation asks for to show the picture upright (1: nothing).
+ORIENTATION_TRANSPOSE = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                         4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                         6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
 
 # Every reason a DecodeError can carry; the ingest report and the upload error use the same codes.
 DECODE_REASONS = ("empty", "unreadable", "not_an_image", "unsupported_format", "too_many_pixels", "truncated",
@@ -81,11 +86,13 @@ def decode_image(data: bytes | Path | str, settings: Settings) -> DecodedImage:
 
 
 def decode_bytes(data: bytes, max_pixels: int, min_side: int = MODEL_INPUT_SIDE,
-                 min_long_side: int = 0, dicom_secret: str | None = None) -> DecodedImage:
+                 min_long_side: int = 0, dicom_secret: str | None = None,
+                 jpeg_decoder: DeviceJpegDecoder | None = None) -> DecodedImage:
     """Pure: bytes → DecodedImage, or DecodeError with reason empty / not_an_image / too_many_pixels /
     truncated / corrupt / unsupported_format (and for DICOM no_pixel_data / unsupported_transfer_syntax).
     A DICOM file (es_search/dicom) brings its whitelisted tags as `fields`; `dicom_secret` keys its patient
-    pseudonym."""
+    pseudonym. `jpeg_decoder` (es_search/device_decode.py) decodes JPEG pixels on a GPU; Pillow still reads
+    the header and makes every check, and decodes what that decoder cannot."""
     if not data:
         raise DecodeError("empty", "the file has no bytes")
     from es_search.dicom.decode import is_dicom
@@ -93,7 +100,7 @@ def decode_bytes(data: bytes, max_pixels: int, min_side: int = MODEL_INPUT_SIDE,
     if is_dicom(data):
         return _decode_dicom(data, max_pixels, min_side, min_long_side, dicom_secret)
     try:
-        return _decode(data, max_pixels, min_side, min_long_side)
+        return _decode(data, max_pixels, min_side, min_long_side, jpeg_decoder)
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:
@@ -110,35 +117,70 @@ def decode_bytes(data: bytes, max_pixels: int, min_side: int = MODEL_INPUT_SIDE,
         raise DecodeError("corrupt", f"{type(exc).__name__}: {exc}") from None
 
 
-def _decode(data: bytes, max_pixels: int, min_side: int, min_long_side: int) -> DecodedImage:
+def _decode(data: bytes, max_pixels: int, min_side: int, min_long_side: int,
+            jpeg_decoder: DeviceJpegDecoder | None = None) -> DecodedImage:
     im = Image.open(io.BytesIO(data))
     file_format = im.format or "unknown"
     full_width, full_height = im.size
     if full_width < 1 or full_height < 1:
         raise DecodeError("corrupt", f"declared size {full_width}x{full_height}")
+    if file_format == "JPEG" and jpeg_decoder is not None:
+        decoded = _decode_on_device(im, data, jpeg_decoder, max_pixels, min_side, min_long_side)
+        if decoded is not None:
+            return decoded
     if file_format == "JPEG":
         # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding: far less work and memory.
         scale = working_scale(full_width, full_height, min_side, min_long_side)
         im.draft("RGB", (math.ceil(full_width * scale), math.ceil(full_height * scale)))
     # The limit guards memory, so it applies to the pixels that will really be decoded.
     if im.size[0] * im.size[1] > max_pixels:
-        raise DecodeError("too_many_pixels", f"{full_width}x{full_height} is {full_width * full_height:,} pixels; "
-                                             f"{_limit_text(max_pixels)}")
+        raise _too_many_pixels(full_width, full_height, max_pixels)
     im.load()  # first frame only for animations: we never seek
     # EXIF only after load: for PNG, reading it may load the pixels, and a failure there must not be swallowed.
     exif = _read_exif(im)
-    orientation = exif.get(EXIF_ORIENTATION, 1) if exif is not None else 1
-    if orientation in QUARTER_TURNS:
-        full_width, full_height = full_height, full_width
-    if orientation not in (None, 1):
-        im = ImageOps.exif_transpose(im)
+    orientation = _orientation(exif)
     try:
-        rgb = to_rgb(im)
+        rgb = to_rgb(_upright(im, orientation))
     except UnsupportedMode as exc:
         raise DecodeError("unsupported_format", str(exc)) from None
     rgb = fit_working_size(rgb, min_side, min_long_side)
-    return DecodedImage(image=rgb, format=file_format, width=full_width, height=full_height,
+    width, height = _upright_size(full_width, full_height, orientation)
+    return DecodedImage(image=rgb, format=file_format, width=width, height=height, taken_at=_taken_at(exif))
+
+
+def _decode_on_device(im: Image.Image, data: bytes, decoder: DeviceJpegDecoder, max_pixels: int, min_side: int,
+                      min_long_side: int) -> DecodedImage | None:
+    """A JPEG's pixels from the device decoder, straight at working size; Pillow read the header. The limit
+    applies to the full size, which the device decodes. None when the decoder cannot take the file: Pillow
+    then decodes it, and says what is wrong with it."""
+    width, height = im.size
+    if width * height > max_pixels:
+        raise _too_many_pixels(width, height, max_pixels)
+    try:
+        rgb = decoder.decode(data, working_dimensions(width, height, min_side, min_long_side))
+    except DeviceDecodeFailed:
+        return None
+    exif = _read_exif(im)  # a JPEG's EXIF is in its header: nothing more is decoded for it
+    orientation = _orientation(exif)
+    upright_width, upright_height = _upright_size(width, height, orientation)
+    return DecodedImage(image=_upright(rgb, orientation), format="JPEG", width=upright_width, height=upright_height,
                         taken_at=_taken_at(exif))
+
+
+def _orientation(exif) -> int:
+    """The EXIF orientation, 1 (upright) when absent or unreadable."""
+    value = exif.get(EXIF_ORIENTATION, 1) if exif is not None else 1
+    return value if value in ORIENTATION_TRANSPOSE else 1
+
+
+def _upright(im: Image.Image, orientation: int) -> Image.Image:
+    """The picture as its EXIF orientation says it was seen."""
+    method = ORIENTATION_TRANSPOSE.get(orientation)
+    return im if method is None else im.transpose(method)
+
+
+def _upright_size(width: int, height: int, orientation: int) -> tuple[int, int]:
+    return (height, width) if orientation in QUARTER_TURNS else (width, height)
 
 
 def _decode_dicom(data: bytes, max_pixels: int, min_side: int, min_long_side: int,
@@ -161,13 +203,20 @@ def working_scale(width: int, height: int, min_side: int, min_long_side: int = 0
     return min(1.0, max(min_side / min(width, height), min_long_side / max(width, height)))
 
 
-def fit_working_size(im: Image.Image, min_side: int, min_long_side: int = 0) -> Image.Image:
-    """Downscale to the working size (aspect kept) when the image is over 1.5 times it; else return it as is."""
-    width, height = im.size
+def working_dimensions(width: int, height: int, min_side: int, min_long_side: int = 0) -> tuple[int, int]:
+    """Pure: the working image's (width, height) for a picture of that size: scaled down to the working size
+    when it is over 1.5 times it, else as it is."""
     scale = working_scale(width, height, min_side, min_long_side)
     if scale * RESIZE_ABOVE >= 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def fit_working_size(im: Image.Image, min_side: int, min_long_side: int = 0) -> Image.Image:
+    """Downscale to the working size (aspect kept) when the image is over 1.5 times it; else return it as is."""
+    size = working_dimensions(im.size[0], im.size[1], min_side, min_long_side)
+    if size == im.size:
         return im
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # reducing_gap: a cheap box reduction first, then a good filter for the last step.
     return im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
 
@@ -211,6 +260,10 @@ def _classify(exc: Exception) -> tuple[str, str]:
     if "decoder" in lowered and "not available" in lowered:
         return "unsupported_format", message
     return "corrupt", message
+
+
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> DecodeError:
+    return DecodeError("too_many_pixels", f"{width}x{height} is {width * height:,} pixels; {_limit_text(max_pixels)}")
 
 
 def _limit_text(max_pixels: int) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from es_search.config import Settings
+from es_search.device_decode import jpeg_decoder_for
 from es_search.encoders.base import EncoderUnavailable
 from es_search.watchlists.screen import Screener
 from ingest.document import content_fields, content_keys
@@ -111,6 +112,7 @@ class Pipeline:
         self._pixel_enrichers = [e for e in enrichers if e.needs in ("small", "image")]
         self._vector_enrichers = of_need(enrichers, "vector")
         self._preprocess = pixel_preprocessor(image_encoder)
+        self._jpeg_decoder = jpeg_decoder_for(settings)
         self.stop = threading.Event()
         self.fatal = _Stop()
         self._decoded: queue.Queue = queue.Queue(maxsize=DECODE_AHEAD_BATCHES * self.options.batch_size)
@@ -271,7 +273,7 @@ class Pipeline:
     def _prepare(self, facts, data: bytes | None) -> PreparedImage:
         """Decode-pool work for one content: decode, thumbnail, pixel enrichers and, if the encoder allows,
         preprocessing."""
-        item = prepare_image(facts, self.settings, data, self._pixel_enrichers, self._submit_heavy)
+        item = prepare_image(facts, self.settings, data, self._pixel_enrichers, self._submit_heavy, self._jpeg_decoder)
         if self._preprocess is not None:
             try:
                 item.pixels = self._preprocess(item.image)

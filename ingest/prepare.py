@@ -17,6 +17,7 @@ from PIL import Image
 
 from es_search.config import Settings
 from es_search.decode import decode_bytes, working_size
+from es_search.device_decode import DeviceJpegDecoder
 from es_search.dicom.decode import is_dicom, is_dicom_name
 from es_search.errors import FileFailure
 from ingest.enrichers.base import Enricher
@@ -50,11 +51,13 @@ class PreparedImage:
 
 
 def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = None,
-                  enrichers: Sequence[Enricher] = (), submit: Submit | None = None) -> PreparedImage:
+                  enrichers: Sequence[Enricher] = (), submit: Submit | None = None,
+                  jpeg_decoder: DeviceJpegDecoder | None = None) -> PreparedImage:
     """Decode and enrich one content; raises FileFailure (DecodeError included) with a reason.
 
     `data`: the bytes when the caller has them already (a download, an upload), else the file is read here.
     `enrichers`: those needing pixels ("small" or "image"); heavy ones go to `submit` when given.
+    `jpeg_decoder`: JPEG pixels decoded on the GPU (es_search/device_decode.py), else by Pillow.
     """
     if data is None:
         data = read_verified(facts)
@@ -63,7 +66,7 @@ def prepare_image(facts: FileFacts, settings: Settings, data: bytes | None = Non
     min_side, min_long_side = working_size(settings)
     secret = settings.dicom_pseudonym_key.get_secret_value() if settings.dicom_pseudonym_key else None
     decoded = decode_bytes(data, max_pixels=settings.max_image_pixels, min_side=min_side, min_long_side=min_long_side,
-                           dicom_secret=secret)
+                           dicom_secret=secret, jpeg_decoder=jpeg_decoder)
     if not any(enricher.wants_original for enricher in enrichers):
         del data  # the encoded bytes are not needed past this point; free them before the slow steps
     fresh = not (Path(settings.thumbnails_dir) / thumbnail_relpath(facts.sha256)).is_file()

@@ -26,6 +26,12 @@ from es_search.model_loading import (
 from es_search.vectors import l2_normalise
 
 
+def half_precision(device: str, precision: str) -> bool:
+    """Whether the image model runs in float16 (autocast): on a CUDA device unless IMGSEARCH_GPU_PRECISION is
+    fp32. Half the memory traffic and the GPU's tensor cores; cosines move by about 1e-3."""
+    return precision == "fp16" and device.startswith("cuda")
+
+
 class LocalEncoder:
     """CLIP image vectors and multilingual text vectors from local sentence-transformers models."""
 
@@ -82,8 +88,14 @@ class LocalEncoder:
         import torch
 
         clip = self._clip_parts()[0]
-        batch = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).to(self.device)
-        with torch.inference_mode():
+        batch = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+        half = half_precision(self.device, self._settings.gpu_precision)
+        if self.device.startswith("cuda"):
+            # Page-locked memory: the copy to the GPU runs by DMA, without a staging copy of its own.
+            batch = batch.pin_memory().to(self.device, non_blocking=True)
+        else:
+            batch = batch.to(self.device)
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=half):
             # What sentence-transformers' CLIP module runs for images: the vision tower's pooled output, projected.
             features = clip.visual_projection(clip.vision_model(pixel_values=batch).pooler_output)
         return l2_normalise(features.float().cpu().numpy())

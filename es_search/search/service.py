@@ -84,6 +84,15 @@ def keyword_text(request: SearchRequest) -> tuple[str, SearchRequest]:
     return request.keywords(), request
 
 
+def search_window(settings: Settings, page: int, size: int, *, narrowed: bool) -> PageWindow:
+    """The kNN depth of a page. `narrowed`: filters (or a scoped key) leave part of the images, so the floor
+    of candidates is IMGSEARCH_KNN_FILTERED_CANDIDATES rather than IMGSEARCH_KNN_MIN_CANDIDATES: a filtered
+    walk of the graph costs more per candidate (docs/benchmarks.md, "Filtered kNN")."""
+    return page_window(page, size, max_depth=settings.max_result_window, rescore_oversample=settings.knn_rescore,
+                       candidates_factor=settings.knn_candidates_factor,
+                       min_candidates=settings.knn_filtered_candidates if narrowed else settings.knn_min_candidates)
+
+
 class SearchService:
     """Searches the index behind `settings.index_alias`. Encoders are built on first use (or injected)."""
 
@@ -356,9 +365,8 @@ class SearchService:
     def _window(self, request: SearchRequest) -> PageWindow:
         if request.size > self.settings.max_page_size:
             raise QueryError(f"size must be at most {self.settings.max_page_size}, got {request.size}")
-        s = self.settings
-        return page_window(request.page, request.size, max_depth=s.max_result_window, rescore_oversample=s.knn_rescore,
-                           candidates_factor=s.knn_candidates_factor, min_candidates=s.knn_min_candidates)
+        return search_window(self.settings, request.page, request.size,
+                             narrowed=not request.filters.is_empty() or bool(current_scope()))
 
     def _vector_search(self, request: SearchRequest, window: PageWindow, kind: str, vector: np.ndarray,
                        parts: list[tuple[QueryPart, np.ndarray]], exclude: Sequence[str],

@@ -23,6 +23,7 @@ from es_search.encoders.transforms import to_rgb
 from es_search.errors import FileFailure, UploadRejected
 from tests.support.ingest_cases import (
     animated_gif,
+    assert_rotated_jpeg_upright,
     cmyk_jpeg,
     corrupt_png,
     encode,
@@ -66,13 +67,7 @@ def test_small_images_are_never_upscaled():
 
 
 def test_exif_orientation_is_applied_and_the_capture_date_read():
-    decoded = decode(rotated_jpeg())
-    assert (decoded.width, decoded.height) == (100, 200)  # stored 200 × 100, orientation 6
-    assert decoded.image.size == (100, 200)
-    top, bottom = decoded.image.getpixel((50, 20)), decoded.image.getpixel((50, 180))
-    assert top[0] > 200 and top[2] < 60, top  # the red half is on top once upright
-    assert bottom[2] > 200 and bottom[0] < 60, bottom
-    assert decoded.taken_at == "2021-07-04T18:30:00"
+    assert_rotated_jpeg_upright(decode(rotated_jpeg()))
 
 
 def test_cmyk_becomes_rgb():

@@ -25,10 +25,21 @@ from es_search.search.filters import (
 )
 from es_search.search.fusion import cosine_from_score, reciprocal_rank_fusion
 from es_search.search.request import decode_vector, encode_vector, parse_search_request
+from es_search.search.service import search_window
 
 
 def parse(**params):
     return parse_search_request(params, Settings(default_page_size=24, max_page_size=100))
+
+
+def test_a_filtered_search_looks_at_fewer_candidates_than_an_unfiltered_one():
+    # Under a filter Elasticsearch's graph walk costs more per candidate (ACORN below 60 % of the documents):
+    # the floor is IMGSEARCH_KNN_FILTERED_CANDIDATES (docs/benchmarks.md, "Filtered kNN").
+    settings = Settings(knn_min_candidates=1500, knn_filtered_candidates=750, knn_candidates_factor=4)
+    assert search_window(settings, 1, 20, narrowed=False).num_candidates == 1500
+    assert search_window(settings, 1, 20, narrowed=True).num_candidates == 750
+    # A deep page still asks for k × factor when that is more.
+    assert search_window(settings, 20, 20, narrowed=True).num_candidates == 4 * (20 * 20 + 1)
 
 
 # --------------------------------------------------------------------------- pagination

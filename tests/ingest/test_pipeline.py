@@ -57,7 +57,14 @@ def assert_each_path_indexed_once(es, alias, expected_paths: set[str]) -> None:
 # --------------------------------------------------------------------------- one folder of everything
 
 
-def test_a_folder_of_everything_gives_exactly_the_expected_counts_and_reasons(ingest_settings, es, tmp_path):
+# "device": JPEG pixels through torchvision's batched decoder (nvJPEG on a GPU, its CPU decoder here), every
+# check still Pillow's: the same counts, reasons and fields.
+@pytest.mark.parametrize("jpeg_decoder", ["auto", "device"])
+def test_a_folder_of_everything_gives_exactly_the_expected_counts_and_reasons(ingest_settings, es, tmp_path,
+                                                                              jpeg_decoder):
+    if jpeg_decoder == "device":
+        pytest.importorskip("torchvision")
+    ingest_settings = ingest_settings.with_overrides(jpeg_decoder=jpeg_decoder)
     folder = make_mixed_folder(tmp_path / "photos")
 
     summary = run_ingest(ingest_settings, [folder.root])

@@ -85,6 +85,16 @@ def transparent_png() -> bytes:
     return encode(Image.new("RGBA", (80, 60), (255, 0, 0, 0)), "PNG")
 
 
+def assert_rotated_jpeg_upright(decoded) -> None:
+    """What decoding `rotated_jpeg()` must give, whichever decoder: upright 100 × 200, red on top, its date."""
+    assert (decoded.width, decoded.height) == (100, 200)  # stored 200 × 100, orientation 6
+    assert decoded.image.size == (100, 200)
+    top, bottom = decoded.image.getpixel((50, 20)), decoded.image.getpixel((50, 180))
+    assert top[0] > 200 and top[2] < 60, top  # the red half is on top once upright
+    assert bottom[2] > 200 and bottom[0] < 60, bottom
+    assert decoded.taken_at == "2021-07-04T18:30:00"
+
+
 def truncated(data: bytes) -> bytes:
     return data[: len(data) // 2]
 
