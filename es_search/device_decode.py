@@ -170,9 +170,10 @@ def jpeg_decoder_for(settings) -> DeviceJpegDecoder | None:
             raise ConfigError(f"IMGSEARCH_JPEG_DECODER=device needs torchvision: {INSTALL_HINT}")
         return shared_decoder(resolve_device(settings.device) if settings.image_backend == "torch" else "cpu")
     # auto: torchvision is only looked for (its import takes half a second) when there is a GPU to use.
-    if settings.image_backend != "torch" or not resolve_device(settings.device).startswith("cuda"):
+    if settings.image_backend != "torch":
         return None
-    return shared_decoder(resolve_device(settings.device)) if device_decode_available() else None
+    device = resolve_device(settings.device)
+    return shared_decoder(device) if device.startswith("cuda") and device_decode_available() else None
 
 
 _shared: dict[str, DeviceJpegDecoder] = {}
