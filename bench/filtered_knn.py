@@ -74,11 +74,11 @@ def exact_filtered_top(mixture: Mixture, centres, queries: np.ndarray, k: int = 
     return {t: ids for t, (_, ids) in best.items()}
 
 
-def create_index(es: Elasticsearch, settings, dims: int) -> None:
+def create_index(es: Elasticsearch, settings, dims: int, shards: int) -> None:
     es.options(ignore_status=404).indices.delete(index=INDEX)
     options = {"type": settings.vector_index_type, "m": settings.hnsw_m,
                "ef_construction": settings.hnsw_ef_construction}
-    es.indices.create(index=INDEX, settings={"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+    es.indices.create(index=INDEX, settings={"index": {"number_of_shards": shards, "number_of_replicas": 0}},
                       mappings={"dynamic": "strict", "properties": {
                           VECTOR: {"type": "dense_vector", "dims": dims, "similarity": "cosine", "index": True,
                                    "index_options": options},
@@ -186,9 +186,12 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--policies", default="", help="more candidate policies, e.g. k50-nc500-os4,k50-nc750-os4")
     parser.add_argument("--heuristics", default="acorn", help="filter heuristics to compare: acorn,fanout")
+    parser.add_argument("--shards", type=int, default=None,
+                        help="primary shards of the index (default: IMGSEARCH_SHARDS, as the service creates it)")
     args = parser.parse_args(argv)
     heuristics = [h.strip().lower() for h in args.heuristics.split(",") if h.strip()]
     settings = load_settings()
+    shards = args.shards or settings.shards
     es = build_client(settings.with_overrides(es_request_timeout=600))
     cluster = check_cluster(es, settings)
     mixture = Mixture(dims=args.dims, n=args.n)
@@ -202,13 +205,13 @@ def main(argv=None) -> int:
     result: dict = {"benchmark": "filtered_knn", "vectors": args.n, "dims": args.dims, "queries": args.queries,
                     "index_options": {"type": settings.vector_index_type, "m": settings.hnsw_m,
                                       "ef_construction": settings.hnsw_ef_construction},
-                    "policies": policies, "cpus": len(os.sched_getaffinity(0)), "heap": settings.es_heap,
+                    "shards": shards, "policies": policies, "cpus": len(os.sched_getaffinity(0)), "heap": settings.es_heap,
                     "elasticsearch": cluster.get("versions"),
                     "load_average_start": [round(x, 2) for x in os.getloadavg()], "builds": []}
     try:
         for build in range(1, args.builds + 1):
             log(f"  build {build}: loading")
-            create_index(es, settings, args.dims)
+            create_index(es, settings, args.dims, shards)
             seconds = load(es, mixture, centres, build)
             log(f"    loaded and merges settled in {seconds:.0f} s; as loaded:")
             loaded = measure_state(es, queries, warm, truths, policies, heuristics)

@@ -17,7 +17,9 @@ same files and the same node:
   of images from the first to the last acknowledgement (`pipeline_images_per_s`). `images_per_s` is the
   whole run, with its fixed costs: the checks before, and the near-duplicate check of the new images after
   (`run / ceiling`); Elasticsearch's own CPU per image (`elasticsearch_cpu_ms_per_image`) shares these cores
-  when the node is local, and `pipeline / ceiling with elasticsearch` counts it in.
+  when the node is local, and `pipeline / ceiling with elasticsearch` counts it in;
+- `cores_busy` over the run (this process and the node), and the model's CPU per image in the pipeline
+  beside its CPU alone: what is lost to cores waiting and what to work costing more when it shares them.
 Models are loaded and warmed before the clock starts (the ONNX export happens once and is cached).
 Resident memory is sampled during each run: `rss_growth_mb` is its growth after the first quarter (warm-up).
 
@@ -198,7 +200,14 @@ def run_pipeline(settings, es, folder: Path, count: int, own_cpu_ms: float | Non
     # The stream of images alone, first item to last acknowledgement: what the ceiling is about.
     figures["pipeline_images_per_s"] = round(count / clock.seconds, 2)
     figures["outside_pipeline_seconds"] = round(seconds - clock.seconds, 2)
-    figures["thread_cpu_ms_per_image"] = threads.by_role(count)
+    figures["thread_cpu_ms_per_image"] = by_role = threads.by_role(count)
+    # The model's CPU per image inside the pipeline (the encoding thread and the runtime's own threads), beside
+    # its CPU alone: work that costs more when it shares the cores, which no scheduling can win back.
+    figures["model_cpu_ms_per_image_in_pipeline"] = round(
+        by_role.get("main_encode_loop", 0.0) + by_role.get("model_native_threads", 0.0), 1)
+    # How busy the cores were over the run, this process and the node together: near 1, time is lost to work
+    # costing more, not to cores waiting.
+    figures["cores_busy"] = round((cpu + es_cpu / 1000) / (len(os.sched_getaffinity(0)) * seconds), 3)
     alone = round((before["images_per_s"] + after["images_per_s"]) / 2, 2)
     figures["encoder_alone"] = {"images_per_s": alone, "before": before, "after": after}
     figures["pipeline_vs_encoder_alone"] = round(figures["images_per_s"] / alone, 3)
@@ -490,6 +499,10 @@ def main(argv=None) -> int:
         "pipeline / ceiling with elasticsearch": {name: r["pipeline_vs_ceiling_with_elasticsearch"]
                                                   for name, r in results.items()
                                                   if "pipeline_vs_ceiling_with_elasticsearch" in r},
+        "model_cpu_ms_per_image alone / in pipeline": {
+            name: [r["ceiling"]["model_cpu_ms_per_image"], r["model_cpu_ms_per_image_in_pipeline"]]
+            for name, r in results.items() if "ceiling" in r},
+        "cores_busy": {name: r["cores_busy"] for name, r in results.items() if "cores_busy" in r},
         "details": results, "targets": TARGETS, "targets_met": met,
     }))
     return 0

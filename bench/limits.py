@@ -68,16 +68,16 @@ def main() -> None:
                                    image_backend=args.backend, expensive_rate=0, key_expensive_rate=0,
                                    max_upload_bytes=5_000_000, ocr="off")
     es = build_client(settings)
-    ensure_index(es, settings, 512)
-    rng = np.random.default_rng(1)
-    helpers.bulk(es, ({"_index": settings.index_alias, "_id": f"doc-{n}", "_source": {
-        "file_name": f"{n}.jpg", "image_embedding": rng.normal(size=512).tolist()}} for n in range(2000)),
-        refresh="wait_for")
-    key = create_key(es, settings, name="bench-limits", scope="write")
-    client = create_app(settings).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"ApiKey {key}"
-    load = [round(x, 2) for x in os.getloadavg()]
-    try:
+    try:  # from the index's creation on, so that a run stopped half-way leaves nothing behind
+        ensure_index(es, settings, 512)
+        rng = np.random.default_rng(1)
+        helpers.bulk(es, ({"_index": settings.index_alias, "_id": f"doc-{n}", "_source": {
+            "file_name": f"{n}.jpg", "image_embedding": rng.normal(size=512).tolist()}} for n in range(2000)),
+            refresh="wait_for")
+        key = create_key(es, settings, name="bench-limits", scope="write")
+        client = create_app(settings).test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"ApiKey {key}"
+        load = [round(x, 2) for x in os.getloadavg()]
         photos = [base64.b64encode(jpeg(900 + n, size=(1024, 768))).decode() for n in range(MAX_PARTS)]
         client.post("/api/search", json={"parts": [{"image_base64": photos[0]}]})  # loads the model
         parts: dict[int, dict] = {}

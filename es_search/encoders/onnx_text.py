@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from es_search.config import Settings
-from es_search.encoders.onnx import OPSET, model_fingerprint, quantize_int8, staged_folder
+from es_search.encoders.onnx import OPSET, cpu_session_options, model_fingerprint, quantize_int8, staged_folder
 from es_search.model_loading import load_sentence_transformer, model_display_name
 from es_search.vectors import l2_normalise
 
@@ -82,14 +82,9 @@ class OnnxTextModel:
         limit = meta.get("max_seq_length")
         self.max_length = min(limit, max_length) if limit else max_length
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Threads that wait spin by default, burning the core Elasticsearch and the other worker need; a
-        # query's few milliseconds of work gain nothing from spinning (docs/benchmarks.md, "Text query").
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        # A query's few milliseconds of work gain nothing from spinning (docs/benchmarks.md, "Text query").
+        self.session = ort.InferenceSession(str(graph), cpu_session_options(threads),
+                                            providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:

@@ -8,9 +8,9 @@ from PIL import Image
 
 from es_search.encoders import EncoderUnavailable, EncoderUnsupported, build_image_encoder, build_text_encoder
 from es_search.encoders.local import LocalEncoder
-from es_search.encoders.onnx import OnnxImageEncoder, ensure_onnx_model, onnx_cache_dir
+from es_search.encoders.onnx import OnnxImageEncoder, cpu_session_options, ensure_onnx_model, onnx_cache_dir
 from es_search.encoders.transforms import ClipPreprocessing, preprocess_image
-from es_search.model_loading import load_sentence_transformer
+from es_search.model_loading import load_sentence_transformer, usable_cores
 from es_search.tiny_model import make_random_clip
 from tests.support.encoder_cases import sample_images
 
@@ -105,6 +105,18 @@ def test_an_onnx_encoder_built_without_a_text_encoder_says_so(onnx_settings):
     with pytest.raises(EncoderUnsupported, match="without a text encoder"):
         encoder.encode_texts(["a dog"])
     assert encoder.encode_images(sample_images(2)).shape == (2, encoder.dims)  # images need no text encoder
+
+
+def test_the_sessions_threads_sleep_when_idle_instead_of_spinning(onnx_settings):
+    # Spinning threads take the cores the decode workers and Elasticsearch share with the model.
+    options = cpu_session_options(3)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (3, 1)
+    encoder = OnnxImageEncoder(onnx_settings.with_overrides(image_backend="onnx-int8"))
+    assert encoder.encode_images(sample_images(1)).shape == (1, encoder.dims)
+    used = encoder._session.get_session_options()
+    assert used.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert used.intra_op_num_threads == usable_cores()
 
 
 def test_a_text_only_model_cannot_be_exported(onnx_settings, tiny_models, tmp_path):
