@@ -157,7 +157,7 @@ def cpu_session_options(threads: int):
     Spinning threads burn the cores the decode workers and Elasticsearch need: in an ingest of 12 MP photos the
     model's CPU per image was 41–47 ms with spinning against 34–36 ms without, and the stream of images 14–17 %
     faster without it; at 640×480, 5–6 % (docs/benchmarks.md, "Phone-size photos and the ceiling"). The model
-    alone, and one query, were as fast either way."""
+    alone, and one query, were about as fast either way."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
