@@ -40,6 +40,7 @@ from search import VECTOR, Mixture, force_merge, log, percentiles, vector_base64
 
 from es_search.client import build_client, check_cluster  # noqa: E402
 from es_search.config import load_settings  # noqa: E402
+from es_search.model_loading import usable_cores  # noqa: E402
 from es_search.search.bodies import deepened  # noqa: E402
 from es_search.search.ranking import CutoffRule  # noqa: E402
 from es_search.search.service import search_window  # noqa: E402
@@ -205,7 +206,7 @@ def main(argv=None) -> int:
     result: dict = {"benchmark": "filtered_knn", "vectors": args.n, "dims": args.dims, "queries": args.queries,
                     "index_options": {"type": settings.vector_index_type, "m": settings.hnsw_m,
                                       "ef_construction": settings.hnsw_ef_construction},
-                    "shards": shards, "policies": policies, "cpus": len(os.sched_getaffinity(0)), "heap": settings.es_heap,
+                    "shards": shards, "policies": policies, "cpus": usable_cores(), "heap": settings.es_heap,
                     "elasticsearch": cluster.get("versions"),
                     "load_average_start": [round(x, 2) for x in os.getloadavg()], "builds": []}
     try:

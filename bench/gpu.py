@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -37,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.photos import image_files, make_photos  # noqa: E402
 from es_search.config import load_settings  # noqa: E402
+from es_search.model_loading import usable_cores  # noqa: E402
 
 TARGETS = {"end_to_end_images_per_s_0.3mp": 5000.0, "end_to_end_images_per_s_12mp": 1500.0}
 SHAPES = {"0.3mp": "640x480", "12mp": "12mp"}
@@ -95,19 +97,22 @@ def end_to_end(settings, folder: Path, count: int) -> dict:
     from ingest.runner import run_ingest
 
     alias = f"bench-gpu-{uuid.uuid4().hex[:8]}"
-    scratch = Path(tempfile.mkdtemp(prefix="imgsearch-gpu-"))
+    scratch = Path(tempfile.mkdtemp(prefix="imgsearch-gpu-"))  # thumbnails and the run's state, removed after
     settings = settings.with_overrides(index_alias=alias, data_dir=scratch)
-    es = build_client(settings)
-    check_cluster(es, settings)
-    image_encoder, text_encoder = build_image_encoder(settings), build_text_encoder(settings, es)
-    image_encoder.encode_pixels(np.zeros((2, 3, 224, 224), np.float32))
-    text_encoder.encode_texts(["a photo"])
     try:
-        started = time.perf_counter()
-        summary = run_ingest(settings, [folder], es=es, image_encoder=image_encoder, text_encoder=text_encoder)
-        seconds = time.perf_counter() - started
+        es = build_client(settings)
+        check_cluster(es, settings)
+        image_encoder, text_encoder = build_image_encoder(settings), build_text_encoder(settings, es)
+        image_encoder.encode_pixels(np.zeros((2, 3, 224, 224), np.float32))
+        text_encoder.encode_texts(["a photo"])
+        try:
+            started = time.perf_counter()
+            summary = run_ingest(settings, [folder], es=es, image_encoder=image_encoder, text_encoder=text_encoder)
+            seconds = time.perf_counter() - started
+        finally:
+            delete_index(es, alias)
     finally:
-        delete_index(es, alias)
+        shutil.rmtree(scratch, ignore_errors=True)
     if summary.indexed != count:
         return {"error": f"expected {count} indexed, got {summary.to_dict()}"}
     return {"images_per_s": round(count / seconds, 1), "seconds": round(seconds, 2)}
@@ -139,7 +144,7 @@ def main(argv=None) -> int:
                                    decode_workers=args.decode_workers, jpeg_decoder="device",
                                    bulk_chunk=max(base.bulk_chunk, 1000))
     result: dict = {"benchmark": "gpu", "device": args.device, "images": args.images,
-                    "machine": platform.processor() or platform.machine(), "cpus": len(os.sched_getaffinity(0)),
+                    "machine": platform.processor() or platform.machine(), "cpus": usable_cores(),
                     "load_average_start": [round(x, 2) for x in os.getloadavg()]}
     if args.device.startswith("cuda"):
         import torch

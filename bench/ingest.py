@@ -58,6 +58,7 @@ from bench.photos import CHOICES, image_files, make_photos  # noqa: E402
 from es_search.client import build_client, check_cluster  # noqa: E402
 from es_search.config import load_settings  # noqa: E402
 from es_search.index import delete_index, ensure_index  # noqa: E402
+from es_search.model_loading import usable_cores  # noqa: E402
 
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 # The images/s targets are for 640×480 (they were set on it); at 12 MP int8's is 35 (issue 26).
@@ -207,7 +208,7 @@ def run_pipeline(settings, es, folder: Path, count: int, own_cpu_ms: float | Non
         by_role.get("main_encode_loop", 0.0) + by_role.get("model_native_threads", 0.0), 1)
     # How busy the cores were over the run, this process and the node together: near 1, time is lost to work
     # costing more, not to cores waiting.
-    figures["cores_busy"] = round((cpu + es_cpu / 1000) / (len(os.sched_getaffinity(0)) * seconds), 3)
+    figures["cores_busy"] = round((cpu + es_cpu / 1000) / (usable_cores() * seconds), 3)
     alone = round((before["images_per_s"] + after["images_per_s"]) / 2, 2)
     figures["encoder_alone"] = {"images_per_s": alone, "before": before, "after": after}
     figures["pipeline_vs_encoder_alone"] = round(figures["images_per_s"] / alone, 3)
@@ -263,7 +264,7 @@ def elasticsearch_cpu_ms(es) -> float:
 
 def ceiling(model_cpu_ms: float, own_cpu_ms: float) -> dict:
     """The most images/s these cores can give: every core busy, with the model's work and ours per image."""
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     return {"images_per_s": round(cores * 1000 / (model_cpu_ms + own_cpu_ms), 2), "cores": cores,
             "model_cpu_ms_per_image": round(model_cpu_ms, 1), "own_cpu_ms_per_image": round(own_cpu_ms, 1)}
 
@@ -484,7 +485,7 @@ def main(argv=None) -> int:
     if ratios:
         met["speedup_vs_baseline_best"] = max(ratios.values()) >= TARGETS["speedup_vs_baseline"]
     print(json.dumps({
-        "benchmark": "ingest", "images": count, "photos": args.photos, "quick": args.quick, "cpus": len(os.sched_getaffinity(0)),
+        "benchmark": "ingest", "images": count, "photos": args.photos, "quick": args.quick, "cpus": usable_cores(),
         "machine": platform.processor() or platform.machine(), "load_average_1m": [load_at_start, round(os.getloadavg()[0], 2)],
         "batch_size": base.batch_size,
         "decode_workers": base.decode_workers, "images_per_s": figures, "pipeline_images_per_s": pipeline_only,
